@@ -1,0 +1,47 @@
+# Two commands do everything: `make run` and `make test`. Both are safe to run twice.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-postgres lint bench migrations install clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(STAMP) node_modules/.package-lock.json
+
+run: install
+	$(BIN)/python -m forum serve
+
+/usr/bin/chromium:
+	@echo "Installing Chromium from Debian (needed by the browser tests)..."
+	if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi
+
+test: install /usr/bin/chromium
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-postgres: install /usr/bin/chromium
+	TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python bench/page.py
+
+migrations: install
+	$(BIN)/tortoise makemigrations
+
+clean:
+	rm -rf $(VENV) node_modules var

@@ -1,0 +1,1 @@
+"""forum: a live, threaded discussion under an article."""

@@ -1,0 +1,1 @@
+"""Accounts: registration, sign-in, server-side sessions and CSRF tokens."""

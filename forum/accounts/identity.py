@@ -1,0 +1,91 @@
+"""Who is asking: the session cookie, the signed-in user, and the CSRF token bound to them."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from starlette.datastructures import MutableHeaders
+from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from forum.accounts.service import user_for_token
+from models import User
+
+SESSION_COOKIE = "forum_session"
+#: Identifies a signed-out browser so its forms (login, register) get a CSRF token of their own.
+VISITOR_COOKIE = "forum_visitor"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+
+
+class CsrfError(Exception):
+    """A state-changing request without the token bound to its session."""
+
+
+async def current_user(conn: HTTPConnection) -> User | None:
+    """The signed-in user, looked up once per request."""
+    state = conn.state
+    if not hasattr(state, "user"):
+        state.user = await user_for_token(conn.cookies.get(SESSION_COOKIE))
+    return state.user  # type: ignore[no-any-return]
+
+
+def _csrf_subject(conn: HTTPConnection) -> str:
+    session = conn.cookies.get(SESSION_COOKIE)
+    if session and getattr(conn.state, "user", None) is not None:
+        return "session:" + session
+    return "visitor:" + (conn.cookies.get(VISITOR_COOKIE) or conn.scope.get("forum_visitor", ""))
+
+
+def _sign(secret: str, subject: str) -> str:
+    return hmac.new(secret.encode(), subject.encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_token(conn: HTTPConnection) -> str:
+    """The CSRF token for this request's session (or its signed-out visitor)."""
+    return _sign(conn.app.state.settings.secret_key, _csrf_subject(conn))
+
+
+def session_csrf_token(secret: str, session_token: str) -> str:
+    """The CSRF token bound to a session, for the response that starts it."""
+    return _sign(secret, "session:" + session_token)
+
+
+def check_csrf(conn: HTTPConnection, submitted: str | None) -> None:
+    """Raise CsrfError unless submitted is this session's token; call current_user first."""
+    header = conn.headers.get(CSRF_HEADER)
+    candidate = header or submitted or ""
+    subject = _csrf_subject(conn)
+    if subject.endswith(":") or not hmac.compare_digest(candidate, csrf_token(conn)):
+        raise CsrfError()
+
+
+class VisitorCookieMiddleware:
+    """Give every browser without one a random visitor id, so signed-out forms can carry CSRF tokens."""
+
+    def __init__(self, app: ASGIApp, *, secure: bool) -> None:
+        self.app = app
+        self.secure = secure
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        conn = HTTPConnection(scope)
+        if conn.cookies.get(VISITOR_COOKIE) or conn.url.path.startswith(("/static/", "/api/")):
+            await self.app(scope, receive, send)
+            return
+        visitor = secrets.token_urlsafe(16)
+        scope["forum_visitor"] = visitor
+        cookie = f"{VISITOR_COOKIE}={visitor}; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000"
+        if self.secure:
+            cookie += "; Secure"
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).append("set-cookie", cookie)
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)

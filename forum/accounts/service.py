@@ -1,0 +1,110 @@
+"""Account rules: who may register, who is signed in, and how sessions start and end."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from tortoise.exceptions import IntegrityError
+
+from forum.accounts.passwords import hash_password, verify_password
+from forum.validation import ValidationError, text_field
+from models import Session, User
+
+USERNAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{3,30}")
+EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+PASSWORD_MIN, PASSWORD_MAX = 8, 1024
+EMAIL_MAX = 254
+USERNAME_TAKEN = "That username is taken."
+
+
+class UsernameTaken(ValidationError):
+    """The username exists already (case-insensitively)."""
+
+    def __init__(self) -> None:
+        super().__init__({"username": USERNAME_TAKEN})
+
+
+@dataclass(frozen=True)
+class NewSession:
+    """A freshly started session: the raw token goes in the cookie, only its hash is stored."""
+
+    token: str
+    user: User
+    expires_at: datetime
+
+
+def token_hash(token: str) -> str:
+    """The stored form of a session token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _check_registration(username: object, password: object, email: object) -> tuple[str, str, str | None]:
+    errors: dict[str, str] = {}
+    name = text_field(errors, "username", username, min_length=3, max_length=30, label="Username")
+    if "username" not in errors and not USERNAME_PATTERN.fullmatch(name):
+        errors["username"] = "Use only letters, digits, _ and -."
+    secret = text_field(
+        errors, "password", password, min_length=PASSWORD_MIN, max_length=PASSWORD_MAX,
+        label="Password", strip=False,
+    )
+    address = text_field(errors, "email", email, min_length=0, max_length=EMAIL_MAX, label="Email")
+    if address and "email" not in errors and not EMAIL_PATTERN.fullmatch(address):
+        errors["email"] = "Enter an email address like name@example.org, or leave it empty."
+    if errors:
+        raise ValidationError(errors)
+    return name, secret, address or None
+
+
+async def register(username: object, password: object, email: object = None) -> User:
+    """Create an account; raises ValidationError (or UsernameTaken) and writes nothing on bad input."""
+    name, secret, address = _check_registration(username, password, email)
+    if await User.filter(username_key=name.lower()).exists():
+        raise UsernameTaken()
+    password_hash = await hash_password(secret)
+    try:
+        return await User.create(
+            username=name, username_key=name.lower(), email=address, password_hash=password_hash
+        )
+    except IntegrityError:
+        # Lost a race with a concurrent registration of the same name.
+        raise UsernameTaken() from None
+
+
+async def authenticate(username: object, password: object) -> User | None:
+    """The user these credentials belong to, or None (without saying which part was wrong)."""
+    if not isinstance(username, str) or not isinstance(password, str):
+        return None
+    if len(username) > 30 or len(password) > PASSWORD_MAX:
+        return None
+    user = await User.get_or_none(username_key=username.strip().lower())
+    ok = await verify_password(user.password_hash if user else None, password)
+    return user if ok and user else None
+
+
+async def start_session(user: User, days: int) -> NewSession:
+    """Start a session for user; the token has 256 bits of randomness."""
+    token = secrets.token_urlsafe(32)
+    expires_at = datetime.now(UTC) + timedelta(days=days)
+    await Session.create(token_hash=token_hash(token), user=user, expires_at=expires_at)
+    return NewSession(token=token, user=user, expires_at=expires_at)
+
+
+async def end_session(token: str | None) -> None:
+    """Delete the session server-side, so a replayed cookie is anonymous."""
+    if token:
+        await Session.filter(token_hash=token_hash(token)).delete()
+
+
+async def user_for_token(token: str | None) -> User | None:
+    """The signed-in user for a session token, or None when absent, unknown or expired."""
+    if not token or len(token) > 100:
+        return None
+    session = await Session.get_or_none(
+        token_hash=token_hash(token), expires_at__gt=datetime.now(UTC)
+    ).select_related("user")
+    return session.user if session else None
+

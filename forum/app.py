@@ -1,0 +1,173 @@
+"""The application factory: the whole route table, the lifespan and the error pages."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from forum import openapi
+from forum.accounts import api as accounts_api
+from forum.accounts import web as accounts_web
+from forum.accounts.identity import CsrfError, VisitorCookieMiddleware
+from forum.articles import api as articles_api
+from forum.articles import web as articles_web
+from forum.articles.service import load_seed_articles
+from forum.db import close_database, open_database
+from forum.errors import Forbidden, NotFound, SignInRequired
+from forum.http import PayloadTooLarge, UnsupportedMediaType, is_htmx, json_errors, render
+from forum.replies import api as replies_api
+from forum.replies import web as replies_web
+from forum.settings import PROJECT_ROOT, Settings, load_settings
+from forum.templating import build_templates
+from forum.validation import ValidationError
+
+log = logging.getLogger("forum")
+
+REPLY = "/a/{slug}/r/{reply_id:int}"
+
+
+def _routes() -> list[Route | Mount]:
+    return [
+        Route("/", articles_web.index, name="index"),
+        Route("/a/{slug}", articles_web.article_page, name="article"),
+        Route("/a/{slug}/replies", replies_web.create_reply, methods=["POST"]),
+        Route(REPLY, replies_web.permalink, name="reply"),
+        Route(REPLY + "/reply", replies_web.reply_form),
+        Route(REPLY + "/edit", replies_web.edit_reply, methods=["GET", "POST"]),
+        Route(REPLY + "/delete", replies_web.delete_reply, methods=["GET", "POST"]),
+        Route("/register", accounts_web.register, methods=["GET", "POST"]),
+        Route("/login", accounts_web.login, methods=["GET", "POST"]),
+        Route("/logout", accounts_web.logout, methods=["POST"]),
+        Route("/api/openapi.json", openapi.openapi_document),
+        Route("/api/accounts", accounts_api.create_account, methods=["POST"]),
+        Route("/api/session", accounts_api.create_session, methods=["POST"]),
+        Route("/api/session", accounts_api.delete_session, methods=["DELETE"]),
+        Route("/api/articles", articles_api.articles),
+        Route("/api/articles/{slug}", articles_api.article),
+        Route("/api/articles/{slug}/replies", replies_api.list_replies, methods=["GET"]),
+        Route("/api/articles/{slug}/replies", replies_api.create_reply, methods=["POST"]),
+        Route("/api/replies/{reply_id:int}", replies_api.get_reply, methods=["GET"]),
+        Route("/api/replies/{reply_id:int}", replies_api.update_reply, methods=["PATCH"]),
+        Route("/api/replies/{reply_id:int}", replies_api.delete_reply, methods=["DELETE"]),
+        Mount("/static/vendor/htmx", StaticFiles(directory=PROJECT_ROOT / "node_modules" / "htmx.org" / "dist", check_dir=False), name="htmx"),
+        Mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static"),
+    ]
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+async def _error(request: Request, status_code: int, message: str, field: str = "detail") -> Response:
+    if _is_api(request):
+        return json_errors({field: message}, status_code=status_code)
+    return await render(
+        request, "error.html", {"status_code": status_code, "message": message}, status_code=status_code
+    )
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    return await _error(request, 404, getattr(exc, "message", "There is nothing at this address."))
+
+
+async def _forbidden(request: Request, exc: Exception) -> Response:
+    return await _error(request, 403, getattr(exc, "message", "You may not do that."))
+
+
+async def _csrf_failed(request: Request, exc: Exception) -> Response:
+    return await _error(
+        request, 403, "This form has expired or came from another site. Reload the page and try again.",
+        field="csrf_token",
+    )
+
+
+async def _sign_in_required(request: Request, exc: Exception) -> Response:
+    if _is_api(request):
+        return json_errors({"detail": SignInRequired.message}, status_code=401)
+    target = "/login?next=" + (request.headers.get("hx-current-url-path") or request.url.path)
+    if is_htmx(request):
+        return Response(status_code=401, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)
+
+
+async def _invalid(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ValidationError)
+    if _is_api(request):
+        return json_errors(exc.errors, status_code=422)
+    return await _error(request, 400, " ".join(exc.errors.values()))
+
+
+async def _too_large(request: Request, exc: Exception) -> Response:
+    return await _error(request, 413, "The request is too large.")
+
+
+async def _unsupported(request: Request, exc: Exception) -> Response:
+    return await _error(request, 415, "Send the body as application/json.", field="content_type")
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    messages = {404: "There is nothing at this address.", 405: "That method is not allowed here."}
+    message = messages.get(exc.status_code, str(exc.detail))
+    response = await _error(request, exc.status_code, message)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    if _is_api(request):
+        return JSONResponse({"errors": {"detail": "Something went wrong on our side."}}, status_code=500)
+    return Response(
+        "<!doctype html><title>Server error</title><h1>Something went wrong on our side.</h1>"
+        "<p><a href='/'>Back to the forum</a></p>",
+        status_code=500,
+        media_type="text/html",
+    )
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """Build the forum for these settings (read from the environment when not given)."""
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await open_database(settings)
+        added = await load_seed_articles(settings.seed_dir)
+        if added:
+            log.info("loaded %d article(s) from %s", added, settings.seed_dir)
+        try:
+            yield
+        finally:
+            await close_database()
+
+    app = Starlette(
+        debug=settings.debug,
+        routes=_routes(),
+        middleware=[Middleware(VisitorCookieMiddleware, secure=settings.cookie_secure)],
+        exception_handlers={
+            NotFound: _not_found,
+            Forbidden: _forbidden,
+            CsrfError: _csrf_failed,
+            SignInRequired: _sign_in_required,
+            ValidationError: _invalid,
+            PayloadTooLarge: _too_large,
+            UnsupportedMediaType: _unsupported,
+            HTTPException: _http_error,
+            500: _server_error,
+        },
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.templates = build_templates()
+    return app

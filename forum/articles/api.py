@@ -1,0 +1,38 @@
+"""JSON API for articles."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from forum.articles.service import list_articles, reply_counts
+from forum.articles.web import article_or_404
+from forum.urls import article_path
+from models import Article
+
+
+def article_json(request: Request, article: Article, reply_count: int) -> dict[str, object]:
+    """The public shape of an article in the API."""
+    base = request.app.state.settings.base_url
+    return {
+        "slug": article.slug,
+        "title": article.title,
+        "subtitle": article.subtitle,
+        "url": base + article_path(article.slug),
+        "live_url": None,
+        "reply_count": reply_count,
+    }
+
+
+async def articles(request: Request) -> Response:
+    """GET /api/articles: every article with its reply count."""
+    return JSONResponse(
+        {"articles": [article_json(request, a, count) for a, count in await list_articles()]}
+    )
+
+
+async def article(request: Request) -> Response:
+    """GET /api/articles/{slug}: one article with its rendered body."""
+    found = await article_or_404(request.path_params["slug"])
+    count = (await reply_counts([found.id])).get(found.id, 0)
+    return JSONResponse({**article_json(request, found, count), "body_html": found.body_html})

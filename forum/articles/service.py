@@ -1,0 +1,97 @@
+"""Loading articles from files and reading them with their reply counts."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import frontmatter
+from tortoise.functions import Count
+
+from forum.markdown import render_article
+from forum.visibility import counted_replies
+from models import Article, Reply
+
+SLUG_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+class ArticleFileError(ValueError):
+    """An article file that cannot be imported; the message says why."""
+
+
+@dataclass(frozen=True)
+class ArticleFile:
+    """An article as read from a Markdown file with front matter."""
+
+    slug: str
+    title: str
+    subtitle: str
+    body_markdown: str
+
+
+def read_article_file(path: Path) -> ArticleFile:
+    """Parse an article file: front matter (slug, title, subtitle) then the Markdown body."""
+    try:
+        post = frontmatter.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise ArticleFileError(f"{path}: cannot read it ({error})") from error
+    title = str(post.get("title") or "").strip()
+    slug = str(post.get("slug") or path.stem).strip()
+    if not title or len(title) > 300:
+        raise ArticleFileError(f"{path}: front matter needs a title of 1-300 characters")
+    if not SLUG_PATTERN.fullmatch(slug) or len(slug) > 120:
+        raise ArticleFileError(f"{path}: slug must be lower-case words joined by '-' (max 120)")
+    if not post.content.strip():
+        raise ArticleFileError(f"{path}: the article has no body")
+    return ArticleFile(
+        slug=slug,
+        title=title,
+        subtitle=str(post.get("subtitle") or "").strip()[:500],
+        body_markdown=post.content.strip() + "\n",
+    )
+
+
+async def import_article(article_file: ArticleFile) -> tuple[Article, bool]:
+    """Store an article unless its slug exists already; returns (article, created)."""
+    return await Article.get_or_create(
+        slug=article_file.slug,
+        defaults={
+            "title": article_file.title,
+            "subtitle": article_file.subtitle,
+            "body_markdown": article_file.body_markdown,
+            "body_html": render_article(article_file.body_markdown),
+        },
+    )
+
+
+async def load_seed_articles(seed_dir: Path) -> int:
+    """Import every shipped article that is not in the database yet; returns how many were added."""
+    added = 0
+    for path in sorted(seed_dir.glob("*.md")):
+        _, created = await import_article(read_article_file(path))
+        added += created
+    return added
+
+
+async def reply_counts(article_ids: list[int]) -> dict[int, int]:
+    """Number of replies a reader sees under each article, in one query."""
+    rows = (
+        await Reply.filter(counted_replies(), article_id__in=article_ids)
+        .group_by("article_id")
+        .annotate(total=Count("id"))
+        .values("article_id", "total")
+    )
+    return {row["article_id"]: row["total"] for row in rows}
+
+
+async def list_articles() -> list[tuple[Article, int]]:
+    """Every article, newest first, with its reply count."""
+    articles = await Article.all().order_by("-created_at", "-id")
+    counts = await reply_counts([article.id for article in articles])
+    return [(article, counts.get(article.id, 0)) for article in articles]
+
+
+async def get_article(slug: str) -> Article | None:
+    """The article with this slug, or None."""
+    return await Article.get_or_none(slug=slug)

@@ -1,0 +1,63 @@
+"""Command line: `python -m forum serve | migrate | import-article FILE`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from forum.articles.service import ArticleFileError, import_article, read_article_file
+from forum.db import close_database, migrate_database, open_database
+from forum.settings import Settings, load_settings
+
+
+async def _import(settings: Settings, path: Path) -> int:
+    try:
+        article_file = read_article_file(path)
+    except ArticleFileError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    await migrate_database(settings)
+    await open_database(settings)
+    try:
+        article, created = await import_article(article_file)
+    finally:
+        await close_database()
+    state = "added" if created else "already present (unchanged)"
+    print(f"{article.slug}: {state} -> {settings.base_url}/a/{article.slug}")
+    return 0
+
+
+def _serve(settings: Settings) -> int:
+    import uvicorn
+
+    asyncio.run(migrate_database(settings))
+    uvicorn.run(
+        "server:app",
+        host=settings.host,
+        port=settings.port,
+        ws_per_message_deflate=False,
+        ws_max_size=64 * 1024,
+        proxy_headers=False,
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one forum command; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m forum", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="apply migrations, then serve on HOST:PORT")
+    commands.add_parser("migrate", help="apply pending database migrations")
+    importer = commands.add_parser("import-article", help="add an article from a Markdown file")
+    importer.add_argument("file", type=Path)
+    args = parser.parse_args(argv)
+    settings = load_settings()
+    if args.command == "serve":
+        return _serve(settings)
+    if args.command == "migrate":
+        asyncio.run(migrate_database(settings))
+        print("database is up to date")
+        return 0
+    return asyncio.run(_import(settings, args.file))

@@ -1,0 +1,64 @@
+"""Database connection and schema migrations (Tortoise ORM's own)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from tortoise import Tortoise
+from tortoise.migrations.api import migrate
+
+from forum.settings import Settings, load_settings
+
+
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    """The Tortoise config for one database URL: our models, our migrations, UTC times."""
+    return {
+        "connections": {"default": database_url},
+        "apps": {
+            "models": {
+                "models": ["models"],
+                "default_connection": "default",
+                "migrations": "migrations",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+def _ensure_sqlite_folder(database_url: str) -> None:
+    parsed = urlparse(database_url)
+    if parsed.scheme == "sqlite" and database_url != "sqlite://:memory:":
+        path = database_url.removeprefix("sqlite://").split("?", 1)[0]
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+async def migrate_database(settings: Settings) -> None:
+    """Apply every pending migration; safe to run again."""
+    _ensure_sqlite_folder(settings.database_url)
+    await migrate(config=tortoise_config(settings.database_url))
+    await Tortoise.close_connections()
+
+
+async def open_database(settings: Settings) -> None:
+    """Connect Tortoise for the running app."""
+    _ensure_sqlite_folder(settings.database_url)
+    # Requests run in tasks that do not inherit the lifespan's context: the global fallback
+    # (as tortoise.contrib.starlette uses) lets them find the connections.
+    await Tortoise.init(config=tortoise_config(settings.database_url), _enable_global_fallback=True)
+
+
+async def close_database() -> None:
+    """Close every connection Tortoise opened."""
+    await Tortoise.close_connections()
+
+
+def _cli_config() -> dict[str, Any]:
+    # Read lazily so importing this module never touches the environment.
+    return tortoise_config(load_settings().database_url)
+
+
+#: For the `tortoise` command line (makemigrations, migrate, history), see pyproject.toml.
+TORTOISE_ORM = _cli_config()

@@ -1,0 +1,184 @@
+"""The JSON API's OpenAPI 3.1 document, served at /api/openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from forum.accounts.service import EMAIL_MAX, PASSWORD_MAX, PASSWORD_MIN
+from forum.replies.api import LIMIT_MAX
+from forum.replies.service import BODY_MAX
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(description: str) -> dict[str, Any]:
+    return _json(_ref("Errors"), description)
+
+
+_CSRF = {"name": "X-CSRF-Token", "in": "header", "required": True, "schema": {"type": "string"},
+         "description": "The csrf_token answered by POST /api/session."}
+_SLUG = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
+_REPLY_ID = {"name": "reply_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+
+DOCUMENT: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "forum API",
+        "version": "1.0.0",
+        "description": (
+            "Read articles and their threaded discussion; register, sign in and reply. "
+            "Errors are {\"errors\": {field: message}}. Unsafe requests other than "
+            "POST /api/accounts and POST /api/session need the session cookie and X-CSRF-Token."
+        ),
+    },
+    "paths": {
+        "/api/accounts": {
+            "post": {
+                "summary": "Register an account",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("NewAccount")}}},
+                "responses": {
+                    "201": _json(_ref("Account"), "Created"),
+                    "409": _errors("The username is taken"),
+                    "415": _errors("Not application/json"),
+                    "422": _errors("Invalid fields"),
+                },
+            }
+        },
+        "/api/session": {
+            "post": {
+                "summary": "Sign in (sets the session cookie)",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("Credentials")}}},
+                "responses": {
+                    "200": _json(_ref("Session"), "Signed in"),
+                    "401": _errors("Wrong username or password"),
+                    "415": _errors("Not application/json"),
+                },
+            },
+            "delete": {"summary": "Sign out (deletes the session server-side)",
+                       "responses": {"204": {"description": "Signed out"}}},
+        },
+        "/api/articles": {
+            "get": {
+                "summary": "List articles",
+                "responses": {"200": _json({"type": "object", "properties": {
+                    "articles": {"type": "array", "items": _ref("Article")}}}, "Articles")},
+            }
+        },
+        "/api/articles/{slug}": {
+            "get": {
+                "summary": "One article with its rendered body",
+                "parameters": [_SLUG],
+                "responses": {"200": _json(_ref("ArticleWithBody"), "The article"),
+                              "404": _errors("No such article")},
+            }
+        },
+        "/api/articles/{slug}/replies": {
+            "get": {
+                "summary": "One level of the discussion, a chunk at a time",
+                "parameters": [
+                    _SLUG,
+                    {"name": "parent", "in": "query", "schema": {"type": "integer"},
+                     "description": "List the replies to this reply; omitted: replies to the article."},
+                    {"name": "limit", "in": "query",
+                     "schema": {"type": "integer", "minimum": 1, "maximum": LIMIT_MAX, "default": 20}},
+                    {"name": "cursor", "in": "query", "schema": {"type": "string"},
+                     "description": "next_cursor of the previous chunk."},
+                    {"name": "order", "in": "query",
+                     "schema": {"type": "string", "enum": ["newest", "oldest"], "default": "newest"},
+                     "description": "Order of top-level replies; replies to a reply are oldest first."},
+                ],
+                "responses": {
+                    "200": _json({"type": "object", "properties": {
+                        "replies": {"type": "array", "items": _ref("Reply")},
+                        "next_cursor": {"type": ["string", "null"]}}}, "A chunk of replies"),
+                    "404": _errors("No such article or parent"),
+                    "422": _errors("Invalid parameters"),
+                },
+            },
+            "post": {
+                "summary": "Reply to the article or to a reply",
+                "parameters": [_SLUG, _CSRF],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("NewReply")}}},
+                "responses": {
+                    "201": _json(_ref("Reply"), "Posted"),
+                    "401": _errors("Signed out"),
+                    "403": _errors("Missing or bad CSRF token"),
+                    "404": _errors("No such article, or the parent is not in it"),
+                    "422": _errors("Invalid body"),
+                },
+            },
+        },
+        "/api/replies/{reply_id}": {
+            "get": {"summary": "One reply", "parameters": [_REPLY_ID],
+                    "responses": {"200": _json(_ref("Reply"), "The reply"), "404": _errors("No such reply")}},
+            "patch": {
+                "summary": "Edit one's own reply (within the edit window)",
+                "parameters": [_REPLY_ID, _CSRF],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["body"],
+                    "properties": {"body": {"type": "string", "minLength": 1, "maxLength": BODY_MAX}}}}}},
+                "responses": {
+                    "200": _json(_ref("Reply"), "Updated"),
+                    "401": _errors("Signed out"),
+                    "403": _errors("Not the author, the edit window has closed, or bad CSRF token"),
+                    "404": _errors("No such reply"),
+                    "422": _errors("Invalid body"),
+                },
+            },
+            "delete": {
+                "summary": "Delete one's own reply (a stub stays when it has replies)",
+                "parameters": [_REPLY_ID, _CSRF],
+                "responses": {"204": {"description": "Deleted"}, "401": _errors("Signed out"),
+                              "403": _errors("Not the author, or bad CSRF token"),
+                              "404": _errors("No such reply")},
+            },
+        },
+    },
+    "components": {
+        "schemas": {
+            "Errors": {"type": "object", "properties": {"errors": {
+                "type": "object", "additionalProperties": {"type": "string"}}}},
+            "NewAccount": {"type": "object", "required": ["username", "password"], "properties": {
+                "username": {"type": "string", "pattern": "^[A-Za-z0-9_-]{3,30}$"},
+                "password": {"type": "string", "minLength": PASSWORD_MIN, "maxLength": PASSWORD_MAX},
+                "email": {"type": ["string", "null"], "maxLength": EMAIL_MAX}}},
+            "Account": {"type": "object", "properties": {
+                "username": {"type": "string"}, "email": {"type": ["string", "null"]}}},
+            "Credentials": {"type": "object", "required": ["username", "password"], "properties": {
+                "username": {"type": "string"}, "password": {"type": "string"}}},
+            "Session": {"type": "object", "properties": {
+                "username": {"type": "string"}, "csrf_token": {"type": "string"}}},
+            "Article": {"type": "object", "properties": {
+                "slug": {"type": "string"}, "title": {"type": "string"}, "subtitle": {"type": "string"},
+                "url": {"type": "string"}, "live_url": {"type": ["string", "null"]},
+                "reply_count": {"type": "integer"}}},
+            "ArticleWithBody": {"allOf": [_ref("Article"), {"type": "object", "properties": {
+                "body_html": {"type": "string"}}}]},
+            "NewReply": {"type": "object", "required": ["body"], "properties": {
+                "body": {"type": "string", "minLength": 1, "maxLength": BODY_MAX,
+                         "description": "Markdown; raw HTML is not rendered."},
+                "parent_id": {"type": ["integer", "null"]}}},
+            "Reply": {"type": "object", "properties": {
+                "id": {"type": "integer"}, "parent_id": {"type": ["integer", "null"]},
+                "author": {"type": ["string", "null"]}, "body_html": {"type": "string"},
+                "created_at": {"type": "string", "format": "date-time"},
+                "edited_at": {"type": ["string", "null"], "format": "date-time"},
+                "deleted": {"type": "boolean"}, "reply_count": {"type": "integer"},
+                "url": {"type": "string"}}},
+        }
+    },
+}
+
+
+async def openapi_document(request: Request) -> Response:
+    """GET /api/openapi.json: this API described as OpenAPI 3.1."""
+    return JSONResponse(DOCUMENT)

@@ -1,0 +1,127 @@
+"""Reply rules: posting, editing and deleting, each in one transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from tortoise.transactions import in_transaction
+
+from forum.errors import Forbidden, NotFound
+from forum.markdown import render_reply
+from forum.validation import ValidationError, text_field
+from forum.visibility import shows_body, thread_rows
+from models import Article, Reply, ReplyStatus, User
+
+BODY_MAX = 10_000
+
+
+def check_body(body: object) -> str:
+    """The reply text, or ValidationError with a message for the body field."""
+    errors: dict[str, str] = {}
+    text = text_field(errors, "body", body, min_length=1, max_length=BODY_MAX, label="Reply")
+    if errors:
+        raise ValidationError(errors)
+    return text
+
+
+def parse_parent_id(value: object) -> int | None:
+    """A parent id from a form ("" means the article) or JSON (null); ValidationError otherwise."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ValidationError({"parent_id": "parent_id must be a reply id."})
+    try:
+        parent_id = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        raise ValidationError({"parent_id": "parent_id must be a reply id."}) from None
+    if not 0 < parent_id < 2**31:
+        raise NotFound("That reply does not exist.")
+    return parent_id
+
+
+async def post_reply(article: Article, author: User, body: object, parent_id: object = None) -> Reply:
+    """Post a reply to the article or to one of its replies; nothing is written on bad input."""
+    parent_key = parse_parent_id(parent_id)
+    parent = None
+    if parent_key is not None:
+        parent = await Reply.filter(thread_rows(author), id=parent_key, article_id=article.id).first()
+        if parent is None:
+            raise NotFound("That reply does not exist in this discussion.")
+        if not shows_body(parent, author):
+            raise ValidationError({"parent_id": "That reply was deleted; reply to another one."})
+    text = check_body(body)
+    html = render_reply(text)
+    async with in_transaction():
+        return await Reply.create(
+            article=article,
+            author=author,
+            parent=parent,
+            depth=parent.depth + 1 if parent else 0,
+            ancestry=f"{parent.ancestry}{parent.id}/" if parent else "",
+            source=text,
+            html=html,
+        )
+
+
+async def _own_reply(reply_id: int, user: User) -> Reply:
+    reply = await Reply.filter(id=reply_id, status=ReplyStatus.VISIBLE).select_related("article").first()
+    if reply is None:
+        raise NotFound("That reply does not exist.")
+    if reply.author_id != user.id:  # type: ignore[attr-defined]
+        raise Forbidden("You can only change your own replies.")
+    return reply
+
+
+def editable_until(reply: Reply, window_seconds: int) -> datetime:
+    """The moment the author's edit window closes."""
+    return reply.created_at + timedelta(seconds=window_seconds)
+
+
+async def edit_reply(reply_id: int, user: User, body: object, window_seconds: int) -> Reply:
+    """Replace the text of the user's own reply within the edit window."""
+    reply = await _own_reply(reply_id, user)
+    if datetime.now(UTC) > editable_until(reply, window_seconds):
+        minutes = max(window_seconds // 60, 1)
+        raise Forbidden(f"Replies can be edited for {minutes} minutes after posting; this one no longer.")
+    text = check_body(body)
+    reply.source = text
+    reply.html = render_reply(text)
+    reply.edited_at = datetime.now(UTC)
+    async with in_transaction():
+        await reply.save(update_fields=["source", "html", "edited_at"])
+    return reply
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """What a deletion left: a stub that keeps the tree's shape, or the topmost reply removed."""
+
+    stub: Reply | None
+    removed_id: int | None
+
+
+async def delete_reply(reply_id: int, user: User) -> Deletion:
+    """Delete the user's own reply.
+
+    A reply with replies under it stays as a "[deleted]" stub so the tree keeps its shape;
+    without any it disappears, and so does every stub above it left with nothing under it.
+    """
+    reply = await _own_reply(reply_id, user)
+    async with in_transaction():
+        if await Reply.filter(parent_id=reply.id).exists():
+            reply.status = ReplyStatus.DELETED
+            reply.source = ""
+            reply.html = ""
+            await reply.save(update_fields=["status", "source", "html"])
+            return Deletion(stub=reply, removed_id=None)
+        removed_id = reply.id
+        parent_id = reply.parent_id  # type: ignore[attr-defined]
+        await reply.delete()
+        while parent_id is not None:
+            parent = await Reply.get_or_none(id=parent_id, status=ReplyStatus.DELETED)
+            if parent is None or await Reply.filter(parent_id=parent.id).exists():
+                break
+            removed_id, parent_id = parent.id, parent.parent_id  # type: ignore[attr-defined]
+            await parent.delete()
+    return Deletion(stub=None, removed_id=removed_id)

@@ -1,0 +1,170 @@
+"""HTML routes for replies: post, permalink, reply form, edit and delete (htmx and plain forms)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from forum.accounts.identity import current_user
+from forum.articles.service import reply_counts
+from forum.articles.web import article_context, article_or_404, tree_shape
+from forum.errors import NotFound
+from forum.http import is_htmx, render, require_user, verified_form
+from forum.replies import service
+from forum.replies.thread import (
+    ReplyNode,
+    ancestors,
+    children_chunk,
+    parse_cursor,
+    single_node,
+    visible_reply,
+)
+from forum.urls import article_path, reply_path, reply_permalink
+from forum.validation import ValidationError
+from forum.visibility import shows_body
+from models import Article, Reply
+
+
+async def _reply_in_article(request: Request) -> tuple[Article, Reply]:
+    article = await article_or_404(request.path_params["slug"])
+    reply = await visible_reply(request.path_params["reply_id"], await current_user(request))
+    if reply is None or reply.article_id != article.id:  # type: ignore[attr-defined]
+        raise NotFound("That reply does not exist (or is no longer visible).")
+    return article, reply
+
+
+async def _permalink_context(request: Request, article: Article, reply: Reply) -> dict[str, Any]:
+    viewer = await current_user(request)
+    shape = tree_shape(request)
+    after = parse_cursor(request.query_params.get("after"), "after")
+    if after is None:
+        node = await single_node(reply, viewer, shape)
+        chunk = None
+    else:
+        node = ReplyNode(reply, shows_body(reply, viewer))
+        chunk = await children_chunk(
+            reply, viewer, cursor=after, limit=request.app.state.settings.page_size, shape=shape
+        )
+    return {
+        "article": article,
+        "node": node,
+        "ancestors": await ancestors(reply, viewer),
+        "children": chunk,
+        "after": after,
+        "reply_count": (await reply_counts([article.id])).get(article.id, 0),
+    }
+
+
+async def permalink(request: Request) -> Response:
+    """The thread opened at one reply; with ?after= (htmx), the next chunk of its replies."""
+    article, reply = await _reply_in_article(request)
+    context = await _permalink_context(request, article, reply)
+    if is_htmx(request) and context["children"] is not None:
+        return await render(request, "_children_chunk.html", context)
+    return await render(request, "reply.html", context)
+
+
+async def reply_form(request: Request) -> Response:
+    """The form to answer a reply: in place with htmx, on the permalink page without."""
+    article, reply = await _reply_in_article(request)
+    await require_user(request)
+    context = {"article": article, "parent": reply, "form": {"body": ""}, "errors": {}}
+    if is_htmx(request):
+        return await render(request, "_reply_form.html", context)
+    context.update(await _permalink_context(request, article, reply))
+    context["open_form"] = True
+    return await render(request, "reply.html", context)
+
+
+async def create_reply(request: Request) -> Response:
+    """Post a reply; htmx gets the rendered reply and a fresh form, a plain form a 303."""
+    article = await article_or_404(request.path_params["slug"])
+    user = await require_user(request)
+    form = await verified_form(request)
+    parent_id = form.get("parent_id")
+    body = form.get("body")
+    try:
+        reply = await service.post_reply(article, user, body, parent_id)
+    except ValidationError as error:
+        return await _form_errors(request, article, form, error.errors)
+    if not is_htmx(request):
+        return RedirectResponse(reply_permalink(article.slug, reply.id), status_code=303)
+    node = await single_node(reply, user, tree_shape(request))
+    context = {
+        "article": article,
+        "node": node,
+        "parent": await visible_reply(reply.parent_id, user) if reply.parent_id else None,  # type: ignore[attr-defined]
+        "order": form.get("order") or "newest",
+        "form": {"body": ""},
+        "errors": {},
+    }
+    return await render(request, "_reply_posted.html", context, status_code=201)
+
+
+async def _form_errors(request: Request, article: Article, form: Any, errors: dict[str, str]) -> Response:
+    """Show the reply form again with its text and the errors beside the fields (422)."""
+    parent = None
+    parent_id = form.get("parent_id")
+    if parent_id and str(parent_id).isdigit():
+        parent = await visible_reply(int(parent_id), await current_user(request))
+    context: dict[str, Any] = {
+        "article": article,
+        "parent": parent,
+        "order": form.get("order") or "newest",
+        "form": {"body": form.get("body") or ""},
+        "errors": errors,
+    }
+    if is_htmx(request):
+        return await render(request, "_reply_form.html", context, status_code=422)
+    if parent is not None:
+        context.update(await _permalink_context(request, article, parent))
+        context["open_form"] = True
+        return await render(request, "reply.html", context, status_code=422)
+    context.update(await article_context(request, article))
+    context["reply_count"] = (await reply_counts([article.id])).get(article.id, 0)
+    return await render(request, "article.html", context, status_code=422)
+
+
+async def edit_reply(request: Request) -> Response:
+    """Edit one's own reply: the form (in place with htmx), then the updated reply."""
+    article, reply = await _reply_in_article(request)
+    user = await require_user(request)
+    context: dict[str, Any] = {"article": article, "reply": reply, "errors": {}}
+    if request.method == "GET":
+        context["form"] = {"body": reply.source}
+        template = "_edit_form.html" if is_htmx(request) else "edit.html"
+        return await render(request, template, context)
+    form = await verified_form(request)
+    window = request.app.state.settings.edit_window_seconds
+    try:
+        updated = await service.edit_reply(reply.id, user, form.get("body"), window)
+    except ValidationError as error:
+        context.update(form={"body": form.get("body") or ""}, errors=error.errors)
+        template = "_edit_form.html" if is_htmx(request) else "edit.html"
+        return await render(request, template, context, status_code=422)
+    if not is_htmx(request):
+        return RedirectResponse(reply_permalink(article.slug, updated.id), status_code=303)
+    node = await single_node(updated, user, tree_shape(request))
+    return await render(request, "_reply_main.html", {"article": article, "node": node})
+
+
+async def delete_reply(request: Request) -> Response:
+    """Delete one's own reply: a confirmation page without JS, the stub (or removal) with htmx."""
+    article, reply = await _reply_in_article(request)
+    user = await require_user(request)
+    if request.method == "GET":
+        return await render(request, "delete.html", {"article": article, "reply": reply})
+    await verified_form(request)
+    outcome = await service.delete_reply(reply.id, user)
+    if not is_htmx(request):
+        target = reply_path(article.slug, reply.id) if outcome.stub else article_path(article.slug)
+        return RedirectResponse(target, status_code=303)
+    if outcome.stub is not None:
+        node = await single_node(outcome.stub, user, tree_shape(request))
+        return await render(request, "_reply_main.html", {"article": article, "node": node})
+    return Response(
+        status_code=200,
+        headers={"HX-Retarget": f"#reply-{outcome.removed_id}", "HX-Reswap": "delete"},
+    )

@@ -1,0 +1,73 @@
+"""All settings, read once from the environment (and an optional .env) through starlette.config."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from starlette.config import Config
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app needs to know about its surroundings; tests build their own."""
+
+    database_url: str = "sqlite://var/forum.sqlite3"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    #: Public origin, used for absolute links (emails, feeds) and the WebSocket Origin check.
+    base_url: str = "http://127.0.0.1:8000"
+    #: Signs CSRF tokens; generated into var/secret_key when not given.
+    secret_key: str = ""
+    #: How long the author may edit a reply.
+    edit_window_seconds: int = 15 * 60
+    session_days: int = 30
+    #: Top-level replies per page.
+    page_size: int = 20
+    #: Children shown under each reply before "show N more replies".
+    children_preview: int = 3
+    #: Levels of replies loaded under a top-level reply before "continue this thread".
+    preview_depth: int = 3
+    #: Deeper replies are shown without further indent.
+    max_indent: int = 6
+    #: Articles to load on first start (Markdown files with front matter).
+    seed_dir: Path = field(default=PROJECT_ROOT / "forum" / "articles" / "content")
+    debug: bool = False
+
+    @property
+    def cookie_secure(self) -> bool:
+        """Secure cookies whenever the site is served over HTTPS."""
+        return self.base_url.startswith("https://")
+
+
+def _default_secret(var_dir: Path) -> str:
+    """A per-installation secret kept in var/, so sessions survive restarts without setup."""
+    path = var_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    path.write_text(secret)
+    path.chmod(0o600)
+    return secret
+
+
+def load_settings(env_file: str | Path | None = PROJECT_ROOT / ".env") -> Settings:
+    """Read settings from the environment (and .env when present)."""
+    config = Config(env_file if env_file and Path(env_file).exists() else None)
+    host = config("HOST", default="127.0.0.1")
+    port = config("PORT", cast=int, default=8000)
+    return Settings(
+        database_url=config("DATABASE_URL", default="sqlite://var/forum.sqlite3"),
+        host=host,
+        port=port,
+        base_url=config("BASE_URL", default=f"http://{host}:{port}").rstrip("/"),
+        secret_key=config("SECRET_KEY", default="") or _default_secret(PROJECT_ROOT / "var"),
+        edit_window_seconds=config("EDIT_WINDOW_SECONDS", cast=int, default=15 * 60),
+        session_days=config("SESSION_DAYS", cast=int, default=30),
+        page_size=config("PAGE_SIZE", cast=int, default=20),
+        debug=config("DEBUG", cast=bool, default=False),
+    )

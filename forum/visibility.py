@@ -1,0 +1,26 @@
+"""The one place that decides who may see which reply.
+
+Every output path (thread page, HTMX fragments, JSON API, and later live events, replays, feeds
+and emails) asks these functions; none filters on its own.
+"""
+
+from __future__ import annotations
+
+from tortoise.expressions import Q
+
+from models import Reply, ReplyStatus, User
+
+
+def thread_rows(viewer: User | None) -> Q:
+    """Replies that may appear in viewer's thread at all, either whole or as a stub."""
+    return Q(status__in=[ReplyStatus.VISIBLE, ReplyStatus.DELETED])
+
+
+def counted_replies(viewer: User | None = None) -> Q:
+    """Replies that count in the numbers shown to viewer (reply counts, "show N more")."""
+    return Q(status=ReplyStatus.VISIBLE)
+
+
+def shows_body(reply: Reply, viewer: User | None) -> bool:
+    """Whether viewer sees the reply's author and text, or only a stub that keeps the tree's shape."""
+    return reply.status == ReplyStatus.VISIBLE

@@ -1,0 +1,22 @@
+"""Articles: the content each discussion is about."""
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Article(Model):
+    """An article, whose discussion is the replies that point to it."""
+
+    id = fields.IntField(primary_key=True)
+    #: URL name, unique, also the identity used to make loading idempotent.
+    slug = fields.CharField(max_length=120, unique=True)
+    title = fields.CharField(max_length=300)
+    subtitle = fields.CharField(max_length=500, default="")
+    #: The Markdown source as shipped.
+    body_markdown = fields.TextField()
+    #: Rendered and sanitised once at import.
+    body_html = fields.TextField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "articles"

@@ -1,0 +1,45 @@
+"""Replies: the threaded discussion under an article."""
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class ReplyStatus(StrEnum):
+    """Lifecycle of a reply. Who may see which is decided in forum.visibility."""
+
+    VISIBLE = "visible"
+    #: Deleted by its author but kept as a stub because it has replies under it.
+    DELETED = "deleted"
+
+
+class Reply(Model):
+    """A reply to an article (parent is null) or to another reply."""
+
+    id = fields.IntField(primary_key=True)
+    article: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "models.Article", related_name="replies", on_delete=fields.CASCADE
+    )
+    parent: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+        "models.Reply", related_name="children", null=True, on_delete=fields.CASCADE
+    )
+    author: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "models.User", related_name="replies", on_delete=fields.CASCADE
+    )
+    status = fields.CharEnumField(ReplyStatus, max_length=16, default=ReplyStatus.VISIBLE)
+    #: 0 for a reply to the article, one more than the parent below it.
+    depth = fields.IntField(default=0)
+    #: Ids of the ancestors, root first, each followed by a slash (empty at the top level).
+    ancestry = fields.TextField(default="")
+    #: Markdown as written (emptied when deleted).
+    source = fields.TextField()
+    #: Sanitised HTML rendered from source.
+    html = fields.TextField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+    edited_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "replies"
+        # The thread reads siblings in id order under one parent of one article.
+        indexes = [("article_id", "parent_id", "id")]

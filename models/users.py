@@ -1,0 +1,38 @@
+"""Accounts and their server-side sessions."""
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class User(Model):
+    """A registered reader."""
+
+    id = fields.IntField(primary_key=True)
+    #: The name as the reader typed it (3–30 of A-Z, a-z, 0-9, _ and -).
+    username = fields.CharField(max_length=30)
+    #: Lower-cased username: uniqueness is case-insensitive.
+    username_key = fields.CharField(max_length=30, unique=True)
+    #: Optional address for notifications.
+    email = fields.CharField(max_length=254, null=True)
+    #: argon2id hash in PHC string format.
+    password_hash = fields.CharField(max_length=255)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "users"
+
+
+class Session(Model):
+    """A signed-in browser or API client. The cookie holds the token, we keep only its hash."""
+
+    id = fields.IntField(primary_key=True)
+    #: SHA-256 hex digest of the session token.
+    token_hash = fields.CharField(max_length=64, unique=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="sessions", on_delete=fields.CASCADE
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = fields.DatetimeField(db_index=True)
+
+    class Meta:
+        table = "sessions"
