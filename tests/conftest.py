@@ -1,0 +1,220 @@
+"""Shared fixtures: a real uvicorn server on a free port over a fresh database, HTTP clients,
+direct database access for row counts, and a headless Chromium page.
+
+The database is a temporary SQLite file, or PostgreSQL when TEST_DATABASE_URL is set
+(`make test-postgres`): then the run skips if PostgreSQL is absent, except under CI=true.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+import pytest_asyncio
+from tortoise import Tortoise
+
+from forum.db import tortoise_config
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SLUG = "bidens-armed-shift-ukraine-authorized-to-strike-inside-russia"
+PASSWORD = "correct horse battery"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _postgres_reachable(url: str) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 5432), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+async def _reset_postgres(url: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
+    try:
+        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A fresh, empty database for this test run."""
+    url = os.environ.get("TEST_DATABASE_URL", "")
+    if not url:
+        return f"sqlite://{tmp_path_factory.mktemp('db') / 'forum.sqlite3'}"
+    if not _postgres_reachable(url):
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL at {url} is required under CI=true but is not reachable")
+        pytest.skip("PostgreSQL is not reachable")
+    asyncio.run(_reset_postgres(url))
+    return url
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    """A running forum: its base URL and the log file uvicorn writes."""
+
+    url: str
+    log: Path
+    env: dict[str, str]
+
+
+def start_server(database_url: str, log_dir: Path, **extra_env: str) -> tuple[subprocess.Popen[bytes], LiveServer]:
+    """Start `uvicorn server:app` on a free port and wait until it answers."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "BASE_URL": url,
+        "SECRET_KEY": "test-secret-" + uuid.uuid4().hex,
+        **extra_env,
+    }
+    log = log_dir / f"server-{port}.log"
+    migrate = subprocess.run(
+        [sys.executable, "-m", "forum", "migrate"], cwd=PROJECT_ROOT, env=env,
+        capture_output=True, text=True, check=False,
+    )
+    if migrate.returncode:
+        pytest.fail(f"migrations failed:\n{migrate.stdout}\n{migrate.stderr}")
+    with log.open("wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "server:app", "--host", "127.0.0.1", "--port", str(port),
+             "--ws-per-message-deflate", "false", "--no-access-log"],
+            cwd=PROJECT_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the server exited at start:\n{log.read_text()}")
+        try:
+            if httpx.get(url + "/api/articles", timeout=1).status_code == 200:
+                return process, LiveServer(url, log, env)
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    pytest.fail(f"the server did not answer within 30 s:\n{log.read_text()}")
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    """Stop a server started by start_server."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The forum, served by uvicorn on a free port for the whole test run."""
+    process, live = start_server(database_url, tmp_path_factory.mktemp("logs"))
+    yield live
+    stop_server(process)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def db(server: LiveServer, database_url: str) -> AsyncIterator[None]:
+    """Direct ORM access to the server's database, for counting rows."""
+    await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
+    yield
+    await Tortoise.close_connections()
+
+
+@pytest_asyncio.fixture
+async def anon(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
+    """A signed-out HTTP client."""
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+        yield client
+
+
+def unique_name(prefix: str = "user") -> str:
+    """A username no other test uses."""
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+@dataclass
+class Member:
+    """A registered, signed-in API client."""
+
+    username: str
+    client: httpx.AsyncClient
+    csrf: str
+
+    def headers(self) -> dict[str, str]:
+        """Headers an unsafe API request needs."""
+        return {"X-CSRF-Token": self.csrf}
+
+    async def post_reply(self, body: str, parent_id: int | None = None, slug: str = SLUG) -> httpx.Response:
+        """POST a reply through the API."""
+        payload: dict[str, object] = {"body": body}
+        if parent_id is not None:
+            payload["parent_id"] = parent_id
+        return await self.client.post(f"/api/articles/{slug}/replies", json=payload, headers=self.headers())
+
+
+async def sign_up(server: LiveServer, username: str | None = None) -> Member:
+    """Register and sign in a new member through the API."""
+    username = username or unique_name()
+    client = httpx.AsyncClient(base_url=server.url, timeout=10)
+    created = await client.post("/api/accounts", json={"username": username, "password": PASSWORD})
+    assert created.status_code == 201, created.text
+    session = await client.post("/api/session", json={"username": username, "password": PASSWORD})
+    assert session.status_code == 200, session.text
+    return Member(username, client, session.json()["csrf_token"])
+
+
+@pytest_asyncio.fixture
+async def member(server: LiveServer) -> AsyncIterator[Member]:
+    """A freshly registered, signed-in member."""
+    someone = await sign_up(server)
+    yield someone
+    await someone.client.aclose()
+
+
+@pytest_asyncio.fixture
+async def other_member(server: LiveServer) -> AsyncIterator[Member]:
+    """A second member, for checks across accounts."""
+    someone = await sign_up(server)
+    yield someone
+    await someone.client.aclose()
+
+
+@pytest.fixture(scope="session")
+def browser(server: LiveServer) -> Iterator[object]:
+    """Headless Debian Chromium driven by Playwright (never a downloaded browser)."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.fail("Debian's chromium is missing: `make test` installs it (apt-get install chromium)")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(chromium),
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        yield browser
+        browser.close()
