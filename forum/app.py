@@ -58,7 +58,13 @@ def _routes() -> list[Route | Mount]:
         Route("/api/replies/{reply_id:int}", replies_api.get_reply, methods=["GET"]),
         Route("/api/replies/{reply_id:int}", replies_api.update_reply, methods=["PATCH"]),
         Route("/api/replies/{reply_id:int}", replies_api.delete_reply, methods=["DELETE"]),
-        Mount("/static/vendor/htmx", StaticFiles(directory=PROJECT_ROOT / "node_modules" / "htmx.org" / "dist", check_dir=False), name="htmx"),
+        Mount(
+            "/static/vendor/htmx",
+            StaticFiles(
+                directory=PROJECT_ROOT / "node_modules" / "htmx.org" / "dist", check_dir=False
+            ),
+            name="htmx",
+        ),
         Mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static"),
     ]
 
@@ -67,11 +73,16 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-async def _error(request: Request, status_code: int, message: str, field: str = "detail") -> Response:
+async def _error(
+    request: Request, status_code: int, message: str, field: str = "detail"
+) -> Response:
     if _is_api(request):
         return json_errors({field: message}, status_code=status_code)
     return await render(
-        request, "error.html", {"status_code": status_code, "message": message}, status_code=status_code
+        request,
+        "error.html",
+        {"status_code": status_code, "message": message},
+        status_code=status_code,
     )
 
 
@@ -85,7 +96,9 @@ async def _forbidden(request: Request, exc: Exception) -> Response:
 
 async def _csrf_failed(request: Request, exc: Exception) -> Response:
     return await _error(
-        request, 403, "This form has expired or came from another site. Reload the page and try again.",
+        request,
+        403,
+        "This form has expired or came from another site. Reload the page and try again.",
         field="csrf_token",
     )
 
@@ -127,7 +140,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     if _is_api(request):
-        return JSONResponse({"errors": {"detail": "Something went wrong on our side."}}, status_code=500)
+        return JSONResponse(
+            {"errors": {"detail": "Something went wrong on our side."}}, status_code=500
+        )
     return Response(
         "<!doctype html><title>Server error</title><h1>Something went wrong on our side.</h1>"
         "<p><a href='/'>Back to the forum</a></p>",

@@ -96,6 +96,6 @@ async def render(
         "settings": request.app.state.settings,
         **(context or {}),
     }
-    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
+    return request.app.state.templates.TemplateResponse(
         request, template, full_context, status_code=status_code, headers=headers
     )

@@ -24,8 +24,13 @@ def _errors(description: str) -> dict[str, Any]:
     return _json(_ref("Errors"), description)
 
 
-_CSRF = {"name": "X-CSRF-Token", "in": "header", "required": True, "schema": {"type": "string"},
-         "description": "The csrf_token answered by POST /api/session."}
+_CSRF = {
+    "name": "X-CSRF-Token",
+    "in": "header",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "The csrf_token answered by POST /api/session.",
+}
 _SLUG = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
 _REPLY_ID = {"name": "reply_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 
@@ -36,7 +41,7 @@ DOCUMENT: dict[str, Any] = {
         "version": "1.0.0",
         "description": (
             "Read articles and their threaded discussion; register, sign in and reply. "
-            "Errors are {\"errors\": {field: message}}. Unsafe requests other than "
+            'Errors are {"errors": {field: message}}. Unsafe requests other than '
             "POST /api/accounts and POST /api/session need the session cookie and X-CSRF-Token."
         ),
     },
@@ -44,7 +49,10 @@ DOCUMENT: dict[str, Any] = {
         "/api/accounts": {
             "post": {
                 "summary": "Register an account",
-                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("NewAccount")}}},
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("NewAccount")}},
+                },
                 "responses": {
                     "201": _json(_ref("Account"), "Created"),
                     "409": _errors("The username is taken"),
@@ -56,29 +64,43 @@ DOCUMENT: dict[str, Any] = {
         "/api/session": {
             "post": {
                 "summary": "Sign in (sets the session cookie)",
-                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("Credentials")}}},
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("Credentials")}},
+                },
                 "responses": {
                     "200": _json(_ref("Session"), "Signed in"),
                     "401": _errors("Wrong username or password"),
                     "415": _errors("Not application/json"),
                 },
             },
-            "delete": {"summary": "Sign out (deletes the session server-side)",
-                       "responses": {"204": {"description": "Signed out"}}},
+            "delete": {
+                "summary": "Sign out (deletes the session server-side)",
+                "responses": {"204": {"description": "Signed out"}},
+            },
         },
         "/api/articles": {
             "get": {
                 "summary": "List articles",
-                "responses": {"200": _json({"type": "object", "properties": {
-                    "articles": {"type": "array", "items": _ref("Article")}}}, "Articles")},
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {"articles": {"type": "array", "items": _ref("Article")}},
+                        },
+                        "Articles",
+                    )
+                },
             }
         },
         "/api/articles/{slug}": {
             "get": {
                 "summary": "One article with its rendered body",
                 "parameters": [_SLUG],
-                "responses": {"200": _json(_ref("ArticleWithBody"), "The article"),
-                              "404": _errors("No such article")},
+                "responses": {
+                    "200": _json(_ref("ArticleWithBody"), "The article"),
+                    "404": _errors("No such article"),
+                },
             }
         },
         "/api/articles/{slug}/replies": {
@@ -86,20 +108,50 @@ DOCUMENT: dict[str, Any] = {
                 "summary": "One level of the discussion, a chunk at a time",
                 "parameters": [
                     _SLUG,
-                    {"name": "parent", "in": "query", "schema": {"type": "integer"},
-                     "description": "List the replies to this reply; omitted: replies to the article."},
-                    {"name": "limit", "in": "query",
-                     "schema": {"type": "integer", "minimum": 1, "maximum": LIMIT_MAX, "default": 20}},
-                    {"name": "cursor", "in": "query", "schema": {"type": "string"},
-                     "description": "next_cursor of the previous chunk."},
-                    {"name": "order", "in": "query",
-                     "schema": {"type": "string", "enum": ["newest", "oldest"], "default": "newest"},
-                     "description": "Order of top-level replies; replies to a reply are oldest first."},
+                    {
+                        "name": "parent",
+                        "in": "query",
+                        "schema": {"type": "integer"},
+                        "description": "Replies to this reply; omitted: replies to the article.",
+                    },
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "maximum": LIMIT_MAX,
+                            "default": 20,
+                        },
+                    },
+                    {
+                        "name": "cursor",
+                        "in": "query",
+                        "schema": {"type": "string"},
+                        "description": "next_cursor of the previous chunk.",
+                    },
+                    {
+                        "name": "order",
+                        "in": "query",
+                        "schema": {
+                            "type": "string",
+                            "enum": ["newest", "oldest"],
+                            "default": "newest",
+                        },
+                        "description": "Top-level order; replies to replies are oldest first.",
+                    },
                 ],
                 "responses": {
-                    "200": _json({"type": "object", "properties": {
-                        "replies": {"type": "array", "items": _ref("Reply")},
-                        "next_cursor": {"type": ["string", "null"]}}}, "A chunk of replies"),
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "replies": {"type": "array", "items": _ref("Reply")},
+                                "next_cursor": {"type": ["string", "null"]},
+                            },
+                        },
+                        "A chunk of replies",
+                    ),
                     "404": _errors("No such article or parent"),
                     "422": _errors("Invalid parameters"),
                 },
@@ -107,7 +159,10 @@ DOCUMENT: dict[str, Any] = {
             "post": {
                 "summary": "Reply to the article or to a reply",
                 "parameters": [_SLUG, _CSRF],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("NewReply")}}},
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("NewReply")}},
+                },
                 "responses": {
                     "201": _json(_ref("Reply"), "Posted"),
                     "401": _errors("Signed out"),
@@ -118,14 +173,35 @@ DOCUMENT: dict[str, Any] = {
             },
         },
         "/api/replies/{reply_id}": {
-            "get": {"summary": "One reply", "parameters": [_REPLY_ID],
-                    "responses": {"200": _json(_ref("Reply"), "The reply"), "404": _errors("No such reply")}},
+            "get": {
+                "summary": "One reply",
+                "parameters": [_REPLY_ID],
+                "responses": {
+                    "200": _json(_ref("Reply"), "The reply"),
+                    "404": _errors("No such reply"),
+                },
+            },
             "patch": {
                 "summary": "Edit one's own reply (within the edit window)",
                 "parameters": [_REPLY_ID, _CSRF],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                    "type": "object", "required": ["body"],
-                    "properties": {"body": {"type": "string", "minLength": 1, "maxLength": BODY_MAX}}}}}},
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["body"],
+                                "properties": {
+                                    "body": {
+                                        "type": "string",
+                                        "minLength": 1,
+                                        "maxLength": BODY_MAX,
+                                    }
+                                },
+                            }
+                        }
+                    },
+                },
                 "responses": {
                     "200": _json(_ref("Reply"), "Updated"),
                     "401": _errors("Signed out"),
@@ -137,43 +213,96 @@ DOCUMENT: dict[str, Any] = {
             "delete": {
                 "summary": "Delete one's own reply (a stub stays when it has replies)",
                 "parameters": [_REPLY_ID, _CSRF],
-                "responses": {"204": {"description": "Deleted"}, "401": _errors("Signed out"),
-                              "403": _errors("Not the author, or bad CSRF token"),
-                              "404": _errors("No such reply")},
+                "responses": {
+                    "204": {"description": "Deleted"},
+                    "401": _errors("Signed out"),
+                    "403": _errors("Not the author, or bad CSRF token"),
+                    "404": _errors("No such reply"),
+                },
             },
         },
     },
     "components": {
         "schemas": {
-            "Errors": {"type": "object", "properties": {"errors": {
-                "type": "object", "additionalProperties": {"type": "string"}}}},
-            "NewAccount": {"type": "object", "required": ["username", "password"], "properties": {
-                "username": {"type": "string", "pattern": "^[A-Za-z0-9_-]{3,30}$"},
-                "password": {"type": "string", "minLength": PASSWORD_MIN, "maxLength": PASSWORD_MAX},
-                "email": {"type": ["string", "null"], "maxLength": EMAIL_MAX}}},
-            "Account": {"type": "object", "properties": {
-                "username": {"type": "string"}, "email": {"type": ["string", "null"]}}},
-            "Credentials": {"type": "object", "required": ["username", "password"], "properties": {
-                "username": {"type": "string"}, "password": {"type": "string"}}},
-            "Session": {"type": "object", "properties": {
-                "username": {"type": "string"}, "csrf_token": {"type": "string"}}},
-            "Article": {"type": "object", "properties": {
-                "slug": {"type": "string"}, "title": {"type": "string"}, "subtitle": {"type": "string"},
-                "url": {"type": "string"}, "live_url": {"type": ["string", "null"]},
-                "reply_count": {"type": "integer"}}},
-            "ArticleWithBody": {"allOf": [_ref("Article"), {"type": "object", "properties": {
-                "body_html": {"type": "string"}}}]},
-            "NewReply": {"type": "object", "required": ["body"], "properties": {
-                "body": {"type": "string", "minLength": 1, "maxLength": BODY_MAX,
-                         "description": "Markdown; raw HTML is not rendered."},
-                "parent_id": {"type": ["integer", "null"]}}},
-            "Reply": {"type": "object", "properties": {
-                "id": {"type": "integer"}, "parent_id": {"type": ["integer", "null"]},
-                "author": {"type": ["string", "null"]}, "body_html": {"type": "string"},
-                "created_at": {"type": "string", "format": "date-time"},
-                "edited_at": {"type": ["string", "null"], "format": "date-time"},
-                "deleted": {"type": "boolean"}, "reply_count": {"type": "integer"},
-                "url": {"type": "string"}}},
+            "Errors": {
+                "type": "object",
+                "properties": {
+                    "errors": {"type": "object", "additionalProperties": {"type": "string"}}
+                },
+            },
+            "NewAccount": {
+                "type": "object",
+                "required": ["username", "password"],
+                "properties": {
+                    "username": {"type": "string", "pattern": "^[A-Za-z0-9_-]{3,30}$"},
+                    "password": {
+                        "type": "string",
+                        "minLength": PASSWORD_MIN,
+                        "maxLength": PASSWORD_MAX,
+                    },
+                    "email": {"type": ["string", "null"], "maxLength": EMAIL_MAX},
+                },
+            },
+            "Account": {
+                "type": "object",
+                "properties": {
+                    "username": {"type": "string"},
+                    "email": {"type": ["string", "null"]},
+                },
+            },
+            "Credentials": {
+                "type": "object",
+                "required": ["username", "password"],
+                "properties": {"username": {"type": "string"}, "password": {"type": "string"}},
+            },
+            "Session": {
+                "type": "object",
+                "properties": {"username": {"type": "string"}, "csrf_token": {"type": "string"}},
+            },
+            "Article": {
+                "type": "object",
+                "properties": {
+                    "slug": {"type": "string"},
+                    "title": {"type": "string"},
+                    "subtitle": {"type": "string"},
+                    "url": {"type": "string"},
+                    "live_url": {"type": ["string", "null"]},
+                    "reply_count": {"type": "integer"},
+                },
+            },
+            "ArticleWithBody": {
+                "allOf": [
+                    _ref("Article"),
+                    {"type": "object", "properties": {"body_html": {"type": "string"}}},
+                ]
+            },
+            "NewReply": {
+                "type": "object",
+                "required": ["body"],
+                "properties": {
+                    "body": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": BODY_MAX,
+                        "description": "Markdown; raw HTML is not rendered.",
+                    },
+                    "parent_id": {"type": ["integer", "null"]},
+                },
+            },
+            "Reply": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "integer"},
+                    "parent_id": {"type": ["integer", "null"]},
+                    "author": {"type": ["string", "null"]},
+                    "body_html": {"type": "string"},
+                    "created_at": {"type": "string", "format": "date-time"},
+                    "edited_at": {"type": ["string", "null"], "format": "date-time"},
+                    "deleted": {"type": "boolean"},
+                    "reply_count": {"type": "integer"},
+                    "url": {"type": "string"},
+                },
+            },
         }
     },
 }

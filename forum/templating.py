@@ -14,8 +14,13 @@ def time_ago(moment: datetime, now: datetime | None = None) -> str:
     seconds = int(((now or datetime.now(UTC)) - moment).total_seconds())
     if seconds < 45:
         return "just now"
-    for unit, size in (("year", 31_536_000), ("month", 2_592_000), ("day", 86_400),
-                       ("hour", 3_600), ("minute", 60)):
+    for unit, size in (
+        ("year", 31_536_000),
+        ("month", 2_592_000),
+        ("day", 86_400),
+        ("hour", 3_600),
+        ("minute", 60),
+    ):
         if seconds >= size * 0.95 or unit == "minute":
             count = max(round(seconds / size), 1)
             return f"{count} {unit}{'s' if count != 1 else ''} ago"

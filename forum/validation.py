@@ -1,4 +1,4 @@
-"""Field errors: collected by services, shown beside the field (HTML) or as {"errors": {...}} (API)."""
+"""Field errors, shown beside the field (HTML) or as {"errors": {field: message}} (API)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,8 @@ def text_field(
         text = text.strip()
     if len(text) < min_length:
         errors[name] = (
-            f"{label} is required." if min_length == 1 or not text
+            f"{label} is required."
+            if min_length == 1 or not text
             else f"{label} must be at least {min_length:,} characters."
         )
     elif len(text) > max_length:

@@ -22,5 +22,5 @@ def counted_replies(viewer: User | None = None) -> Q:
 
 
 def shows_body(reply: Reply, viewer: User | None) -> bool:
-    """Whether viewer sees the reply's author and text, or only a stub that keeps the tree's shape."""
+    """Whether viewer sees the author and text, or only a stub that keeps the tree's shape."""
     return reply.status == ReplyStatus.VISIBLE

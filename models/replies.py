@@ -27,6 +27,10 @@ class Reply(Model):
     author: fields.ForeignKeyRelation = fields.ForeignKeyField(
         "models.User", related_name="replies", on_delete=fields.CASCADE
     )
+    # Foreign-key columns Tortoise adds, declared for type checkers.
+    article_id: int
+    parent_id: int | None
+    author_id: int
     status = fields.CharEnumField(ReplyStatus, max_length=16, default=ReplyStatus.VISIBLE)
     #: 0 for a reply to the article, one more than the parent below it.
     depth = fields.IntField(default=0)

@@ -29,7 +29,7 @@ async def current_user(conn: HTTPConnection) -> User | None:
     state = conn.state
     if not hasattr(state, "user"):
         state.user = await user_for_token(conn.cookies.get(SESSION_COOKIE))
-    return state.user  # type: ignore[no-any-return]
+    return state.user
 
 
 def _csrf_subject(conn: HTTPConnection) -> str:
@@ -63,7 +63,7 @@ def check_csrf(conn: HTTPConnection, submitted: str | None) -> None:
 
 
 class VisitorCookieMiddleware:
-    """Give every browser without one a random visitor id, so signed-out forms can carry CSRF tokens."""
+    """Give each new browser a random visitor id, so signed-out forms can carry CSRF tokens."""
 
     def __init__(self, app: ASGIApp, *, secure: bool) -> None:
         self.app = app

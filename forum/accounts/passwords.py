@@ -20,8 +20,9 @@ async def hash_password(password: str) -> str:
 async def verify_password(password_hash: str | None, password: str) -> bool:
     """True when password matches; with no hash, spend the same time and say no."""
     try:
-        return await anyio.to_thread.run_sync(
-            _hasher.verify, password_hash or _DUMMY_HASH, password
-        ) and password_hash is not None
+        return (
+            await anyio.to_thread.run_sync(_hasher.verify, password_hash or _DUMMY_HASH, password)
+            and password_hash is not None
+        )
     except (VerificationError, InvalidHashError):
         return False

@@ -42,14 +42,21 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _check_registration(username: object, password: object, email: object) -> tuple[str, str, str | None]:
+def _check_registration(
+    username: object, password: object, email: object
+) -> tuple[str, str, str | None]:
     errors: dict[str, str] = {}
     name = text_field(errors, "username", username, min_length=3, max_length=30, label="Username")
     if "username" not in errors and not USERNAME_PATTERN.fullmatch(name):
         errors["username"] = "Use only letters, digits, _ and -."
     secret = text_field(
-        errors, "password", password, min_length=PASSWORD_MIN, max_length=PASSWORD_MAX,
-        label="Password", strip=False,
+        errors,
+        "password",
+        password,
+        min_length=PASSWORD_MIN,
+        max_length=PASSWORD_MAX,
+        label="Password",
+        strip=False,
     )
     address = text_field(errors, "email", email, min_length=0, max_length=EMAIL_MAX, label="Email")
     if address and "email" not in errors and not EMAIL_PATTERN.fullmatch(address):
@@ -60,7 +67,7 @@ def _check_registration(username: object, password: object, email: object) -> tu
 
 
 async def register(username: object, password: object, email: object = None) -> User:
-    """Create an account; raises ValidationError (or UsernameTaken) and writes nothing on bad input."""
+    """Create an account; on bad input raise ValidationError (or UsernameTaken), write nothing."""
     name, secret, address = _check_registration(username, password, email)
     if await User.filter(username_key=name.lower()).exists():
         raise UsernameTaken()
@@ -107,4 +114,3 @@ async def user_for_token(token: str | None) -> User | None:
         token_hash=token_hash(token), expires_at__gt=datetime.now(UTC)
     ).select_related("user")
     return session.user if session else None
-

@@ -20,7 +20,9 @@ def safe_next(value: object) -> str:
     return "/"
 
 
-def set_session_cookie(request: Request, response: Response, new_session: service.NewSession) -> None:
+def set_session_cookie(
+    request: Request, response: Response, new_session: service.NewSession
+) -> None:
     """Put the session token in an HttpOnly, SameSite=Lax cookie."""
     settings = request.app.state.settings
     response.set_cookie(
@@ -47,7 +49,11 @@ async def register(request: Request) -> Response:
         context = {"form": values, "errors": error.errors, "next": next_path}
         return await render(request, "register.html", context, status_code=422)
     response = RedirectResponse(next_path, status_code=303)
-    set_session_cookie(request, response, await service.start_session(user, request.app.state.settings.session_days))
+    set_session_cookie(
+        request,
+        response,
+        await service.start_session(user, request.app.state.settings.session_days),
+    )
     return response
 
 
@@ -67,7 +73,11 @@ async def login(request: Request) -> Response:
         }
         return await render(request, "login.html", context, status_code=422)
     response = RedirectResponse(next_path, status_code=303)
-    set_session_cookie(request, response, await service.start_session(user, request.app.state.settings.session_days))
+    set_session_cookie(
+        request,
+        response,
+        await service.start_session(user, request.app.state.settings.session_days),
+    )
     return response
 
 

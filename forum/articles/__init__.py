@@ -1,1 +1,1 @@
-"""Articles: the content each discussion hangs under, shipped as Markdown files with front matter."""
+"""Articles: what each discussion is about, shipped as Markdown files with front matter."""

@@ -7,11 +7,11 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from forum.accounts.identity import current_user
 from forum.articles.service import get_article, list_articles, reply_counts
 from forum.errors import NotFound
 from forum.http import is_htmx, render
 from forum.replies.thread import TreeShape, parse_cursor, parse_order, top_level_chunk
-from forum.accounts.identity import current_user
 from models import Article
 
 

@@ -34,7 +34,7 @@ def reply_json(request: Request, slug: str, node: ReplyNode) -> dict[str, object
     reply = node.reply
     return {
         "id": reply.id,
-        "parent_id": reply.parent_id,  # type: ignore[attr-defined]
+        "parent_id": reply.parent_id,
         "author": reply.author.username if node.shows_body else None,
         "body_html": reply.html if node.shows_body else "",
         "created_at": reply.created_at.isoformat(),
@@ -68,7 +68,7 @@ async def list_replies(request: Request) -> Response:
         )
     else:
         parent = await visible_reply(parent_id, viewer)
-        if parent is None or parent.article_id != article.id:  # type: ignore[attr-defined]
+        if parent is None or parent.article_id != article.id:
             raise NotFound("That reply does not exist in this discussion.")
         chunk = await children_chunk(parent, viewer, cursor=cursor, limit=limit, shape=FLAT)
     return JSONResponse(
@@ -121,4 +121,3 @@ async def delete_reply(request: Request) -> Response:
     reply = await _reply_or_404(request)
     await service.delete_reply(reply.id, user)
     return Response(status_code=204)
-

@@ -40,12 +40,16 @@ def parse_parent_id(value: object) -> int | None:
     return parent_id
 
 
-async def post_reply(article: Article, author: User, body: object, parent_id: object = None) -> Reply:
+async def post_reply(
+    article: Article, author: User, body: object, parent_id: object = None
+) -> Reply:
     """Post a reply to the article or to one of its replies; nothing is written on bad input."""
     parent_key = parse_parent_id(parent_id)
     parent = None
     if parent_key is not None:
-        parent = await Reply.filter(thread_rows(author), id=parent_key, article_id=article.id).first()
+        parent = await Reply.filter(
+            thread_rows(author), id=parent_key, article_id=article.id
+        ).first()
         if parent is None:
             raise NotFound("That reply does not exist in this discussion.")
         if not shows_body(parent, author):
@@ -65,10 +69,14 @@ async def post_reply(article: Article, author: User, body: object, parent_id: ob
 
 
 async def _own_reply(reply_id: int, user: User) -> Reply:
-    reply = await Reply.filter(id=reply_id, status=ReplyStatus.VISIBLE).select_related("article").first()
+    reply = (
+        await Reply.filter(id=reply_id, status=ReplyStatus.VISIBLE)
+        .select_related("article")
+        .first()
+    )
     if reply is None:
         raise NotFound("That reply does not exist.")
-    if reply.author_id != user.id:  # type: ignore[attr-defined]
+    if reply.author_id != user.id:
         raise Forbidden("You can only change your own replies.")
     return reply
 
@@ -83,7 +91,9 @@ async def edit_reply(reply_id: int, user: User, body: object, window_seconds: in
     reply = await _own_reply(reply_id, user)
     if datetime.now(UTC) > editable_until(reply, window_seconds):
         minutes = max(window_seconds // 60, 1)
-        raise Forbidden(f"Replies can be edited for {minutes} minutes after posting; this one no longer.")
+        raise Forbidden(
+            f"Replies can be edited for {minutes} minutes after posting; this one no longer."
+        )
     text = check_body(body)
     reply.source = text
     reply.html = render_reply(text)
@@ -116,12 +126,12 @@ async def delete_reply(reply_id: int, user: User) -> Deletion:
             await reply.save(update_fields=["status", "source", "html"])
             return Deletion(stub=reply, removed_id=None)
         removed_id = reply.id
-        parent_id = reply.parent_id  # type: ignore[attr-defined]
+        parent_id = reply.parent_id
         await reply.delete()
         while parent_id is not None:
             parent = await Reply.get_or_none(id=parent_id, status=ReplyStatus.DELETED)
             if parent is None or await Reply.filter(parent_id=parent.id).exists():
                 break
-            removed_id, parent_id = parent.id, parent.parent_id  # type: ignore[attr-defined]
+            removed_id, parent_id = parent.id, parent.parent_id
             await parent.delete()
     return Deletion(stub=None, removed_id=removed_id)

@@ -118,10 +118,16 @@ async def ancestors(reply: Reply, viewer: User | None) -> list[ReplyNode]:
 
 async def visible_reply(reply_id: int, viewer: User | None) -> Reply | None:
     """A reply the viewer may see in the thread, with its article and author, or None."""
-    return await Reply.filter(thread_rows(viewer), id=reply_id).select_related("article", "author").first()
+    return (
+        await Reply.filter(thread_rows(viewer), id=reply_id)
+        .select_related("article", "author")
+        .first()
+    )
 
 
-async def _chunk(rows: list[Reply], viewer: User | None, limit: int, shape: TreeShape) -> ThreadChunk:
+async def _chunk(
+    rows: list[Reply], viewer: User | None, limit: int, shape: TreeShape
+) -> ThreadChunk:
     has_more = len(rows) > limit
     rows = rows[:limit]
     nodes = [ReplyNode(row, shows_body(row, viewer)) for row in rows]
@@ -151,12 +157,17 @@ async def _attach_first_children(
     )
     # Window results cannot be filtered in the same SELECT; wrap the ORM's query (its values
     # are our own ids and status constants, inlined and quoted by the query builder).
-    sql = f"SELECT * FROM replies WHERE id IN (SELECT id FROM ({ranked.sql(params_inline=True)}) AS ranked WHERE sibling_rank <= {int(per_parent)}) ORDER BY id"  # noqa: E501
-    children = await Reply.raw(sql)
+    sql = (
+        "SELECT * FROM replies WHERE id IN (SELECT id FROM"
+        f" ({ranked.sql(params_inline=True)}) AS ranked WHERE sibling_rank <= {int(per_parent)})"
+        " ORDER BY id"
+    )
+    children: list[Reply] = await Reply.raw(sql)
     found: list[ReplyNode] = []
     for child in children:
         node = ReplyNode(child, shows_body(child, viewer))
-        by_id[child.parent_id].children.append(node)  # type: ignore[attr-defined]
+        assert child.parent_id is not None  # selected by parent_id IN (...)
+        by_id[child.parent_id].children.append(node)
         found.append(node)
     return found
 
@@ -173,8 +184,6 @@ async def _attach_child_counts(nodes: list[ReplyNode], viewer: User | None) -> N
     )
     for row in rows:
         by_id[row["parent_id"]].child_count = row["total"]
-
-
 
 
 def parse_order(value: str | None) -> Order:

@@ -30,7 +30,7 @@ from models import Article, Reply
 async def _reply_in_article(request: Request) -> tuple[Article, Reply]:
     article = await article_or_404(request.path_params["slug"])
     reply = await visible_reply(request.path_params["reply_id"], await current_user(request))
-    if reply is None or reply.article_id != article.id:  # type: ignore[attr-defined]
+    if reply is None or reply.article_id != article.id:
         raise NotFound("That reply does not exist (or is no longer visible).")
     return article, reply
 
@@ -95,7 +95,7 @@ async def create_reply(request: Request) -> Response:
     context = {
         "article": article,
         "node": node,
-        "parent": await visible_reply(reply.parent_id, user) if reply.parent_id else None,  # type: ignore[attr-defined]
+        "parent": await visible_reply(reply.parent_id, user) if reply.parent_id else None,
         "order": form.get("order") or "newest",
         "form": {"body": ""},
         "errors": {},
@@ -103,7 +103,9 @@ async def create_reply(request: Request) -> Response:
     return await render(request, "_reply_posted.html", context, status_code=201)
 
 
-async def _form_errors(request: Request, article: Article, form: Any, errors: dict[str, str]) -> Response:
+async def _form_errors(
+    request: Request, article: Article, form: Any, errors: dict[str, str]
+) -> Response:
     """Show the reply form again with its text and the errors beside the fields (422)."""
     parent = None
     parent_id = form.get("parent_id")
