@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlencode, urlsplit
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -106,7 +107,9 @@ async def _csrf_failed(request: Request, exc: Exception) -> Response:
 async def _sign_in_required(request: Request, exc: Exception) -> Response:
     if _is_api(request):
         return json_errors({"detail": SignInRequired.message}, status_code=401)
-    target = "/login?next=" + (request.headers.get("hx-current-url-path") or request.url.path)
+    # htmx requests come from a page; send the reader back to that page, not to the fragment.
+    came_from = urlsplit(request.headers.get("hx-current-url", "")).path or request.url.path
+    target = "/login?" + urlencode({"next": came_from})
     if is_htmx(request):
         return Response(status_code=401, headers={"HX-Redirect": target})
     return RedirectResponse(target, status_code=303)
