@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from forum import openapi
@@ -25,6 +25,12 @@ from forum.articles.service import load_seed_articles
 from forum.db import close_database, open_database
 from forum.errors import Forbidden, NotFound, SignInRequired
 from forum.http import PayloadTooLarge, UnsupportedMediaType, is_htmx, json_errors, render
+from forum.live.backends import backend_for
+from forum.live.endpoint import thread_socket
+from forum.live.hub import Hub
+from forum.live.presence import Presence
+from forum.live.render import FrameRenderer
+from forum.live.threads import LiveThreads
 from forum.replies import api as replies_api
 from forum.replies import web as replies_web
 from forum.settings import PROJECT_ROOT, Settings, load_settings
@@ -36,11 +42,12 @@ log = logging.getLogger("forum")
 REPLY = "/a/{slug}/r/{reply_id:int}"
 
 
-def _routes() -> list[Route | Mount]:
+def _routes() -> list[Route | WebSocketRoute | Mount]:
     return [
         Route("/", articles_web.index, name="index"),
         Route("/a/{slug}", articles_web.article_page, name="article"),
         Route("/a/{slug}/replies", replies_web.create_reply, methods=["POST"]),
+        WebSocketRoute("/a/{slug}/live", thread_socket, name="live"),
         Route(REPLY, replies_web.permalink, name="reply"),
         Route(REPLY + "/reply", replies_web.reply_form),
         Route(REPLY + "/edit", replies_web.edit_reply, methods=["GET", "POST"]),
@@ -157,6 +164,7 @@ async def _server_error(request: Request, exc: Exception) -> Response:
 def create_app(settings: Settings | None = None) -> Starlette:
     """Build the forum for these settings (read from the environment when not given)."""
     settings = settings or load_settings()
+    templates = build_templates()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -164,9 +172,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
         added = await load_seed_articles(settings.seed_dir)
         if added:
             log.info("loaded %d article(s) from %s", added, settings.seed_dir)
+        hub = Hub(backend_for(settings.broker_url), queue_size=settings.live_queue_size)
+        await hub.start()
+        renderer = FrameRenderer(templates.env, settings)
+        app.state.live = LiveThreads(hub, renderer, replay_limit=settings.live_replay_limit)
+        app.state.presence = Presence(hub, renderer)
+        app.state.presence.start()
         try:
             yield
         finally:
+            await app.state.presence.stop()
+            await hub.stop()
             await close_database()
 
     app = Starlette(
@@ -187,5 +203,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.templates = build_templates()
+    app.state.templates = templates
     return app

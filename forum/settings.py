@@ -33,6 +33,12 @@ class Settings:
     preview_depth: int = 3
     #: Deeper replies are shown without further indent.
     max_indent: int = 6
+    #: Hub backend: memory:// (one process) or redis://host:port/db (several processes).
+    broker_url: str = "memory://"
+    #: Frames a live socket may have waiting before it counts as fallen behind and is closed.
+    live_queue_size: int = 256
+    #: Longest gap (in events) a reconnecting page is replayed; a larger one refreshes instead.
+    live_replay_limit: int = 500
     #: Articles to load on first start (Markdown files with front matter).
     seed_dir: Path = field(default=PROJECT_ROOT / "forum" / "articles" / "content")
     debug: bool = False
@@ -69,5 +75,8 @@ def load_settings(env_file: str | Path | None = PROJECT_ROOT / ".env") -> Settin
         edit_window_seconds=config("EDIT_WINDOW_SECONDS", cast=int, default=15 * 60),
         session_days=config("SESSION_DAYS", cast=int, default=30),
         page_size=config("PAGE_SIZE", cast=int, default=20),
+        broker_url=config("BROKER_URL", default="memory://"),
+        live_queue_size=config("LIVE_QUEUE_SIZE", cast=int, default=256),
+        live_replay_limit=config("LIVE_REPLAY_LIMIT", cast=int, default=500),
         debug=config("DEBUG", cast=bool, default=False),
     )

@@ -16,3 +16,8 @@ def reply_path(slug: str, reply_id: int) -> str:
 def reply_permalink(slug: str, reply_id: int) -> str:
     """The permalink with the fragment that scrolls to and highlights the reply."""
     return f"{reply_path(slug, reply_id)}#reply-{reply_id}"
+
+
+def live_path(slug: str) -> str:
+    """The WebSocket that carries an article's thread live."""
+    return f"/a/{slug}/live"

@@ -10,6 +10,19 @@ from tortoise.expressions import Q
 
 from models import Reply, ReplyStatus, User
 
+#: Kinds of viewer that may see a thread differently; live events are rendered once per kind.
+VIEWER_KINDS = ("reader",)
+
+
+def viewer_kind(viewer: User | None) -> str:
+    """Which kind of viewer this is, for choosing the live frame rendered for that kind."""
+    return "reader"
+
+
+def representative_viewer(kind: str) -> User | None:
+    """A viewer standing for everyone of that kind when rendering once for all of them."""
+    return None
+
 
 def thread_rows(viewer: User | None) -> Q:
     """Replies that may appear in viewer's thread at all, either whole or as a stub."""

@@ -1,7 +1,8 @@
 """Tortoise ORM models: tables only, no business rules."""
 
 from models.articles import Article
+from models.live import EventKind, LiveEvent
 from models.replies import Reply, ReplyStatus
 from models.users import Session, User
 
-__all__ = ["Article", "Reply", "ReplyStatus", "Session", "User"]
+__all__ = ["Article", "EventKind", "LiveEvent", "Reply", "ReplyStatus", "Session", "User"]

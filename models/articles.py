@@ -16,6 +16,8 @@ class Article(Model):
     body_markdown = fields.TextField()
     #: Rendered and sanitised once at import.
     body_html = fields.TextField()
+    #: Sequence number of the last live event in the thread of this article (0: none yet).
+    last_seq = fields.BigIntField(default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

@@ -1,7 +1,116 @@
 // Small progressive enhancements on top of htmx; the forum works without this file.
+"use strict";
+
 document.addEventListener("htmx:after:swap", (event) => {
   // A reply form opened in place takes the focus, so keyboard users can type at once.
   const target = event.detail?.ctx?.target;
   const field = target?.querySelector?.("textarea[data-autofocus]");
   if (field) field.focus();
+  dropBufferedDuplicates();
 });
+
+// ---- Live thread (see docs/live.md) ----
+
+function liveBar() {
+  return document.getElementById("live");
+}
+
+// On every (re)connection, say where this page is, so the server replays what it missed.
+document.addEventListener("htmx:ws:after:connection", (event) => {
+  const bar = liveBar();
+  if (!bar || event.target !== bar) return;
+  const lastSeq = Number(bar.dataset.lastSeq || 0);
+  event.detail.connection.socket.send(JSON.stringify({ type: "resume", last_seq: lastSeq }));
+});
+
+document.addEventListener("htmx:ws:before:message:incoming", (event) => {
+  const bar = liveBar();
+  if (!bar || event.target !== bar) return;
+  let frame;
+  try {
+    frame = JSON.parse(event.detail.message.data);
+  } catch {
+    return;
+  }
+  if (typeof frame.seq === "number") {
+    bar.dataset.lastSeq = String(Math.max(Number(bar.dataset.lastSeq || 0), frame.seq));
+  }
+  if (frame.type === "refresh") {
+    event.detail.cancelled = true;
+    refreshThread(frame.last_seq);
+    return;
+  }
+  // The page already shows this reply (e.g. the author's own post): nothing to insert.
+  if (frame.op === "insert" && document.getElementById(`reply-${frame.reply_id}`)) {
+    event.detail.cancelled = true;
+    return;
+  }
+  if (frame.op === "insert" && frame.author) {
+    announce(`New reply from ${frame.author}.`);
+  }
+});
+
+document.addEventListener("htmx:ws:after:message:incoming", () => updateNewRepliesButton());
+
+// The gap could not be replayed: load the thread again, then carry on from the server's position.
+function refreshThread(lastSeq) {
+  const bar = liveBar();
+  fetch(window.location.pathname + window.location.search)
+    .then((response) => response.text())
+    .then((html) => {
+      const fresh = new DOMParser().parseFromString(html, "text/html");
+      const replies = fresh.getElementById("replies");
+      const count = fresh.getElementById("reply-count");
+      if (replies) {
+        document.getElementById("replies").replaceWith(replies);
+        htmx.process(replies);
+      }
+      if (count) document.getElementById("reply-count")?.replaceWith(count);
+      document.getElementById("live-buffer").replaceChildren();
+      updateNewRepliesButton();
+      if (bar) bar.dataset.lastSeq = String(lastSeq);
+    });
+}
+
+// New top-level replies wait in a hidden buffer until the reader asks for them.
+function updateNewRepliesButton() {
+  const buffer = document.getElementById("live-buffer");
+  const button = document.getElementById("new-replies");
+  if (!buffer || !button) return;
+  const count = buffer.children.length;
+  button.hidden = count === 0;
+  button.textContent = count === 1 ? "Show 1 new reply" : `Show ${count} new replies`;
+}
+
+function dropBufferedDuplicates() {
+  const buffer = document.getElementById("live-buffer");
+  if (!buffer) return;
+  for (const held of Array.from(buffer.children)) {
+    if (document.querySelectorAll(`#${CSS.escape(held.id)}`).length > 1) held.remove();
+  }
+  updateNewRepliesButton();
+}
+
+document.addEventListener("click", (event) => {
+  const button = event.target.closest?.("#new-replies");
+  if (!button) return;
+  const buffer = document.getElementById("live-buffer");
+  const replies = document.getElementById("replies");
+  const newestFirst = (liveBar()?.dataset.order || "newest") === "newest";
+  const held = Array.from(buffer.children);
+  const count = held.length;
+  // Buffered in arrival order (oldest first).
+  if (newestFirst) {
+    replies.prepend(...held.reverse());
+  } else {
+    const loadMore = replies.querySelector(":scope > .load-more");
+    for (const reply of held) replies.insertBefore(reply, loadMore);
+  }
+  updateNewRepliesButton();
+  announce(count === 1 ? "1 new reply shown." : `${count} new replies shown.`);
+});
+
+function announce(text) {
+  const status = document.getElementById("live-status");
+  if (status) status.textContent = text;
+}

@@ -7,7 +7,7 @@ from starlette.responses import JSONResponse, Response
 
 from forum.articles.service import list_articles, reply_counts
 from forum.articles.web import article_or_404
-from forum.urls import article_path
+from forum.urls import article_path, live_path
 from models import Article
 
 
@@ -19,7 +19,7 @@ def article_json(request: Request, article: Article, reply_count: int) -> dict[s
         "title": article.title,
         "subtitle": article.subtitle,
         "url": base + article_path(article.slug),
-        "live_url": None,
+        "live_url": "ws" + base.removeprefix("http") + live_path(article.slug),
         "reply_count": reply_count,
     }
 

@@ -84,7 +84,9 @@ async def create_reply(request: Request) -> Response:
     user = await require_user(request)
     data = await json_body(request)
     article = await article_or_404(request.path_params["slug"])
-    reply = await service.post_reply(article, user, data.get("body"), data.get("parent_id"))
+    reply = await service.post_reply(
+        article, user, data.get("body"), data.get("parent_id"), publisher=request.app.state.live
+    )
     node = await single_node(reply, user, FLAT)
     return JSONResponse(reply_json(request, article.slug, node), status_code=201)
 
@@ -109,7 +111,9 @@ async def update_reply(request: Request) -> Response:
     data = await json_body(request)
     reply = await _reply_or_404(request)
     window = request.app.state.settings.edit_window_seconds
-    updated = await service.edit_reply(reply.id, user, data.get("body"), window)
+    updated = await service.edit_reply(
+        reply.id, user, data.get("body"), window, publisher=request.app.state.live
+    )
     node = await single_node(updated, user, FLAT)
     return JSONResponse(reply_json(request, reply.article.slug, node))
 
@@ -119,5 +123,5 @@ async def delete_reply(request: Request) -> Response:
     user = await require_user(request)
     check_csrf(request, None)
     reply = await _reply_or_404(request)
-    await service.delete_reply(reply.id, user)
+    await service.delete_reply(reply.id, user, publisher=request.app.state.live)
     return Response(status_code=204)

@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from tortoise.transactions import in_transaction
-
 from forum.errors import Forbidden, NotFound
+from forum.live.events import EventPublisher, committed, record_event
 from forum.markdown import render_reply
 from forum.validation import ValidationError, text_field
 from forum.visibility import shows_body, thread_rows
-from models import Article, Reply, ReplyStatus, User
+from models import Article, EventKind, Reply, ReplyStatus, User
 
 BODY_MAX = 10_000
 
@@ -41,7 +40,12 @@ def parse_parent_id(value: object) -> int | None:
 
 
 async def post_reply(
-    article: Article, author: User, body: object, parent_id: object = None
+    article: Article,
+    author: User,
+    body: object,
+    parent_id: object = None,
+    *,
+    publisher: EventPublisher,
 ) -> Reply:
     """Post a reply to the article or to one of its replies; nothing is written on bad input."""
     parent_key = parse_parent_id(parent_id)
@@ -56,8 +60,8 @@ async def post_reply(
             raise ValidationError({"parent_id": "That reply was deleted; reply to another one."})
     text = check_body(body)
     html = render_reply(text)
-    async with in_transaction():
-        return await Reply.create(
+    async with committed(publisher) as events:
+        reply = await Reply.create(
             article=article,
             author=author,
             parent=parent,
@@ -66,6 +70,8 @@ async def post_reply(
             source=text,
             html=html,
         )
+        events.append(await record_event(article.id, EventKind.POSTED, reply.id))
+    return reply
 
 
 async def _own_reply(reply_id: int, user: User) -> Reply:
@@ -86,7 +92,9 @@ def editable_until(reply: Reply, window_seconds: int) -> datetime:
     return reply.created_at + timedelta(seconds=window_seconds)
 
 
-async def edit_reply(reply_id: int, user: User, body: object, window_seconds: int) -> Reply:
+async def edit_reply(
+    reply_id: int, user: User, body: object, window_seconds: int, *, publisher: EventPublisher
+) -> Reply:
     """Replace the text of the user's own reply within the edit window."""
     reply = await _own_reply(reply_id, user)
     if datetime.now(UTC) > editable_until(reply, window_seconds):
@@ -98,8 +106,9 @@ async def edit_reply(reply_id: int, user: User, body: object, window_seconds: in
     reply.source = text
     reply.html = render_reply(text)
     reply.edited_at = datetime.now(UTC)
-    async with in_transaction():
+    async with committed(publisher) as events:
         await reply.save(update_fields=["source", "html", "edited_at"])
+        events.append(await record_event(reply.article_id, EventKind.EDITED, reply.id))
     return reply
 
 
@@ -111,27 +120,34 @@ class Deletion:
     removed_id: int | None
 
 
-async def delete_reply(reply_id: int, user: User) -> Deletion:
+async def delete_reply(reply_id: int, user: User, *, publisher: EventPublisher) -> Deletion:
     """Delete the user's own reply.
 
     A reply with replies under it stays as a "[deleted]" stub so the tree keeps its shape;
     without any it disappears, and so does every stub above it left with nothing under it.
     """
     reply = await _own_reply(reply_id, user)
-    async with in_transaction():
-        if await Reply.filter(parent_id=reply.id).exists():
-            reply.status = ReplyStatus.DELETED
-            reply.source = ""
-            reply.html = ""
-            await reply.save(update_fields=["status", "source", "html"])
-            return Deletion(stub=reply, removed_id=None)
-        removed_id = reply.id
-        parent_id = reply.parent_id
-        await reply.delete()
-        while parent_id is not None:
-            parent = await Reply.get_or_none(id=parent_id, status=ReplyStatus.DELETED)
-            if parent is None or await Reply.filter(parent_id=parent.id).exists():
-                break
-            removed_id, parent_id = parent.id, parent.parent_id
-            await parent.delete()
+    async with committed(publisher) as events:
+        outcome = await _delete(reply)
+        gone_or_stub = outcome.removed_id if outcome.removed_id is not None else reply.id
+        events.append(await record_event(reply.article_id, EventKind.DELETED, gone_or_stub))
+    return outcome
+
+
+async def _delete(reply: Reply) -> Deletion:
+    if await Reply.filter(parent_id=reply.id).exists():
+        reply.status = ReplyStatus.DELETED
+        reply.source = ""
+        reply.html = ""
+        await reply.save(update_fields=["status", "source", "html"])
+        return Deletion(stub=reply, removed_id=None)
+    removed_id = reply.id
+    parent_id = reply.parent_id
+    await reply.delete()
+    while parent_id is not None:
+        parent = await Reply.get_or_none(id=parent_id, status=ReplyStatus.DELETED)
+        if parent is None or await Reply.filter(parent_id=parent.id).exists():
+            break
+        removed_id, parent_id = parent.id, parent.parent_id
+        await parent.delete()
     return Deletion(stub=None, removed_id=removed_id)

@@ -86,7 +86,9 @@ async def create_reply(request: Request) -> Response:
     parent_id = form.get("parent_id")
     body = form.get("body")
     try:
-        reply = await service.post_reply(article, user, body, parent_id)
+        reply = await service.post_reply(
+            article, user, body, parent_id, publisher=request.app.state.live
+        )
     except ValidationError as error:
         return await _form_errors(request, article, form, error.errors)
     if not is_htmx(request):
@@ -141,7 +143,9 @@ async def edit_reply(request: Request) -> Response:
     form = await verified_form(request)
     window = request.app.state.settings.edit_window_seconds
     try:
-        updated = await service.edit_reply(reply.id, user, form.get("body"), window)
+        updated = await service.edit_reply(
+            reply.id, user, form.get("body"), window, publisher=request.app.state.live
+        )
     except ValidationError as error:
         context.update(form={"body": form.get("body") or ""}, errors=error.errors)
         template = "_edit_form.html" if is_htmx(request) else "edit.html"
@@ -159,7 +163,7 @@ async def delete_reply(request: Request) -> Response:
     if request.method == "GET":
         return await render(request, "delete.html", {"article": article, "reply": reply})
     await verified_form(request)
-    outcome = await service.delete_reply(reply.id, user)
+    outcome = await service.delete_reply(reply.id, user, publisher=request.app.state.live)
     if not is_htmx(request):
         target = reply_path(article.slug, reply.id) if outcome.stub else article_path(article.slug)
         return RedirectResponse(target, status_code=303)

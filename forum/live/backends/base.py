@@ -1,0 +1,37 @@
+"""The handful of operations a hub backend provides."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+
+#: Called with (channel, message) for every message on a subscribed channel, in order.
+MessageHandler = Callable[[str, str], None]
+
+
+class Backend(ABC):
+    """Moves messages between processes; the hub does the local fan-out."""
+
+    @abstractmethod
+    async def connect(self, on_message: MessageHandler) -> None:
+        """Start delivering messages of subscribed channels to on_message."""
+
+    @abstractmethod
+    async def disconnect(self) -> None:
+        """Stop and release connections."""
+
+    @abstractmethod
+    async def publish(self, channel: str, message: str) -> None:
+        """Send message to every process subscribed to channel."""
+
+    @abstractmethod
+    async def subscribe(self, channel: str) -> None:
+        """Start receiving channel's messages in this process."""
+
+    @abstractmethod
+    async def unsubscribe(self, channel: str) -> None:
+        """Stop receiving channel's messages in this process."""
+
+    @abstractmethod
+    async def report_presence(self, channel: str, node: str, count: int) -> int:
+        """Record how many readers this process has on channel; return the total of all."""

@@ -1,0 +1,176 @@
+"""The WebSocket of one thread, /a/{slug}/live. The protocol is documented in docs/live.md."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from urllib.parse import urlsplit
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from forum.accounts.identity import current_user
+from forum.articles.service import get_article
+from forum.live.hub import Lagging, Subscriber
+from forum.live.threads import LiveThreads, thread_channel
+from forum.visibility import viewer_kind
+from models import Article
+
+#: Close codes (docs/live.md). 1013 makes htmx's ws extension reconnect, and then resume.
+CLOSE_POLICY = 1008
+CLOSE_TOO_BIG = 1009
+CLOSE_FELL_BEHIND = 1013
+MAX_FRAME_CHARS = 64 * 1024
+#: A client may send this many frames per window (resume requests are all it needs).
+CLIENT_FRAMES_PER_WINDOW, CLIENT_WINDOW_SECONDS = 20, 10.0
+
+
+def origin_allowed(websocket: WebSocket, base_url: str) -> bool:
+    """Refuse cross-site pages (cross-site WebSocket hijacking); non-browsers send no Origin."""
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True
+    site = urlsplit(base_url)
+    allowed = {f"{site.scheme}://{site.netloc}"}
+    host = websocket.headers.get("host")
+    if host:
+        allowed |= {f"http://{host}", f"https://{host}"}
+    return origin.rstrip("/") in allowed
+
+
+class ProtocolViolation(Exception):
+    """The client sent something the protocol does not allow."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class ThreadConnection:
+    """One open page: replays what it missed, then forwards live frames in order."""
+
+    def __init__(
+        self, websocket: WebSocket, live: LiveThreads, article: Article, kind: str
+    ) -> None:
+        self.websocket = websocket
+        self.live = live
+        self.article = article
+        self.kind = kind
+        #: Highest stream position this socket has been sent (or told to refresh to).
+        self.sent_seq = 0
+        self.send_lock = asyncio.Lock()
+        self._frame_times: list[float] = []
+
+    async def run(self, subscriber: Subscriber) -> None:
+        """Serve the socket until the client leaves, misbehaves, or falls behind."""
+        sender = asyncio.create_task(self._send_live(subscriber))
+        receiver = asyncio.create_task(self._receive())
+
+        def cut_off() -> None:
+            sender.cancel()
+
+        subscriber.on_lag = cut_off
+        try:
+            done, _ = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sender, receiver):
+                task.cancel()
+            for task in (sender, receiver):
+                with contextlib.suppress(BaseException):
+                    await task
+        if receiver in done and isinstance(receiver.exception(), ProtocolViolation):
+            violation = receiver.exception()
+            assert isinstance(violation, ProtocolViolation)
+            await self._close(violation.code, violation.reason)
+        elif subscriber.lagging:
+            await self._close(CLOSE_FELL_BEHIND, "fell behind; reconnect and resume")
+
+    async def _close(self, code: int, reason: str) -> None:
+        # A reader that stopped reading may never take the close frame: do not wait for it long.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.websocket.close(code=code, reason=reason), timeout=2)
+
+    async def _send_live(self, subscriber: Subscriber) -> None:
+        with contextlib.suppress(Lagging):
+            while True:
+                delivery = await subscriber.next()
+                async with self.send_lock:
+                    if delivery.seq is not None and delivery.seq <= self.sent_seq:
+                        continue  # already replayed
+                    frame = delivery.frame_for(self.kind)
+                    if frame is not None:
+                        await self.websocket.send_text(frame)
+                    if delivery.seq is not None:
+                        self.sent_seq = delivery.seq
+
+    async def _receive(self) -> None:
+        while True:
+            message = await self.websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            if text is None:
+                raise ProtocolViolation(CLOSE_POLICY, "send text frames")
+            if len(text) > MAX_FRAME_CHARS:
+                raise ProtocolViolation(CLOSE_TOO_BIG, "frame too large")
+            self._count_frame()
+            await self._handle(text)
+
+    def _count_frame(self) -> None:
+        now = time.monotonic()
+        self._frame_times = [t for t in self._frame_times if now - t < CLIENT_WINDOW_SECONDS]
+        self._frame_times.append(now)
+        if len(self._frame_times) > CLIENT_FRAMES_PER_WINDOW:
+            raise ProtocolViolation(CLOSE_POLICY, "too many frames")
+
+    async def _handle(self, text: str) -> None:
+        try:
+            request = json.loads(text)
+        except ValueError:
+            raise ProtocolViolation(CLOSE_POLICY, "frames must be JSON") from None
+        if not isinstance(request, dict):
+            raise ProtocolViolation(CLOSE_POLICY, "frames must be JSON objects")
+        kind = request.get("type")
+        if kind == "ping":
+            return
+        last_seq = request.get("last_seq")
+        if kind != "resume" or isinstance(last_seq, bool) or not isinstance(last_seq, int):
+            raise ProtocolViolation(CLOSE_POLICY, "expected {type: resume, last_seq: int}")
+        await self._resume(last_seq)
+
+    async def _resume(self, last_seq: int) -> None:
+        async with self.send_lock:
+            up_to = await self.live.last_seq(self.article)
+            deliveries = await self.live.replay(self.article, last_seq, up_to)
+            if deliveries is None:
+                await self.websocket.send_text(self.live.renderer.refresh(up_to))
+            else:
+                for delivery in deliveries:
+                    frame = delivery.frame_for(self.kind)
+                    if frame is not None:
+                        await self.websocket.send_text(frame)
+            self.sent_seq = max(self.sent_seq, up_to)
+
+
+async def thread_socket(websocket: WebSocket) -> None:
+    """Live updates of one article's thread (see docs/live.md)."""
+    state = websocket.app.state
+    if not origin_allowed(websocket, state.settings.base_url):
+        await websocket.close(code=CLOSE_POLICY)
+        return
+    article = await get_article(websocket.path_params["slug"])
+    if article is None:
+        await websocket.close(code=CLOSE_POLICY)
+        return
+    kind = viewer_kind(await current_user(websocket))
+    await websocket.accept()
+    live: LiveThreads = state.live
+    channel = thread_channel(article.id)
+    connection = ThreadConnection(websocket, live, article, kind)
+    async with live.hub.subscribe(channel) as subscriber:
+        state.presence.changed(channel)
+        with contextlib.suppress(WebSocketDisconnect):
+            await connection.run(subscriber)
+    state.presence.changed(channel)

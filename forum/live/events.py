@@ -1,0 +1,52 @@
+"""Thread events: appended to the article's stream inside the write's transaction, published
+only after that transaction has committed."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Protocol
+
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from models import Article, EventKind, LiveEvent
+
+
+@dataclass(frozen=True)
+class ThreadEvent:
+    """A change to one reply, at a position of its article's stream."""
+
+    article_id: int
+    seq: int
+    kind: EventKind
+    reply_id: int
+
+
+class EventPublisher(Protocol):
+    """Whatever delivers committed events (the live thread publisher, or a test's recorder)."""
+
+    async def publish(self, events: list[ThreadEvent]) -> None:
+        """Deliver events that have been committed."""
+
+
+async def record_event(article_id: int, kind: EventKind, reply_id: int) -> ThreadEvent:
+    """Append an event to the article's stream; call inside the transaction of the change.
+
+    The counter update locks the article's row until commit, so concurrent writers to one
+    thread get consecutive numbers in commit order.
+    """
+    await Article.filter(id=article_id).update(last_seq=F("last_seq") + 1)
+    seq = (await Article.get(id=article_id).only("id", "last_seq")).last_seq
+    await LiveEvent.create(article_id=article_id, seq=seq, kind=kind, reply_id=reply_id)
+    return ThreadEvent(article_id=article_id, seq=int(seq), kind=kind, reply_id=reply_id)
+
+
+@asynccontextmanager
+async def committed(publisher: EventPublisher) -> AsyncIterator[list[ThreadEvent]]:
+    """A transaction whose collected events are published once it has committed (never if not)."""
+    events: list[ThreadEvent] = []
+    async with in_transaction():
+        yield events
+    await publisher.publish(events)

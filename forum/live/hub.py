@@ -1,0 +1,146 @@
+"""The hub: one backend subscription per channel per process, fanned out to bounded local queues.
+
+Modelled on encode/broadcaster, with the python-websockets lesson applied: fan-out never waits
+for the slowest reader. Each subscriber has a bounded queue; one that falls behind is marked
+lagging and its connection is closed, while everyone else keeps receiving on time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from forum.live.backends import Backend
+
+log = logging.getLogger("forum.live")
+
+#: The payload for any kind of viewer that has no payload of its own.
+ANY_VIEWER = "*"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message for a channel, already rendered and encoded for each kind of viewer."""
+
+    #: The frame to send, by viewer kind (see forum.visibility.viewer_kind); "*" for everyone.
+    frames: dict[str, str]
+    #: The article stream position, for thread events; None for presence and notices.
+    seq: int | None = None
+
+    def frame_for(self, viewer_kind: str) -> str | None:
+        """The frame this kind of viewer gets, or None when it gets nothing."""
+        return self.frames.get(viewer_kind, self.frames.get(ANY_VIEWER))
+
+    def encode(self) -> str:
+        """The wire form between processes."""
+        return json.dumps({"seq": self.seq, "frames": self.frames}, separators=(",", ":"))
+
+    @classmethod
+    def decode(cls, message: str) -> Delivery:
+        """Read a delivery published by any process."""
+        data = json.loads(message)
+        return cls(frames=data["frames"], seq=data["seq"])
+
+
+class Lagging(Exception):
+    """The subscriber fell further behind than its queue allows."""
+
+
+#: Put in a lagging subscriber's queue in place of the delivery that did not fit.
+_LAG = Delivery(frames={})
+
+
+@dataclass(eq=False)
+class Subscriber:
+    """One local listener of a channel, e.g. one WebSocket, with a bounded backlog."""
+
+    limit: int
+    queue: asyncio.Queue[Delivery] = field(default_factory=asyncio.Queue)
+    lagging: bool = False
+    #: Called once when the subscriber starts lagging, e.g. to cut a socket stuck in a send.
+    on_lag: Callable[[], None] | None = None
+
+    def offer(self, delivery: Delivery) -> None:
+        """Queue a delivery without waiting; past the limit, mark the subscriber lagging."""
+        if self.lagging:
+            return
+        if self.queue.qsize() >= self.limit:
+            self.lagging = True
+            self.queue.put_nowait(_LAG)
+            if self.on_lag is not None:
+                self.on_lag()
+            return
+        self.queue.put_nowait(delivery)
+
+    async def next(self) -> Delivery:
+        """The next delivery; raises Lagging once the subscriber has fallen behind."""
+        delivery = await self.queue.get()
+        if delivery is _LAG:
+            raise Lagging()
+        return delivery
+
+
+class Hub:
+    """Publish to a channel from any process; subscribe locally with a bounded queue."""
+
+    def __init__(self, backend: Backend, *, queue_size: int = 256) -> None:
+        self._backend = backend
+        self._queue_size = queue_size
+        self._channels: dict[str, set[Subscriber]] = {}
+        self._channel_lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        """Connect the backend."""
+        await self._backend.connect(self._dispatch)
+
+    async def stop(self) -> None:
+        """Disconnect the backend."""
+        await self._backend.disconnect()
+
+    @property
+    def backend(self) -> Backend:
+        """The backend, for presence reports."""
+        return self._backend
+
+    async def publish(self, channel: str, delivery: Delivery) -> None:
+        """Send a delivery to every subscriber of channel, in every process."""
+        await self._backend.publish(channel, delivery.encode())
+
+    def local_count(self, channel: str) -> int:
+        """How many subscribers this process has on channel."""
+        return len(self._channels.get(channel, ()))
+
+    @asynccontextmanager
+    async def subscribe(self, channel: str) -> AsyncIterator[Subscriber]:
+        """Listen to channel for the duration of the block (it cannot leak)."""
+        subscriber = Subscriber(limit=self._queue_size)
+        async with self._channel_lock:
+            listeners = self._channels.setdefault(channel, set())
+            if not listeners:
+                await self._backend.subscribe(channel)
+            listeners.add(subscriber)
+        try:
+            yield subscriber
+        finally:
+            async with self._channel_lock:
+                listeners = self._channels.get(channel, set())
+                listeners.discard(subscriber)
+                if not listeners:
+                    self._channels.pop(channel, None)
+                    await self._backend.unsubscribe(channel)
+
+    def _dispatch(self, channel: str, message: str) -> None:
+        listeners = self._channels.get(channel)
+        if not listeners:
+            return
+        try:
+            delivery = Delivery.decode(message)
+        except (ValueError, KeyError):
+            log.warning("dropping a malformed hub message on %s", channel)
+            return
+        for subscriber in tuple(listeners):
+            subscriber.offer(delivery)

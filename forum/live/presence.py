@@ -1,0 +1,70 @@
+"""'N reading now': how many pages have a thread open, summed over every server process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+
+from forum.live.hub import Hub
+from forum.live.render import FrameRenderer
+
+log = logging.getLogger("forum.live")
+
+
+class Presence:
+    """Reports this process's readers per channel and publishes the total, debounced."""
+
+    def __init__(self, hub: Hub, renderer: FrameRenderer, *, debounce: float = 0.25) -> None:
+        self._hub = hub
+        self._renderer = renderer
+        self._debounce = debounce
+        self._node = uuid.uuid4().hex
+        self._pending: dict[str, asyncio.TimerHandle] = {}
+        self._tracked: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._heartbeat: asyncio.Task[None] | None = None
+
+    def start(self, heartbeat_seconds: float = 15.0) -> None:
+        """Refresh this process's counts periodically, so a crashed process stops counting."""
+        self._heartbeat = asyncio.create_task(self._beat(heartbeat_seconds), name="presence")
+
+    async def stop(self) -> None:
+        """Stop the heartbeat and pending reports."""
+        for handle in self._pending.values():
+            handle.cancel()
+        for task in (*self._tasks, *([self._heartbeat] if self._heartbeat else [])):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def changed(self, channel: str) -> None:
+        """A reader joined or left channel: publish the new total shortly."""
+        self._tracked.add(channel)
+        if channel not in self._pending:
+            loop = asyncio.get_running_loop()
+            self._pending[channel] = loop.call_later(self._debounce, self._flush_soon, channel)
+
+    def _flush_soon(self, channel: str) -> None:
+        self._pending.pop(channel, None)
+        task = asyncio.create_task(self._flush(channel, announce=True))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _flush(self, channel: str, *, announce: bool) -> None:
+        local = self._hub.local_count(channel)
+        try:
+            total = await self._hub.backend.report_presence(channel, self._node, local)
+            if announce:
+                await self._hub.publish(channel, self._renderer.presence(total))
+        except Exception:
+            log.exception("could not report presence on %s", channel)
+        if local == 0:
+            self._tracked.discard(channel)
+
+    async def _beat(self, seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            for channel in tuple(self._tracked):
+                await self._flush(channel, announce=False)

@@ -1,0 +1,57 @@
+"""Live threads: publish committed events to every open page, replay what a page missed."""
+
+from __future__ import annotations
+
+import logging
+from itertools import groupby
+
+from forum.live.events import ThreadEvent
+from forum.live.hub import Delivery, Hub
+from forum.live.render import FrameRenderer
+from models import Article, LiveEvent
+
+log = logging.getLogger("forum.live")
+
+
+def thread_channel(article_id: int) -> str:
+    """The hub channel of one article's thread."""
+    return f"thread:{article_id}"
+
+
+class LiveThreads:
+    """The app's EventPublisher: renders each committed event once and hands it to the hub."""
+
+    def __init__(self, hub: Hub, renderer: FrameRenderer, *, replay_limit: int) -> None:
+        self.hub = hub
+        self.renderer = renderer
+        self.replay_limit = replay_limit
+
+    async def publish(self, events: list[ThreadEvent]) -> None:
+        """Deliver committed events to the pages that have their thread open."""
+        for article_id, group in groupby(events, key=lambda event: event.article_id):
+            article = await Article.get(id=article_id)
+            for delivery in await self.renderer.render(article, list(group)):
+                try:
+                    await self.hub.publish(thread_channel(article_id), delivery)
+                except Exception:
+                    # The change is committed; pages that miss it catch up when they reconnect.
+                    log.exception("could not publish event %s of %s", delivery.seq, article_id)
+
+    async def last_seq(self, article: Article) -> int:
+        """The newest position of the article's stream."""
+        return (await Article.get(id=article.id).only("id", "last_seq")).last_seq
+
+    async def replay(self, article: Article, after_seq: int, up_to: int) -> list[Delivery] | None:
+        """Every event after after_seq up to up_to, rendered as things are now; None when the
+        gap cannot be replayed whole (too old, from the future, or with holes): refresh instead."""
+        if after_seq < 0 or after_seq > up_to or up_to - after_seq > self.replay_limit:
+            return None
+        if after_seq == up_to:
+            return []
+        rows = await LiveEvent.filter(
+            article_id=article.id, seq__gt=after_seq, seq__lte=up_to
+        ).order_by("seq")
+        if [row.seq for row in rows] != list(range(after_seq + 1, up_to + 1)):
+            return None
+        events = [ThreadEvent(row.article_id, row.seq, row.kind, row.reply_id) for row in rows]
+        return await self.renderer.render(article, events)
