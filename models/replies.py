@@ -45,5 +45,11 @@ class Reply(Model):
 
     class Meta:
         table = "replies"
-        # The thread reads siblings in id order under one parent of one article.
-        indexes = [("article_id", "parent_id", "id")]
+        indexes = [
+            # The thread reads siblings in id order under one parent of one article.
+            ("article_id", "parent_id", "id"),
+            # Previews and child counts read the children of many replies at once, by parent alone.
+            ("parent_id", "id"),
+            # Reply counts read this index alone, not every row of the thread.
+            ("article_id", "status"),
+        ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from forum.articles.service import list_articles, reply_counts
+from forum.articles.service import list_articles, reply_count
 from forum.articles.web import article_or_404
 from forum.urls import article_path, live_path
 from models import Article
@@ -34,5 +34,5 @@ async def articles(request: Request) -> Response:
 async def article(request: Request) -> Response:
     """GET /api/articles/{slug}: one article with its rendered body."""
     found = await article_or_404(request.path_params["slug"])
-    count = (await reply_counts([found.id])).get(found.id, 0)
+    count = await reply_count(found)
     return JSONResponse({**article_json(request, found, count), "body_html": found.body_html})

@@ -8,7 +8,7 @@ from typing import Any
 
 from jinja2 import Environment
 
-from forum.articles.service import reply_counts
+from forum.articles.service import reply_count
 from forum.live.events import ThreadEvent
 from forum.live.hub import Delivery
 from forum.replies.thread import ReplyNode
@@ -51,7 +51,7 @@ class FrameRenderer:
         if not events:
             return []
         ids = {event.reply_id for event in events}
-        count = (await reply_counts([article.id])).get(article.id, 0)
+        count = await reply_count(article)
         frames_by_kind: dict[str, list[str]] = {}
         for kind in VIEWER_KINDS:
             viewer = representative_viewer(kind)

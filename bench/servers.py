@@ -1,0 +1,113 @@
+"""Servers for the benches: uvicorn subprocesses on free loopback ports, each with its own log."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+START_TIMEOUT_S = 30.0
+MIGRATE_TIMEOUT_S = 120.0
+
+
+class ServerError(Exception):
+    """A server that could not be started; the message includes its log."""
+
+
+@dataclass
+class Server:
+    """A uvicorn subprocess on a loopback port, and the log it writes."""
+
+    name: str
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _with_log(message: str, log: Path) -> str:
+    text = log.read_text(errors="replace") if log.exists() else "(no log)"
+    return f"{message}\n--- {log.name} ---\n{text}"
+
+
+def start_server(
+    name: str, app: list[str], ready_path: str, env: dict[str, str], log_dir: Path, port: int
+) -> Server:
+    """Start `uvicorn <app>` on port (cwd: the project) and wait until ready_path answers 200."""
+    url = f"http://127.0.0.1:{port}"
+    log = log_dir / f"{name}.log"
+    command = [sys.executable, "-m", "uvicorn", *app, "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--ws-per-message-deflate", "false", "--no-access-log"]
+    with log.open("wb") as log_file:
+        process = subprocess.Popen(
+            command,
+            cwd=PROJECT_ROOT,
+            env={**os.environ, **env},
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    server = Server(name, url, process, log)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServerError(_with_log(f"{name} exited at start", log))
+        try:
+            if httpx.get(url + ready_path, timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    stop_server(server)
+    raise ServerError(_with_log(f"{name} did not answer within {START_TIMEOUT_S:.0f} s", log))
+
+
+def stop_server(server: Server) -> None:
+    """Terminate a server started here (kill it if it does not stop)."""
+    if server.process.poll() is not None:
+        return
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
+
+
+def start_forum(name: str, database_url: str, log_dir: Path) -> Server:
+    """Migrate database_url (`python -m forum migrate`), then serve the forum on it."""
+    port = free_port()
+    env = {
+        "DATABASE_URL": database_url,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "BASE_URL": f"http://127.0.0.1:{port}",
+        "SECRET_KEY": "bench-" + uuid.uuid4().hex,
+    }
+    try:
+        migrate = subprocess.run(
+            [sys.executable, "-m", "forum", "migrate"],
+            cwd=PROJECT_ROOT,
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=MIGRATE_TIMEOUT_S,
+        )
+    except subprocess.TimeoutExpired as error:
+        raise ServerError(f"migrations took over {MIGRATE_TIMEOUT_S:.0f} s") from error
+    if migrate.returncode:
+        raise ServerError(f"migrations failed:\n{migrate.stdout}\n{migrate.stderr}")
+    return start_server(name, ["server:app"], "/api/articles", env, log_dir, port)
