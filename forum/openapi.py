@@ -76,7 +76,11 @@ DOCUMENT: dict[str, Any] = {
             },
             "delete": {
                 "summary": "Sign out (deletes the session server-side)",
-                "responses": {"204": {"description": "Signed out"}},
+                "parameters": [_CSRF],
+                "responses": {
+                    "204": {"description": "Signed out"},
+                    "403": _errors("Missing or bad CSRF token"),
+                },
             },
         },
         "/api/articles": {

@@ -28,16 +28,21 @@ def text_field(
     min_length: int,
     max_length: int,
     label: str,
-    strip: bool = True,
+    verbatim: bool = False,
 ) -> str:
-    """Check a text field's type and length, recording a message in errors; returns the text."""
-    try:
-        text = normalise_text(value)
-    except TypeError:
-        errors[name] = f"{label} must be text."
-        return ""
-    if strip:
-        text = text.strip()
+    """Check a text field's type and length, recording a message in errors; returns the text.
+
+    The text is stripped and gets Unix newlines, unless verbatim: a password is taken exactly as
+    sent, or signing in with the same characters would fail.
+    """
+    if verbatim and isinstance(value, str):
+        text = value
+    else:
+        try:
+            text = normalise_text(value).strip()
+        except TypeError:
+            errors[name] = f"{label} must be text."
+            return ""
     if len(text) < min_length:
         errors[name] = (
             f"{label} is required."

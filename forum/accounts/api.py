@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from forum.accounts import service
-from forum.accounts.identity import SESSION_COOKIE, session_csrf_token
+from forum.accounts.identity import SESSION_COOKIE, check_csrf, current_user, session_csrf_token
 from forum.accounts.web import LOGIN_FAILED, set_session_cookie
 from forum.http import json_body, json_errors
 
@@ -35,7 +35,10 @@ async def create_session(request: Request) -> Response:
 
 
 async def delete_session(request: Request) -> Response:
-    """DELETE /api/session: sign out (the session is deleted server-side)."""
+    """DELETE /api/session: sign out (the session is deleted server-side); needs X-CSRF-Token."""
+    # Like any unsafe request: another site must not be able to sign the reader out.
+    if await current_user(request) is not None:
+        check_csrf(request, None)
     await service.end_session(request.cookies.get(SESSION_COOKIE))
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax")

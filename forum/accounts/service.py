@@ -56,7 +56,7 @@ def _check_registration(
         min_length=PASSWORD_MIN,
         max_length=PASSWORD_MAX,
         label="Password",
-        strip=False,
+        verbatim=True,
     )
     address = text_field(errors, "email", email, min_length=0, max_length=EMAIL_MAX, label="Email")
     if address and "email" not in errors and not EMAIL_PATTERN.fullmatch(address):

@@ -28,7 +28,8 @@ def parse_parent_id(value: object) -> int | None:
     """A parent id from a form ("" means the article) or JSON (null); ValidationError otherwise."""
     if value is None or value == "":
         return None
-    if isinstance(value, bool):
+    # int() would turn True into 1 and 1.5 into 1: only whole numbers and digit strings are ids.
+    if isinstance(value, bool | float):
         raise ValidationError({"parent_id": "parent_id must be a reply id."})
     try:
         parent_id = int(value)  # type: ignore[call-overload]

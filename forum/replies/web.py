@@ -38,8 +38,10 @@ async def _reply_in_article(request: Request) -> tuple[Article, Reply]:
 async def _permalink_context(request: Request, article: Article, reply: Reply) -> dict[str, Any]:
     viewer = await current_user(request)
     shape = tree_shape(request)
-    after = parse_cursor(request.query_params.get("after"), "after")
-    if after is None:
+    after_param = request.query_params.get("after")
+    after = parse_cursor(after_param, "after")
+    # ?after=0 (the "continue this thread" link) asks for the children from the first one.
+    if after_param is None:
         node = await single_node(reply, viewer, shape)
         chunk = None
     else:
