@@ -25,6 +25,7 @@ import pytest_asyncio
 from tortoise import Tortoise
 
 from forum.db import tortoise_config
+from models import Article
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SLUG = "bidens-armed-shift-ukraine-authorized-to-strike-inside-russia"
@@ -67,6 +68,26 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
             pytest.fail(f"PostgreSQL at {url} is required under CI=true but is not reachable")
         pytest.skip("PostgreSQL is not reachable")
     asyncio.run(_reset_postgres(url))
+    return url
+
+
+def require_service(name: str, url: str, default_port: int) -> None:
+    """Skip the test when a service it needs is not reachable; under CI=true, fail instead."""
+    parsed = urlparse(url)
+    address = (parsed.hostname or "127.0.0.1", parsed.port or default_port)
+    try:
+        socket.create_connection(address, timeout=2).close()
+    except OSError:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{name} at {url} is required under CI=true but is not reachable")
+        pytest.skip(f"{name} is not reachable")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A Redis for the hub and for servers that share events (TEST_REDIS_URL, default db 0)."""
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    require_service("Redis", url, 6379)
     return url
 
 
@@ -142,6 +163,17 @@ async def db(server: LiveServer, database_url: str) -> AsyncIterator[None]:
     await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
     yield
     await Tortoise.close_connections()
+
+
+@pytest_asyncio.fixture
+async def fresh_article(db: None) -> AsyncIterator[Article]:
+    """An article with an empty discussion, deleted (with its replies) after the test."""
+    slug = unique_name("article").replace("_", "-")
+    article = await Article.create(
+        slug=slug, title=f"Test article {slug}", body_markdown="Text.\n", body_html="<p>Text.</p>\n"
+    )
+    yield article
+    await article.delete()
 
 
 @pytest_asyncio.fixture
