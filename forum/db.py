@@ -38,8 +38,11 @@ def _ensure_sqlite_folder(database_url: str) -> None:
 async def migrate_database(settings: Settings) -> None:
     """Apply every pending migration; safe to run again."""
     _ensure_sqlite_folder(settings.database_url)
-    await migrate(config=tortoise_config(settings.database_url))
-    await Tortoise.close_connections()
+    try:
+        await migrate(config=tortoise_config(settings.database_url))
+    finally:
+        # Also after a failure: an open SQLite connection would keep the process alive.
+        await Tortoise.close_connections()
 
 
 async def open_database(settings: Settings) -> None:

@@ -1,39 +1,68 @@
 """The one place that decides who may see which reply.
 
-Every output path (thread page, HTMX fragments, JSON API, and later live events, replays, feeds
-and emails) asks these functions; none filters on its own.
+Every output path (thread page, htmx fragments, JSON API, live events and their replays, and
+later feeds and emails) asks these functions; none filters on its own.
+
+- A visible reply is seen by everyone.
+- A reply its author deleted is kept only while it has replies under it, as a "[deleted]" stub.
+- A reply hidden by a moderator is seen whole by moderators (marked hidden, with the reason) and
+  by its author (marked hidden); everyone else sees a "removed" stub if it has replies under it,
+  and nothing at all otherwise.
 """
 
 from __future__ import annotations
 
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
 
-from models import Reply, ReplyStatus, User
+from models import Reply, ReplyStatus, Role, User
 
-#: Kinds of viewer that may see a thread differently; live events are rendered once per kind.
-VIEWER_KINDS = ("reader",)
+#: Kinds of viewer that see a thread differently; live events are rendered once per kind, plus
+#: once for the author of a hidden reply.
+READER, MODERATOR = "reader", "moderator"
+VIEWER_KINDS = (READER, MODERATOR)
+
+
+def is_moderator(viewer: User | None) -> bool:
+    """Whether viewer moderates (moderators and admins)."""
+    return viewer is not None and viewer.role in (Role.MODERATOR, Role.ADMIN)
 
 
 def viewer_kind(viewer: User | None) -> str:
     """Which kind of viewer this is, for choosing the live frame rendered for that kind."""
-    return "reader"
+    return MODERATOR if is_moderator(viewer) else READER
 
 
 def representative_viewer(kind: str) -> User | None:
     """A viewer standing for everyone of that kind when rendering once for all of them."""
+    if kind == MODERATOR:
+        return User(id=0, username="", username_key="", role=Role.MODERATOR)
     return None
+
+
+def _has_replies() -> Q:
+    return Q(id__in=Subquery(Reply.filter(parent_id__isnull=False).values("parent_id")))
 
 
 def thread_rows(viewer: User | None) -> Q:
     """Replies that may appear in viewer's thread at all, either whole or as a stub."""
-    return Q(status__in=[ReplyStatus.VISIBLE, ReplyStatus.DELETED])
+    if is_moderator(viewer):
+        return Q()
+    shown = Q(status__in=[ReplyStatus.VISIBLE, ReplyStatus.DELETED])
+    shown |= Q(status=ReplyStatus.HIDDEN) & _has_replies()
+    if viewer is not None:
+        shown |= Q(status=ReplyStatus.HIDDEN, author_id=viewer.id)
+    return shown
 
 
 def counted_replies(viewer: User | None = None) -> Q:
-    """Replies that count in the numbers shown to viewer (reply counts, "show N more")."""
+    """Replies that count in the numbers shown (reply counts): visible ones only."""
     return Q(status=ReplyStatus.VISIBLE)
 
 
 def shows_body(reply: Reply, viewer: User | None) -> bool:
     """Whether viewer sees the author and text, or only a stub that keeps the tree's shape."""
-    return reply.status == ReplyStatus.VISIBLE
+    if reply.status == ReplyStatus.VISIBLE:
+        return True
+    if reply.status == ReplyStatus.HIDDEN and viewer is not None:
+        return is_moderator(viewer) or reply.author_id == viewer.id
+    return False

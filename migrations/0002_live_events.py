@@ -26,6 +26,6 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='Article',
             name='last_seq',
-            field=fields.BigIntField(default=0, description='Sequence number of the last live event in the thread of this article (0: none yet).'),
+            field=fields.BigIntField(default=0, db_default=0, description='Sequence number of the last live event in the thread of this article (0: none yet).'),
         ),
     ]

@@ -2,7 +2,21 @@
 
 from models.articles import Article
 from models.live import EventKind, LiveEvent
-from models.replies import Reply, ReplyStatus
-from models.users import Session, User
+from models.moderation import AuditAction, AuditEntry, Flag
+from models.replies import HideReason, Reply, ReplyStatus
+from models.users import Role, Session, User
 
-__all__ = ["Article", "EventKind", "LiveEvent", "Reply", "ReplyStatus", "Session", "User"]
+__all__ = [
+    "Article",
+    "AuditAction",
+    "AuditEntry",
+    "EventKind",
+    "Flag",
+    "HideReason",
+    "LiveEvent",
+    "Reply",
+    "ReplyStatus",
+    "Role",
+    "Session",
+    "User",
+]

@@ -16,8 +16,10 @@ class Article(Model):
     body_markdown = fields.TextField()
     #: Rendered and sanitised once at import.
     body_html = fields.TextField()
+    #: No new replies while locked by a moderator.
+    locked = fields.BooleanField(default=False, db_default=False)
     #: Sequence number of the last live event in the thread of this article (0: none yet).
-    last_seq = fields.BigIntField(default=0)
+    last_seq = fields.BigIntField(default=0, db_default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

@@ -12,6 +12,10 @@ class EventKind(StrEnum):
     POSTED = "reply.posted"
     EDITED = "reply.edited"
     DELETED = "reply.deleted"
+    HIDDEN = "reply.hidden"
+    UNHIDDEN = "reply.unhidden"
+    LOCKED = "thread.locked"
+    UNLOCKED = "thread.unlocked"
 
 
 class LiveEvent(Model):
@@ -25,7 +29,7 @@ class LiveEvent(Model):
     #: Position in the stream of its article: 1, 2, 3, never reused, survives restarts.
     seq = fields.BigIntField()
     kind = fields.CharEnumField(EventKind, max_length=32)
-    #: The reply concerned. Not a foreign key: the reply may be gone by the time of a replay.
+    #: The reply concerned (0 for thread events). Not a foreign key: it may be gone by a replay.
     reply_id = fields.IntField()
     created_at = fields.DatetimeField(auto_now_add=True)
 

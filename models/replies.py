@@ -12,6 +12,17 @@ class ReplyStatus(StrEnum):
     VISIBLE = "visible"
     #: Deleted by its author but kept as a stub because it has replies under it.
     DELETED = "deleted"
+    #: Hidden by a moderator: moderators and its author still see it, others at most a stub.
+    HIDDEN = "hidden"
+
+
+class HideReason(StrEnum):
+    """Why a moderator hid a reply."""
+
+    SPAM = "spam"
+    ABUSE = "abuse"
+    OFF_TOPIC = "off-topic"
+    OTHER = "other"
 
 
 class Reply(Model):
@@ -42,6 +53,9 @@ class Reply(Model):
     html = fields.TextField()
     created_at = fields.DatetimeField(auto_now_add=True)
     edited_at = fields.DatetimeField(null=True)
+    #: Set while the reply is hidden by a moderator.
+    hidden_reason = fields.CharEnumField(HideReason, max_length=16, null=True)
+    hidden_note = fields.CharField(max_length=500, default="", db_default="")
 
     class Meta:
         table = "replies"

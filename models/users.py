@@ -1,7 +1,17 @@
 """Accounts and their server-side sessions."""
 
+from enum import StrEnum
+
 from tortoise import fields
 from tortoise.models import Model
+
+
+class Role(StrEnum):
+    """What an account may do: readers read and reply, moderators moderate, admins appoint."""
+
+    READER = "reader"
+    MODERATOR = "moderator"
+    ADMIN = "admin"
 
 
 class User(Model):
@@ -16,6 +26,10 @@ class User(Model):
     email = fields.CharField(max_length=254, null=True)
     #: argon2id hash in PHC string format.
     password_hash = fields.CharField(max_length=255)
+    role = fields.CharEnumField(Role, max_length=16, default=Role.READER, db_default="reader")
+    #: Suspended until this moment (a far-future date for good), null when not suspended.
+    suspended_until = fields.DatetimeField(null=True)
+    suspension_reason = fields.CharField(max_length=500, default="", db_default="")
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

@@ -1,0 +1,376 @@
+"""Moderation rules. Every action is checked here, recorded in the audit log in the same
+transaction, and its live events are published after commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from tortoise.expressions import Q
+from tortoise.functions import Count, Max
+from tortoise.transactions import in_transaction
+
+from forum.errors import Forbidden, NotFound, SignInRequired
+from forum.live.events import EventPublisher, ThreadEvent, committed, record_event
+from forum.validation import ValidationError, text_field
+from forum.visibility import is_moderator
+from models import (
+    Article,
+    AuditAction,
+    AuditEntry,
+    EventKind,
+    Flag,
+    HideReason,
+    Reply,
+    ReplyStatus,
+    Role,
+    Session,
+    User,
+)
+
+NOTE_MAX = 500
+#: "Suspended for good" is stored as a date no one will reach.
+FOREVER = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+class AlreadyFlagged(Exception):
+    """The reader has flagged this reply before."""
+
+    message = "You have already flagged this reply."
+
+
+class UserEvents(Protocol):
+    """Where account events go (e.g. closing a suspended user's sockets); see forum.live."""
+
+    async def suspended(self, user: User) -> None:
+        """Tell the user's open pages they are suspended and close them."""
+
+
+def is_suspended(user: User, now: datetime | None = None) -> bool:
+    """Whether the account is suspended at this moment."""
+    return user.suspended_until is not None and user.suspended_until > (now or datetime.now(UTC))
+
+
+def suspension_message(user: User) -> str:
+    """What a suspended user is told when refused."""
+    until = user.suspended_until
+    when = "for good" if until and until >= FOREVER else f"until {until:%Y-%m-%d %H:%M} UTC"
+    reason = f": {user.suspension_reason}" if user.suspension_reason else "."
+    return f"Your account is suspended {when}{reason}"
+
+
+def require_active(user: User | None) -> User:
+    """The user, unless signed out (SignInRequired) or suspended (Forbidden)."""
+    if user is None:
+        raise SignInRequired()
+    if is_suspended(user):
+        raise Forbidden(suspension_message(user))
+    return user
+
+
+def require_moderator(user: User | None) -> User:
+    """The user, if an active moderator; SignInRequired or Forbidden otherwise."""
+    active = require_active(user)
+    if not is_moderator(active):
+        raise Forbidden("Only moderators may do that.")
+    return active
+
+
+def parse_reason(value: object, errors: dict[str, str]) -> HideReason | None:
+    """A hide or flag reason from a form or JSON."""
+    try:
+        return HideReason(str(value))
+    except ValueError:
+        errors["reason"] = "Choose a reason: spam, abuse, off-topic or other."
+        return None
+
+
+def _reason_and_note(reason: object, note: object) -> tuple[HideReason, str]:
+    errors: dict[str, str] = {}
+    parsed = parse_reason(reason, errors)
+    text = text_field(errors, "note", note, min_length=0, max_length=NOTE_MAX, label="Note")
+    if parsed is HideReason.OTHER and not text and "note" not in errors:
+        errors["note"] = "Say what the reason is."
+    if errors or parsed is None:
+        raise ValidationError(errors)
+    return parsed, text
+
+
+async def _audit(
+    actor: User | None,
+    action: AuditAction,
+    target: Reply | Article | User,
+    *,
+    reason: str = "",
+    note: str = "",
+) -> None:
+    if isinstance(target, Reply):
+        kind, label = "reply", f"reply {target.id}"
+    elif isinstance(target, Article):
+        kind, label = "article", target.slug
+    else:
+        kind, label = "user", target.username
+    await AuditEntry.create(
+        actor_id=actor.id if actor else None,
+        actor_name=actor.username if actor else "(command line)",
+        action=action,
+        target_type=kind,
+        target_id=target.id,
+        target_label=label[:200],
+        reason=reason,
+        note=note,
+    )
+
+
+async def _reply_or_404(reply_id: int) -> Reply:
+    reply = await Reply.get_or_none(id=reply_id)
+    if reply is None or reply.status == ReplyStatus.DELETED:
+        raise NotFound("That reply does not exist.")
+    return reply
+
+
+async def hide_reply(
+    moderator: User | None,
+    reply_id: int,
+    reason: object,
+    note: object,
+    *,
+    publisher: EventPublisher,
+) -> Reply:
+    """Hide a reply with a reason; it disappears from every reader's page."""
+    actor = require_moderator(moderator)
+    reply = await _reply_or_404(reply_id)
+    parsed, text = _reason_and_note(reason, note)
+    async with committed(publisher) as events:
+        reply.status = ReplyStatus.HIDDEN
+        reply.hidden_reason = parsed
+        reply.hidden_note = text
+        await reply.save(update_fields=["status", "hidden_reason", "hidden_note"])
+        await Flag.filter(reply_id=reply.id, resolved_at=None).update(resolved_at=datetime.now(UTC))
+        await _audit(actor, AuditAction.HIDE, reply, reason=parsed.value, note=text)
+        events.append(await record_event(reply.article_id, EventKind.HIDDEN, reply.id))
+    return reply
+
+
+async def unhide_reply(
+    moderator: User | None, reply_id: int, *, publisher: EventPublisher
+) -> Reply:
+    """Show a hidden reply again."""
+    actor = require_moderator(moderator)
+    reply = await _reply_or_404(reply_id)
+    if reply.status != ReplyStatus.HIDDEN:
+        raise ValidationError({"reply": "That reply is not hidden."})
+    async with committed(publisher) as events:
+        reply.status = ReplyStatus.VISIBLE
+        reply.hidden_reason = None  # type: ignore[assignment]
+        reply.hidden_note = ""
+        await reply.save(update_fields=["status", "hidden_reason", "hidden_note"])
+        await _audit(actor, AuditAction.UNHIDE, reply)
+        events.append(await record_event(reply.article_id, EventKind.UNHIDDEN, reply.id))
+    return reply
+
+
+async def flag_reply(user: User | None, reply_id: int, reason: object, note: object) -> Flag:
+    """A reader reports a reply to the moderators, once per reply."""
+    reader = require_active(user)
+    reply = await _reply_or_404(reply_id)
+    if reply.status != ReplyStatus.VISIBLE:
+        raise NotFound("That reply does not exist.")
+    errors: dict[str, str] = {}
+    parsed = parse_reason(reason, errors)
+    text = text_field(errors, "note", note, min_length=0, max_length=NOTE_MAX, label="Note")
+    if errors or parsed is None:
+        raise ValidationError(errors)
+    if await Flag.filter(reply_id=reply.id, user_id=reader.id).exists():
+        raise AlreadyFlagged()
+    return await Flag.create(reply_id=reply.id, user_id=reader.id, reason=parsed, note=text)
+
+
+async def dismiss_flags(moderator: User | None, reply_id: int) -> int:
+    """Clear a reply's open flags without hiding it; returns how many were dismissed."""
+    actor = require_moderator(moderator)
+    reply = await _reply_or_404(reply_id)
+    async with in_transaction():
+        count = await Flag.filter(reply_id=reply.id, resolved_at=None).update(
+            resolved_at=datetime.now(UTC)
+        )
+        await _audit(actor, AuditAction.DISMISS_FLAGS, reply, note=f"{count} flag(s)")
+    return int(count)
+
+
+@dataclass(frozen=True)
+class FlaggedReply:
+    """A reply in the moderators' queue."""
+
+    reply: Reply
+    flag_count: int
+    reasons: list[str]
+
+
+async def flag_queue(moderator: User | None, limit: int = 100) -> list[FlaggedReply]:
+    """Replies with open flags, most-flagged first."""
+    require_moderator(moderator)
+    rows = (
+        await Flag.filter(resolved_at=None)
+        .group_by("reply_id")
+        .annotate(total=Count("id"), latest=Max("created_at"))
+        .order_by("-total", "-latest")
+        .limit(limit)
+        .values("reply_id", "total")
+    )
+    ids = [row["reply_id"] for row in rows]
+    replies = {r.id: r for r in await Reply.filter(id__in=ids).select_related("author", "article")}
+    reasons: dict[int, list[str]] = {}
+    for flag in await Flag.filter(reply_id__in=ids, resolved_at=None).order_by("id"):
+        reasons.setdefault(flag.reply_id, []).append(
+            flag.reason.value + (f": {flag.note}" if flag.note else "")
+        )
+    return [
+        FlaggedReply(replies[row["reply_id"]], row["total"], reasons.get(row["reply_id"], []))
+        for row in rows
+        if row["reply_id"] in replies
+    ]
+
+
+async def set_lock(
+    moderator: User | None, article: Article, locked: bool, *, publisher: EventPublisher
+) -> Article:
+    """Lock (no new replies) or unlock a thread."""
+    actor = require_moderator(moderator)
+    async with committed(publisher) as events:
+        article.locked = locked
+        await article.save(update_fields=["locked"])
+        await _audit(actor, AuditAction.LOCK if locked else AuditAction.UNLOCK, article)
+        kind = EventKind.LOCKED if locked else EventKind.UNLOCKED
+        events.append(await record_event(article.id, kind, 0))
+    return article
+
+
+def _parse_until(until: object) -> datetime:
+    if until is None or until == "":
+        return FOREVER
+    if not isinstance(until, str):
+        raise ValidationError({"until": "until must be an ISO 8601 date-time, or empty for good."})
+    try:
+        moment = datetime.fromisoformat(until)
+    except ValueError:
+        raise ValidationError({"until": "until must be an ISO 8601 date-time."}) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    if moment <= datetime.now(UTC):
+        raise ValidationError({"until": "until must be in the future."})
+    return min(moment, FOREVER)
+
+
+async def suspend_user(
+    moderator: User | None,
+    username: str,
+    reason: object,
+    until: object,
+    hide_replies: object,
+    *,
+    publisher: EventPublisher,
+    user_events: UserEvents,
+) -> User:
+    """Suspend an account for a time or for good: its sessions end, its sockets close."""
+    actor = require_moderator(moderator)
+    target = await User.get_or_none(username_key=username.lower())
+    if target is None:
+        raise NotFound("There is no such user.")
+    errors: dict[str, str] = {}
+    text = text_field(errors, "reason", reason, min_length=1, max_length=NOTE_MAX, label="Reason")
+    if errors:
+        raise ValidationError(errors)
+    moment = _parse_until(until)
+    if target.id == actor.id:
+        raise Forbidden("You cannot suspend yourself.")
+    if target.role == Role.ADMIN and actor.role != Role.ADMIN:
+        raise Forbidden("Only an admin may suspend an admin.")
+    async with committed(publisher) as events:
+        target.suspended_until = moment
+        target.suspension_reason = text
+        await target.save(update_fields=["suspended_until", "suspension_reason"])
+        await Session.filter(user_id=target.id).delete()
+        await _audit(
+            actor, AuditAction.SUSPEND, target, note=f"{text} (until {moment:%Y-%m-%d %H:%M})"
+        )
+        if hide_replies is True or hide_replies in ("on", "true", "1"):
+            events.extend(await _hide_all_replies(actor, target))
+    await user_events.suspended(target)
+    return target
+
+
+async def _hide_all_replies(actor: User, target: User) -> list[ThreadEvent]:
+    events = []
+    replies = await Reply.filter(author_id=target.id, status=ReplyStatus.VISIBLE).order_by("id")
+    for reply in replies:
+        reply.status = ReplyStatus.HIDDEN
+        reply.hidden_reason = HideReason.OTHER
+        reply.hidden_note = "Author suspended"
+        await reply.save(update_fields=["status", "hidden_reason", "hidden_note"])
+        await _audit(actor, AuditAction.HIDE, reply, reason="other", note="Author suspended")
+        events.append(await record_event(reply.article_id, EventKind.HIDDEN, reply.id))
+    return events
+
+
+async def unsuspend_user(moderator: User | None, username: str) -> User:
+    """Lift a suspension."""
+    actor = require_moderator(moderator)
+    target = await User.get_or_none(username_key=username.lower())
+    if target is None:
+        raise NotFound("There is no such user.")
+    async with in_transaction():
+        target.suspended_until = None
+        target.suspension_reason = ""
+        await target.save(update_fields=["suspended_until", "suspension_reason"])
+        await _audit(actor, AuditAction.UNSUSPEND, target)
+    return target
+
+
+async def set_role(actor: User | None, username: str, role: object) -> User:
+    """Appoint or demote (admins in the app; anyone with shell access via the command line)."""
+    if actor is not None and (require_active(actor).role != Role.ADMIN):
+        raise Forbidden("Only an admin may appoint moderators.")
+    try:
+        new_role = Role(str(role))
+    except ValueError:
+        raise ValidationError({"role": "role must be reader, moderator or admin."}) from None
+    target = await User.get_or_none(username_key=username.lower())
+    if target is None:
+        raise NotFound(f"There is no user {username!r}.")
+    async with in_transaction():
+        target.role = new_role
+        await target.save(update_fields=["role"])
+        await _audit(actor, AuditAction.SET_ROLE, target, note=new_role.value)
+    return target
+
+
+async def audit_log(
+    moderator: User | None, *, action: str = "", actor: str = "", limit: int = 200
+) -> list[AuditEntry]:
+    """The newest audit entries, optionally filtered by action and actor name."""
+    require_moderator(moderator)
+    filters: dict[str, Any] = {}
+    if action:
+        try:
+            filters["action"] = AuditAction(action)
+        except ValueError:
+            raise ValidationError({"action": "Unknown action."}) from None
+    query = AuditEntry.filter(**filters)
+    if actor:
+        query = query.filter(Q(actor_name__iexact=actor))
+    return await query.order_by("-id").limit(limit)
+
+
+def suspension_end(days: object) -> datetime | None:
+    """A helper for forms: 'days' as a number of days from now, or None for good."""
+    if days in (None, "", "forever"):
+        return None
+    try:
+        count = int(days)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        raise ValidationError({"until": "Choose how long."}) from None
+    if not 1 <= count <= 3650:
+        raise ValidationError({"until": "Between 1 and 3650 days."})
+    return datetime.now(UTC) + timedelta(days=count)

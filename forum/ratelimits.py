@@ -1,0 +1,77 @@
+"""Anti-abuse limits with the `limits` library: in memory by default, in Redis when the hub is,
+so that they hold across server processes."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+
+
+class RateLimited(Exception):
+    """Too many attempts; retry_after says when to try again (seconds)."""
+
+    def __init__(self, field: str, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class LimitRules:
+    """The limits in force, from the settings (each a `limits` string like "1/30 seconds")."""
+
+    enabled: bool = True
+    new_account_posts: str = "1/30 seconds"
+    established_posts: str = "1/5 seconds"
+    new_account_hours: int = 24
+    login_per_ip: str = "20/minute"
+    login_per_account: str = "5/minute"
+
+
+class RateLimiter:
+    """Checks and counts attempts against the configured limits."""
+
+    def __init__(self, rules: LimitRules, broker_url: str) -> None:
+        self.rules = rules
+        storage: Storage = (
+            RedisStorage(broker_url, implementation="redispy", key_prefix="forum-limits")
+            if broker_url.startswith(("redis://", "rediss://"))
+            else MemoryStorage()
+        )
+        self._limiter = MovingWindowRateLimiter(storage)
+        self._new_posts = parse(rules.new_account_posts)
+        self._posts = parse(rules.established_posts)
+        self._login_ip = parse(rules.login_per_ip)
+        self._login_account = parse(rules.login_per_account)
+
+    async def _hit(self, item: RateLimitItem, field: str, message: str, *keys: str) -> None:
+        if not self.rules.enabled:
+            return
+        if not await self._limiter.hit(item, *keys):
+            stats = await self._limiter.get_window_stats(item, *keys)
+            retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+            raise RateLimited(field, message.format(seconds=retry_after), retry_after)
+
+    async def check_post(self, user_id: int, account_age_hours: float) -> None:
+        """Count a post by this account; RateLimited when it comes too soon after the last."""
+        is_new = account_age_hours < self.rules.new_account_hours
+        item = self._new_posts if is_new else self._posts
+        await self._hit(
+            item,
+            "body",
+            "You are posting too fast. Try again in {seconds} s.",
+            "post",
+            str(user_id),
+        )
+
+    async def check_login(self, ip: str, username: str) -> None:
+        """Count a sign-in attempt per address and per account name."""
+        message = "Too many sign-in attempts. Try again in {seconds} s."
+        await self._hit(self._login_ip, "password", message, "login-ip", ip)
+        await self._hit(self._login_account, "password", message, "login-user", username.lower())
