@@ -71,6 +71,26 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
+def require_service(name: str, url: str, default_port: int) -> None:
+    """Skip the test when a service it needs is not reachable; under CI=true, fail instead."""
+    parsed = urlparse(url)
+    address = (parsed.hostname or "127.0.0.1", parsed.port or default_port)
+    try:
+        socket.create_connection(address, timeout=2).close()
+    except OSError:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{name} at {url} is required under CI=true but is not reachable")
+        pytest.skip(f"{name} is not reachable")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A Redis for the hub and for servers that share events (TEST_REDIS_URL, default db 0)."""
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    require_service("Redis", url, 6379)
+    return url
+
+
 @dataclass(frozen=True)
 class LiveServer:
     """A running forum: its base URL and the log file uvicorn writes."""
@@ -91,6 +111,8 @@ def start_server(database_url: str, log_dir: Path, **extra_env: str) -> tuple[su
         "PORT": str(port),
         "BASE_URL": url,
         "SECRET_KEY": "test-secret-" + uuid.uuid4().hex,
+        # Tests post fast from few accounts; the rate-limit tests start servers with limits on.
+        "RATE_LIMITS": "off",
         **extra_env,
     }
     log = log_dir / f"server-{port}.log"
