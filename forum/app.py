@@ -31,6 +31,7 @@ from forum.live.hub import Hub
 from forum.live.presence import Presence
 from forum.live.render import FrameRenderer
 from forum.live.threads import LiveThreads
+from forum.ratelimits import RateLimited, RateLimiter
 from forum.replies import api as replies_api
 from forum.replies import web as replies_web
 from forum.settings import PROJECT_ROOT, Settings, load_settings
@@ -129,6 +130,13 @@ async def _invalid(request: Request, exc: Exception) -> Response:
     return await _error(request, 400, " ".join(exc.errors.values()))
 
 
+async def _rate_limited(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RateLimited)
+    response = await _error(request, 429, exc.message, field=exc.field)
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 async def _too_large(request: Request, exc: Exception) -> Response:
     return await _error(request, 413, "The request is too large.")
 
@@ -195,6 +203,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             CsrfError: _csrf_failed,
             SignInRequired: _sign_in_required,
             ValidationError: _invalid,
+            RateLimited: _rate_limited,
             PayloadTooLarge: _too_large,
             UnsupportedMediaType: _unsupported,
             HTTPException: _http_error,
@@ -204,4 +213,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.settings = settings
     app.state.templates = templates
+    app.state.limiter = RateLimiter(settings.limits, settings.broker_url)
     return app

@@ -30,6 +30,8 @@ class LimitRules:
     new_account_posts: str = "1/30 seconds"
     established_posts: str = "1/5 seconds"
     new_account_hours: int = 24
+    #: The same text by the same author within this many seconds is refused as a duplicate.
+    duplicate_window_seconds: int = 300
     login_per_ip: str = "20/minute"
     login_per_account: str = "5/minute"
 

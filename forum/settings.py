@@ -8,6 +8,8 @@ from pathlib import Path
 
 from starlette.config import Config
 
+from forum.ratelimits import LimitRules
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -39,6 +41,8 @@ class Settings:
     live_queue_size: int = 256
     #: Longest gap (in events) a reconnecting page is replayed; a larger one refreshes instead.
     live_replay_limit: int = 500
+    #: Anti-abuse limits (RATE_LIMITS=off turns them all off).
+    limits: LimitRules = field(default_factory=LimitRules)
     #: Articles to load on first start (Markdown files with front matter).
     seed_dir: Path = field(default=PROJECT_ROOT / "forum" / "articles" / "content")
     debug: bool = False
@@ -78,5 +82,14 @@ def load_settings(env_file: str | Path | None = PROJECT_ROOT / ".env") -> Settin
         broker_url=config("BROKER_URL", default="memory://"),
         live_queue_size=config("LIVE_QUEUE_SIZE", cast=int, default=256),
         live_replay_limit=config("LIVE_REPLAY_LIMIT", cast=int, default=500),
+        limits=LimitRules(
+            enabled=config("RATE_LIMITS", default="on").lower() not in ("off", "false", "0"),
+            new_account_posts=config("RATE_LIMIT_NEW_ACCOUNT_POSTS", default="1/30 seconds"),
+            established_posts=config("RATE_LIMIT_POSTS", default="1/5 seconds"),
+            new_account_hours=config("NEW_ACCOUNT_HOURS", cast=int, default=24),
+            duplicate_window_seconds=config("DUPLICATE_WINDOW_SECONDS", cast=int, default=300),
+            login_per_ip=config("RATE_LIMIT_LOGIN_IP", default="20/minute"),
+            login_per_account=config("RATE_LIMIT_LOGIN_ACCOUNT", default="5/minute"),
+        ),
         debug=config("DEBUG", cast=bool, default=False),
     )

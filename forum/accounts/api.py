@@ -7,7 +7,7 @@ from starlette.responses import JSONResponse, Response
 
 from forum.accounts import service
 from forum.accounts.identity import SESSION_COOKIE, check_csrf, current_user, session_csrf_token
-from forum.accounts.web import LOGIN_FAILED, set_session_cookie
+from forum.accounts.web import LOGIN_FAILED, client_ip, set_session_cookie
 from forum.http import json_body, json_errors
 
 
@@ -24,7 +24,9 @@ async def create_account(request: Request) -> Response:
 async def create_session(request: Request) -> Response:
     """POST /api/session: sign in; answers the CSRF token and sets the session cookie."""
     data = await json_body(request, csrf=False)
-    user = await service.authenticate(data.get("username"), data.get("password"))
+    user = await service.sign_in(
+        data.get("username"), data.get("password"), request.app.state.limiter, client_ip(request)
+    )
     if user is None:
         return json_errors({"password": LOGIN_FAILED}, status_code=401)
     new_session = await service.start_session(user, request.app.state.settings.session_days)

@@ -11,6 +11,9 @@ from datetime import UTC, datetime, timedelta
 from tortoise.exceptions import IntegrityError
 
 from forum.accounts.passwords import hash_password, verify_password
+from forum.errors import Forbidden
+from forum.moderation.service import is_suspended, suspension_message
+from forum.ratelimits import RateLimiter
 from forum.validation import ValidationError, text_field
 from models import Session, User
 
@@ -114,3 +117,17 @@ async def user_for_token(token: str | None) -> User | None:
         token_hash=token_hash(token), expires_at__gt=datetime.now(UTC)
     ).select_related("user")
     return session.user if session else None
+
+
+async def sign_in(username: object, password: object, limiter: RateLimiter, ip: str) -> User | None:
+    """Authenticate with throttling per address and per account; refuse suspended accounts.
+
+    Returns None for wrong credentials (without saying which part was wrong); raises
+    RateLimited when throttled and Forbidden when the account is suspended.
+    """
+    name = username if isinstance(username, str) else ""
+    await limiter.check_login(ip, name[:30])
+    user = await authenticate(username, password)
+    if user is not None and is_suspended(user):
+        raise Forbidden(suspension_message(user))
+    return user

@@ -7,10 +7,17 @@ from starlette.responses import RedirectResponse, Response
 
 from forum.accounts import service
 from forum.accounts.identity import SESSION_COOKIE
+from forum.errors import Forbidden
 from forum.http import render, verified_form
+from forum.ratelimits import RateLimited
 from forum.validation import ValidationError
 
 LOGIN_FAILED = "Wrong username or password."
+
+
+def client_ip(request: Request) -> str:
+    """The address a request came from (uvicorn applies trusted proxy headers)."""
+    return request.client.host if request.client else "unknown"
 
 
 def safe_next(value: object) -> str:
@@ -64,13 +71,27 @@ async def login(request: Request) -> Response:
         return await render(request, "login.html", {"form": {}, "errors": {}, "next": next_path})
     form = await verified_form(request)
     next_path = safe_next(form.get("next"))
-    user = await service.authenticate(form.get("username"), form.get("password"))
+    context: dict[str, object] = {
+        "form": {"username": form.get("username") or ""},
+        "next": next_path,
+    }
+    try:
+        user = await service.sign_in(
+            form.get("username"),
+            form.get("password"),
+            request.app.state.limiter,
+            client_ip(request),
+        )
+    except RateLimited as limited:
+        context["errors"] = {limited.field: limited.message}
+        response = await render(request, "login.html", context, status_code=429)
+        response.headers["Retry-After"] = str(limited.retry_after)
+        return response
+    except Forbidden as refused:
+        context["errors"] = {"password": refused.message}
+        return await render(request, "login.html", context, status_code=403)
     if user is None:
-        context = {
-            "form": {"username": form.get("username") or ""},
-            "errors": {"password": LOGIN_FAILED},
-            "next": next_path,
-        }
+        context["errors"] = {"password": LOGIN_FAILED}
         return await render(request, "login.html", context, status_code=422)
     response = RedirectResponse(next_path, status_code=303)
     set_session_cookie(

@@ -85,7 +85,12 @@ async def create_reply(request: Request) -> Response:
     data = await json_body(request)
     article = await article_or_404(request.path_params["slug"])
     reply = await service.post_reply(
-        article, user, data.get("body"), data.get("parent_id"), publisher=request.app.state.live
+        article,
+        user,
+        data.get("body"),
+        data.get("parent_id"),
+        publisher=request.app.state.live,
+        limiter=request.app.state.limiter,
     )
     node = await single_node(reply, user, FLAT)
     return JSONResponse(reply_json(request, article.slug, node), status_code=201)

@@ -8,8 +8,10 @@ from datetime import UTC, datetime, timedelta
 from forum.errors import Forbidden, NotFound
 from forum.live.events import EventPublisher, committed, record_event
 from forum.markdown import render_reply
+from forum.moderation.service import require_active
+from forum.ratelimits import LimitRules, RateLimiter
 from forum.validation import ValidationError, text_field
-from forum.visibility import shows_body, thread_rows
+from forum.visibility import is_moderator, thread_rows
 from models import Article, EventKind, Reply, ReplyStatus, User
 
 BODY_MAX = 10_000
@@ -47,8 +49,13 @@ async def post_reply(
     parent_id: object = None,
     *,
     publisher: EventPublisher,
+    limiter: RateLimiter,
 ) -> Reply:
     """Post a reply to the article or to one of its replies; nothing is written on bad input."""
+    require_active(author)
+    moderator = is_moderator(author)
+    if article.locked and not moderator:
+        raise Forbidden("This discussion is locked: no new replies.")
     parent_key = parse_parent_id(parent_id)
     parent = None
     if parent_key is not None:
@@ -57,9 +64,13 @@ async def post_reply(
         ).first()
         if parent is None:
             raise NotFound("That reply does not exist in this discussion.")
-        if not shows_body(parent, author):
-            raise ValidationError({"parent_id": "That reply was deleted; reply to another one."})
+        if parent.status != ReplyStatus.VISIBLE:
+            raise ValidationError({"parent_id": "That reply was removed; reply to another one."})
     text = check_body(body)
+    await _refuse_duplicate(author, text, limiter.rules)
+    if not moderator:
+        age = datetime.now(UTC) - author.created_at
+        await limiter.check_post(author.id, age.total_seconds() / 3600)
     html = render_reply(text)
     async with committed(publisher) as events:
         reply = await Reply.create(
@@ -75,7 +86,16 @@ async def post_reply(
     return reply
 
 
+async def _refuse_duplicate(author: User, text: str, rules: LimitRules) -> None:
+    if not rules.enabled:
+        return
+    since = datetime.now(UTC) - timedelta(seconds=rules.duplicate_window_seconds)
+    if await Reply.filter(author_id=author.id, source=text, created_at__gte=since).exists():
+        raise ValidationError({"body": "You have just posted exactly this. Say something new?"})
+
+
 async def _own_reply(reply_id: int, user: User) -> Reply:
+    require_active(user)
     reply = (
         await Reply.filter(id=reply_id, status=ReplyStatus.VISIBLE)
         .select_related("article")

@@ -12,6 +12,7 @@ from forum.articles.service import reply_count
 from forum.articles.web import article_context, article_or_404, tree_shape
 from forum.errors import NotFound
 from forum.http import is_htmx, render, require_user, verified_form
+from forum.ratelimits import RateLimited
 from forum.replies import service
 from forum.replies.thread import (
     ReplyNode,
@@ -89,10 +90,21 @@ async def create_reply(request: Request) -> Response:
     body = form.get("body")
     try:
         reply = await service.post_reply(
-            article, user, body, parent_id, publisher=request.app.state.live
+            article,
+            user,
+            body,
+            parent_id,
+            publisher=request.app.state.live,
+            limiter=request.app.state.limiter,
         )
     except ValidationError as error:
         return await _form_errors(request, article, form, error.errors)
+    except RateLimited as limited:
+        response = await _form_errors(
+            request, article, form, {limited.field: limited.message}, status_code=429
+        )
+        response.headers["Retry-After"] = str(limited.retry_after)
+        return response
     if not is_htmx(request):
         return RedirectResponse(reply_permalink(article.slug, reply.id), status_code=303)
     node = await single_node(reply, user, tree_shape(request))
@@ -108,7 +120,11 @@ async def create_reply(request: Request) -> Response:
 
 
 async def _form_errors(
-    request: Request, article: Article, form: Any, errors: dict[str, str]
+    request: Request,
+    article: Article,
+    form: Any,
+    errors: dict[str, str],
+    status_code: int = 422,
 ) -> Response:
     """Show the reply form again with its text and the errors beside the fields (422)."""
     parent = None
@@ -123,14 +139,14 @@ async def _form_errors(
         "errors": errors,
     }
     if is_htmx(request):
-        return await render(request, "_reply_form.html", context, status_code=422)
+        return await render(request, "_reply_form.html", context, status_code=status_code)
     if parent is not None:
         context.update(await _permalink_context(request, article, parent))
         context["open_form"] = True
-        return await render(request, "reply.html", context, status_code=422)
+        return await render(request, "reply.html", context, status_code=status_code)
     context.update(await article_context(request, article))
     context["reply_count"] = await reply_count(article)
-    return await render(request, "article.html", context, status_code=422)
+    return await render(request, "article.html", context, status_code=status_code)
 
 
 async def edit_reply(request: Request) -> Response:
