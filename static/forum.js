@@ -1,13 +1,9 @@
 // Small progressive enhancements on top of htmx; the forum works without this file.
 "use strict";
 
-document.addEventListener("htmx:after:swap", (event) => {
-  // A reply form opened in place takes the focus, so keyboard users can type at once.
-  const target = event.detail?.ctx?.target;
-  const field = target?.querySelector?.("textarea[data-autofocus]");
-  if (field) field.focus();
-  dropBufferedDuplicates();
-});
+// A reply form opened in place (or shown again with an error) is focused by htmx itself:
+// the templates mark its textarea `autofocus`.
+document.addEventListener("htmx:after:swap", () => dropBufferedDuplicates());
 
 // ---- Live thread (see docs/live.md) ----
 
