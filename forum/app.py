@@ -25,12 +25,17 @@ from forum.articles.service import load_seed_articles
 from forum.db import close_database, open_database
 from forum.errors import Forbidden, NotFound, SignInRequired
 from forum.http import PayloadTooLarge, UnsupportedMediaType, is_htmx, json_errors, render
+from forum.live.accounts import LiveAccounts
 from forum.live.backends import backend_for
 from forum.live.endpoint import thread_socket
 from forum.live.hub import Hub
+from forum.live.moderation_socket import moderation_socket
 from forum.live.presence import Presence
 from forum.live.render import FrameRenderer
 from forum.live.threads import LiveThreads
+from forum.moderation import api as moderation_api
+from forum.moderation import web as moderation_web
+from forum.moderation.queue import render_flag_queue
 from forum.ratelimits import RateLimited, RateLimiter
 from forum.replies import api as replies_api
 from forum.replies import web as replies_web
@@ -53,6 +58,20 @@ def _routes() -> list[Route | WebSocketRoute | Mount]:
         Route(REPLY + "/reply", replies_web.reply_form),
         Route(REPLY + "/edit", replies_web.edit_reply, methods=["GET", "POST"]),
         Route(REPLY + "/delete", replies_web.delete_reply, methods=["GET", "POST"]),
+        Route(REPLY + "/hide", moderation_web.hide, methods=["GET", "POST"]),
+        Route(REPLY + "/unhide", moderation_web.unhide, methods=["GET", "POST"]),
+        Route(REPLY + "/flag", moderation_web.flag, methods=["GET", "POST"]),
+        Route(REPLY + "/dismiss", moderation_web.dismiss, methods=["POST"]),
+        Route("/a/{slug}/compose", moderation_web.compose),
+        Route("/a/{slug}/lock", moderation_web.lock, methods=["POST"]),
+        Route("/a/{slug}/unlock", moderation_web.lock, methods=["POST"]),
+        Route("/mod/flags", moderation_web.flag_queue),
+        Route("/mod/log", moderation_web.audit_log),
+        WebSocketRoute("/mod/live", moderation_socket),
+        Route("/u/{username}", moderation_web.profile),
+        Route("/u/{username}/suspend", moderation_web.suspend, methods=["POST"]),
+        Route("/u/{username}/unsuspend", moderation_web.unsuspend, methods=["POST"]),
+        Route("/u/{username}/role", moderation_web.set_role, methods=["POST"]),
         Route("/register", accounts_web.register, methods=["GET", "POST"]),
         Route("/login", accounts_web.login, methods=["GET", "POST"]),
         Route("/logout", accounts_web.logout, methods=["POST"]),
@@ -67,6 +86,20 @@ def _routes() -> list[Route | WebSocketRoute | Mount]:
         Route("/api/replies/{reply_id:int}", replies_api.get_reply, methods=["GET"]),
         Route("/api/replies/{reply_id:int}", replies_api.update_reply, methods=["PATCH"]),
         Route("/api/replies/{reply_id:int}", replies_api.delete_reply, methods=["DELETE"]),
+        Route("/api/replies/{reply_id:int}/hide", moderation_api.hide, methods=["POST"]),
+        Route("/api/replies/{reply_id:int}/unhide", moderation_api.unhide, methods=["POST"]),
+        Route("/api/replies/{reply_id:int}/flags", moderation_api.flag, methods=["POST"]),
+        Route(
+            "/api/replies/{reply_id:int}/flags/dismiss", moderation_api.dismiss, methods=["POST"]
+        ),
+        Route("/api/articles/{slug}/lock", moderation_api.lock, methods=["POST"]),
+        Route("/api/articles/{slug}/unlock", moderation_api.lock, methods=["POST"]),
+        Route("/api/users/{username}", moderation_api.user),
+        Route("/api/users/{username}/suspend", moderation_api.suspend, methods=["POST"]),
+        Route("/api/users/{username}/unsuspend", moderation_api.unsuspend, methods=["POST"]),
+        Route("/api/users/{username}/role", moderation_api.set_role, methods=["POST"]),
+        Route("/api/mod/flags", moderation_api.flags),
+        Route("/api/mod/log", moderation_api.log),
         Mount(
             "/static/vendor/htmx",
             StaticFiles(
@@ -185,6 +218,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         renderer = FrameRenderer(templates.env, settings)
         app.state.live = LiveThreads(hub, renderer, replay_limit=settings.live_replay_limit)
         app.state.presence = Presence(hub, renderer)
+        app.state.accounts = LiveAccounts(hub, lambda: render_flag_queue(templates.env))
         app.state.presence.start()
         try:
             yield

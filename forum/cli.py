@@ -1,4 +1,4 @@
-"""Command line: `python -m forum serve | migrate | import-article FILE`."""
+"""Command line: `python -m forum serve | migrate | import-article FILE | promote NAME --role R`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,11 @@ from pathlib import Path
 
 from forum.articles.service import ArticleFileError, import_article, read_article_file
 from forum.db import close_database, migrate_database, open_database
+from forum.errors import NotFound
+from forum.moderation.service import set_role
 from forum.settings import Settings, load_settings
+from forum.validation import ValidationError
+from models import Role
 
 
 async def _import(settings: Settings, path: Path) -> int:
@@ -26,6 +30,20 @@ async def _import(settings: Settings, path: Path) -> int:
         await close_database()
     state = "added" if created else "already present (unchanged)"
     print(f"{article.slug}: {state} -> {settings.base_url}/a/{article.slug}")
+    return 0
+
+
+async def _promote(settings: Settings, username: str, role: str) -> int:
+    await migrate_database(settings)
+    await open_database(settings)
+    try:
+        user = await set_role(None, username, role)
+    except (NotFound, ValidationError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    finally:
+        await close_database()
+    print(f"{user.username} is now {user.role.value}")
     return 0
 
 
@@ -52,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("migrate", help="apply pending database migrations")
     importer = commands.add_parser("import-article", help="add an article from a Markdown file")
     importer.add_argument("file", type=Path)
+    promoter = commands.add_parser("promote", help="set a user's role (reader, moderator, admin)")
+    promoter.add_argument("username")
+    promoter.add_argument("--role", choices=[role.value for role in Role], default="moderator")
     args = parser.parse_args(argv)
     settings = load_settings()
     if args.command == "serve":
@@ -60,4 +81,6 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(migrate_database(settings))
         print("database is up to date")
         return 0
+    if args.command == "promote":
+        return asyncio.run(_promote(settings, args.username, args.role))
     return asyncio.run(_import(settings, args.file))

@@ -31,8 +31,13 @@ class Delivery:
     #: The article stream position, for thread events; None for presence and notices.
     seq: int | None = None
 
-    def frame_for(self, viewer_kind: str) -> str | None:
-        """The frame this kind of viewer gets, or None when it gets nothing."""
+    def frame_for(self, viewer_kind: str, user_id: int | None = None) -> str | None:
+        """The frame this viewer gets: one meant for this user alone, else the one for its kind
+        (or for everyone); None when it gets nothing."""
+        if user_id is not None:
+            own = self.frames.get(f"user:{user_id}")
+            if own is not None:
+                return own
         return self.frames.get(viewer_kind, self.frames.get(ANY_VIEWER))
 
     def encode(self) -> str:

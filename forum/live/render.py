@@ -4,6 +4,7 @@ how many sockets receive them. Replays render the same way, from the state as it
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from jinja2 import Environment
@@ -13,14 +14,20 @@ from forum.live.events import ThreadEvent
 from forum.live.hub import Delivery
 from forum.replies.thread import ReplyNode
 from forum.settings import Settings
-from forum.visibility import VIEWER_KINDS, representative_viewer, shows_body, thread_rows
-from models import Article, EventKind, Reply, User
+from forum.visibility import (
+    VIEWER_KINDS,
+    is_moderator,
+    representative_viewer,
+    shows_body,
+    thread_rows,
+)
+from models import Article, EventKind, Reply, ReplyStatus, User
 
 #: What a frame asks the page to do with the reply it names.
 INSERT, REPLACE, REMOVE = "insert", "replace", "remove"
 
 
-def encode_frame(frame: dict[str, object]) -> str:
+def encode_frame(frame: Mapping[str, object]) -> str:
     """A frame as sent on the socket (compact JSON)."""
     return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
 
@@ -47,28 +54,36 @@ class FrameRenderer:
         return encode_frame({"type": "refresh", "last_seq": last_seq})
 
     async def render(self, article: Article, events: list[ThreadEvent]) -> list[Delivery]:
-        """One delivery per event, in order, each with a frame per kind of viewer."""
+        """One delivery per event, in order: a frame per kind of viewer, and one for the author
+        of a reply that is hidden (who still sees it, marked hidden)."""
         if not events:
             return []
-        ids = {event.reply_id for event in events}
+        ids = {event.reply_id for event in events if event.reply_id}
         count = await reply_count(article)
-        frames_by_kind: dict[str, list[str]] = {}
+        locked = (await Article.get(id=article.id).only("id", "locked")).locked
+        child_rows = await Reply.filter(parent_id__in=ids).values("parent_id")
+        with_children: set[int] = {row["parent_id"] for row in child_rows}
+        everything = {
+            row.id: row for row in await Reply.filter(id__in=ids).select_related("author")
+        }
+        frames: list[dict[str, str]] = [{} for _ in events]
         for kind in VIEWER_KINDS:
             viewer = representative_viewer(kind)
-            rows = await Reply.filter(thread_rows(viewer), id__in=ids).select_related("author")
-            replies = {row.id: row for row in rows}
-            frames_by_kind[kind] = [
-                encode_frame(
-                    self._frame(article, event, replies.get(event.reply_id), viewer, count)
-                )
-                for event in events
-            ]
-        return [
-            Delivery(
-                frames={kind: frames[i] for kind, frames in frames_by_kind.items()}, seq=event.seq
+            seen = set(
+                await Reply.filter(thread_rows(viewer), id__in=ids).values_list("id", flat=True)
             )
-            for i, event in enumerate(events)
-        ]
+            for i, event in enumerate(events):
+                reply = everything.get(event.reply_id) if event.reply_id in seen else None
+                frame = self._frame(article, event, reply, viewer, count, locked, with_children)
+                frames[i][kind] = encode_frame(frame)
+        for i, event in enumerate(events):
+            reply = everything.get(event.reply_id)
+            if reply is not None and reply.status == ReplyStatus.HIDDEN:
+                frame = self._frame(
+                    article, event, reply, reply.author, count, locked, with_children
+                )
+                frames[i][author_frame_key(reply.author_id)] = encode_frame(frame)
+        return [Delivery(frames=frames[i], seq=event.seq) for i, event in enumerate(events)]
 
     def _frame(
         self,
@@ -77,13 +92,16 @@ class FrameRenderer:
         reply: Reply | None,
         viewer: User | None,
         count: int,
+        locked: bool,
+        with_children: set[int],
     ) -> dict[str, object]:
         macros = self._macros
-        frame: dict[str, object] = {
-            "type": str(event.kind),
-            "seq": event.seq,
-            "reply_id": event.reply_id,
-        }
+        frame: dict[str, object] = {"type": str(event.kind), "seq": event.seq}
+        if event.kind in (EventKind.LOCKED, EventKind.UNLOCKED):
+            frame["locked"] = locked
+            frame["content"] = str(macros.lock_state(article, locked))
+            return frame
+        frame["reply_id"] = event.reply_id
         if reply is None:
             frame["op"] = REMOVE
             content = str(macros.removed(event.reply_id))
@@ -92,7 +110,7 @@ class FrameRenderer:
             frame["parent_id"] = reply.parent_id
             if node.shows_body:
                 frame["author"] = reply.author.username
-            if event.kind is EventKind.POSTED:
+            if _inserts(event.kind, reply, viewer, with_children):
                 frame["op"] = INSERT
                 content = str(macros.inserted(node, article, self._settings))
             else:
@@ -100,3 +118,21 @@ class FrameRenderer:
                 content = str(macros.replaced(node, article))
         frame["content"] = content + str(macros.reply_count(count))
         return frame
+
+
+def author_frame_key(user_id: int) -> str:
+    """The Delivery.frames key of the frame meant for one user only."""
+    return f"user:{user_id}"
+
+
+def _inserts(kind: EventKind, reply: Reply, viewer: User | None, with_children: set[int]) -> bool:
+    """Whether the page lacks this reply so far: a new one, or one coming back from hiding
+    that this viewer saw neither whole nor as a stub (stubs exist only above other replies)."""
+    if kind is EventKind.POSTED:
+        return True
+    if kind is EventKind.UNHIDDEN:
+        saw_it_hidden = is_moderator(viewer) or (
+            viewer is not None and viewer.id == reply.author_id
+        )
+        return not saw_it_hidden and reply.id not in with_children
+    return False

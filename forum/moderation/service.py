@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.functions import Count, Max
 from tortoise.transactions import in_transaction
@@ -41,10 +42,13 @@ class AlreadyFlagged(Exception):
 
 
 class UserEvents(Protocol):
-    """Where account events go (e.g. closing a suspended user's sockets); see forum.live."""
+    """Where account and queue events go (forum.live.accounts.LiveAccounts)."""
 
     async def suspended(self, user: User) -> None:
         """Tell the user's open pages they are suspended and close them."""
+
+    async def flags_changed(self) -> None:
+        """Tell moderators' open flag queues to update."""
 
 
 def is_suspended(user: User, now: datetime | None = None) -> bool:
@@ -137,6 +141,7 @@ async def hide_reply(
     note: object,
     *,
     publisher: EventPublisher,
+    user_events: UserEvents,
 ) -> Reply:
     """Hide a reply with a reason; it disappears from every reader's page."""
     actor = require_moderator(moderator)
@@ -150,6 +155,7 @@ async def hide_reply(
         await Flag.filter(reply_id=reply.id, resolved_at=None).update(resolved_at=datetime.now(UTC))
         await _audit(actor, AuditAction.HIDE, reply, reason=parsed.value, note=text)
         events.append(await record_event(reply.article_id, EventKind.HIDDEN, reply.id))
+    await user_events.flags_changed()
     return reply
 
 
@@ -171,7 +177,9 @@ async def unhide_reply(
     return reply
 
 
-async def flag_reply(user: User | None, reply_id: int, reason: object, note: object) -> Flag:
+async def flag_reply(
+    user: User | None, reply_id: int, reason: object, note: object, *, user_events: UserEvents
+) -> Flag:
     """A reader reports a reply to the moderators, once per reply."""
     reader = require_active(user)
     reply = await _reply_or_404(reply_id)
@@ -184,10 +192,16 @@ async def flag_reply(user: User | None, reply_id: int, reason: object, note: obj
         raise ValidationError(errors)
     if await Flag.filter(reply_id=reply.id, user_id=reader.id).exists():
         raise AlreadyFlagged()
-    return await Flag.create(reply_id=reply.id, user_id=reader.id, reason=parsed, note=text)
+    try:
+        flag = await Flag.create(reply_id=reply.id, user_id=reader.id, reason=parsed, note=text)
+    except IntegrityError:
+        # The same reader flagging twice at once.
+        raise AlreadyFlagged() from None
+    await user_events.flags_changed()
+    return flag
 
 
-async def dismiss_flags(moderator: User | None, reply_id: int) -> int:
+async def dismiss_flags(moderator: User | None, reply_id: int, *, user_events: UserEvents) -> int:
     """Clear a reply's open flags without hiding it; returns how many were dismissed."""
     actor = require_moderator(moderator)
     reply = await _reply_or_404(reply_id)
@@ -196,6 +210,7 @@ async def dismiss_flags(moderator: User | None, reply_id: int) -> int:
             resolved_at=datetime.now(UTC)
         )
         await _audit(actor, AuditAction.DISMISS_FLAGS, reply, note=f"{count} flag(s)")
+    await user_events.flags_changed()
     return int(count)
 
 

@@ -28,7 +28,8 @@ from forum.visibility import shows_body
 from models import Article, Reply
 
 
-async def _reply_in_article(request: Request) -> tuple[Article, Reply]:
+async def reply_in_article(request: Request) -> tuple[Article, Reply]:
+    """The article and reply named in the path, if the viewer may see the reply; else NotFound."""
     article = await article_or_404(request.path_params["slug"])
     reply = await visible_reply(request.path_params["reply_id"], await current_user(request))
     if reply is None or reply.article_id != article.id:
@@ -62,7 +63,7 @@ async def _permalink_context(request: Request, article: Article, reply: Reply) -
 
 async def permalink(request: Request) -> Response:
     """The thread opened at one reply; with ?after= (htmx), the next chunk of its replies."""
-    article, reply = await _reply_in_article(request)
+    article, reply = await reply_in_article(request)
     context = await _permalink_context(request, article, reply)
     if is_htmx(request) and context["children"] is not None:
         return await render(request, "_children_chunk.html", context)
@@ -71,7 +72,7 @@ async def permalink(request: Request) -> Response:
 
 async def reply_form(request: Request) -> Response:
     """The form to answer a reply: in place with htmx, on the permalink page without."""
-    article, reply = await _reply_in_article(request)
+    article, reply = await reply_in_article(request)
     await require_user(request)
     context = {"article": article, "parent": reply, "form": {"body": ""}, "errors": {}}
     if is_htmx(request):
@@ -151,7 +152,7 @@ async def _form_errors(
 
 async def edit_reply(request: Request) -> Response:
     """Edit one's own reply: the form (in place with htmx), then the updated reply."""
-    article, reply = await _reply_in_article(request)
+    article, reply = await reply_in_article(request)
     user = await require_user(request)
     context: dict[str, Any] = {"article": article, "reply": reply, "errors": {}}
     if request.method == "GET":
@@ -176,7 +177,7 @@ async def edit_reply(request: Request) -> Response:
 
 async def delete_reply(request: Request) -> Response:
     """Delete one's own reply: a confirmation page without JS, the stub (or removal) with htmx."""
-    article, reply = await _reply_in_article(request)
+    article, reply = await reply_in_article(request)
     user = await require_user(request)
     if request.method == "GET":
         return await render(request, "delete.html", {"article": article, "reply": reply})

@@ -1,0 +1,201 @@
+"""JSON API for moderation. Every endpoint checks the caller server-side (401, then 403)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from forum.accounts.identity import check_csrf, current_user
+from forum.articles.web import article_or_404
+from forum.errors import NotFound, SignInRequired
+from forum.http import json_body, json_errors
+from forum.moderation import service
+from forum.urls import reply_permalink
+from models import AuditEntry, Reply, User
+
+
+async def _caller(request: Request) -> User:
+    """The signed-in caller (401 first), with the CSRF header checked (403)."""
+    user = await current_user(request)
+    if user is None:
+        raise SignInRequired()
+    return user
+
+
+async def _body(request: Request) -> dict[str, object]:
+    """The JSON body if any; an empty body is an empty object. Checks the CSRF header."""
+    if not await request.body():
+        check_csrf(request, None)
+        return {}
+    return await json_body(request)
+
+
+def _reply_state(reply: Reply) -> dict[str, object]:
+    return {
+        "id": reply.id,
+        "status": reply.status.value,
+        "hidden_reason": reply.hidden_reason.value if reply.hidden_reason else None,
+        "hidden_note": reply.hidden_note,
+    }
+
+
+async def hide(request: Request) -> Response:
+    """POST /api/replies/{id}/hide {reason, note?}."""
+    user = await _caller(request)
+    data = await _body(request)
+    reply = await service.hide_reply(
+        user,
+        request.path_params["reply_id"],
+        data.get("reason"),
+        data.get("note"),
+        publisher=request.app.state.live,
+        user_events=request.app.state.accounts,
+    )
+    return JSONResponse(_reply_state(reply))
+
+
+async def unhide(request: Request) -> Response:
+    """POST /api/replies/{id}/unhide."""
+    user = await _caller(request)
+    await _body(request)
+    reply = await service.unhide_reply(
+        user, request.path_params["reply_id"], publisher=request.app.state.live
+    )
+    return JSONResponse(_reply_state(reply))
+
+
+async def flag(request: Request) -> Response:
+    """POST /api/replies/{id}/flags {reason, note?}: 201, or 409 when flagged before."""
+    user = await _caller(request)
+    data = await _body(request)
+    try:
+        created = await service.flag_reply(
+            user,
+            request.path_params["reply_id"],
+            data.get("reason"),
+            data.get("note"),
+            user_events=request.app.state.accounts,
+        )
+    except service.AlreadyFlagged as already:
+        return json_errors({"reply": already.message}, status_code=409)
+    return JSONResponse(
+        {"id": created.id, "reply_id": created.reply_id, "reason": created.reason.value},
+        status_code=201,
+    )
+
+
+async def dismiss(request: Request) -> Response:
+    """POST /api/replies/{id}/flags/dismiss: clear the reply's open flags."""
+    user = await _caller(request)
+    await _body(request)
+    count = await service.dismiss_flags(
+        user, request.path_params["reply_id"], user_events=request.app.state.accounts
+    )
+    return JSONResponse({"dismissed": count})
+
+
+async def flags(request: Request) -> Response:
+    """GET /api/mod/flags: the flag queue, most-flagged first."""
+    base = request.app.state.settings.base_url
+    items = await service.flag_queue(await _caller(request))
+    return JSONResponse(
+        {
+            "flags": [
+                {
+                    "reply_id": item.reply.id,
+                    "article": item.reply.article.slug,
+                    "author": item.reply.author.username,
+                    "body_html": item.reply.html,
+                    "status": item.reply.status.value,
+                    "flag_count": item.flag_count,
+                    "reasons": item.reasons,
+                    "url": base + reply_permalink(item.reply.article.slug, item.reply.id),
+                }
+                for item in items
+            ]
+        }
+    )
+
+
+def _entry_json(entry: AuditEntry) -> dict[str, object]:
+    return {
+        "id": entry.id,
+        "actor": entry.actor_name,
+        "action": entry.action.value,
+        "target_type": entry.target_type,
+        "target_id": entry.target_id,
+        "target": entry.target_label,
+        "reason": entry.reason,
+        "note": entry.note,
+        "created_at": entry.created_at.isoformat(),
+    }
+
+
+async def log(request: Request) -> Response:
+    """GET /api/mod/log?action=&actor=: the audit log, newest first."""
+    entries = await service.audit_log(
+        await _caller(request),
+        action=request.query_params.get("action", ""),
+        actor=request.query_params.get("actor", "")[:30],
+    )
+    return JSONResponse({"entries": [_entry_json(entry) for entry in entries]})
+
+
+async def lock(request: Request) -> Response:
+    """POST /api/articles/{slug}/lock and /unlock."""
+    user = await _caller(request)
+    await _body(request)
+    article = await article_or_404(request.path_params["slug"])
+    locked = request.url.path.endswith("/lock")
+    await service.set_lock(user, article, locked, publisher=request.app.state.live)
+    return JSONResponse({"slug": article.slug, "locked": locked})
+
+
+def _user_state(user: User) -> dict[str, object]:
+    return {
+        "username": user.username,
+        "role": user.role.value,
+        "suspended": service.is_suspended(user),
+        "suspended_until": user.suspended_until.isoformat() if user.suspended_until else None,
+        "suspension_reason": user.suspension_reason,
+    }
+
+
+async def suspend(request: Request) -> Response:
+    """POST /api/users/{username}/suspend {reason, until?, hide_replies?}."""
+    user = await _caller(request)
+    data = await _body(request)
+    target = await service.suspend_user(
+        user,
+        request.path_params["username"],
+        data.get("reason"),
+        data.get("until"),
+        data.get("hide_replies") is True,
+        publisher=request.app.state.live,
+        user_events=request.app.state.accounts,
+    )
+    return JSONResponse(_user_state(target))
+
+
+async def unsuspend(request: Request) -> Response:
+    """POST /api/users/{username}/unsuspend."""
+    user = await _caller(request)
+    await _body(request)
+    target = await service.unsuspend_user(user, request.path_params["username"])
+    return JSONResponse(_user_state(target))
+
+
+async def set_role(request: Request) -> Response:
+    """POST /api/users/{username}/role {role}: admins appoint and demote moderators."""
+    user = await _caller(request)
+    data = await _body(request)
+    target = await service.set_role(user, request.path_params["username"], data.get("role"))
+    return JSONResponse(_user_state(target))
+
+
+async def user(request: Request) -> Response:
+    """GET /api/users/{username}: role and suspension state."""
+    target = await User.get_or_none(username_key=request.path_params["username"].lower())
+    if target is None:
+        raise NotFound("There is no such user.")
+    return JSONResponse(_user_state(target))

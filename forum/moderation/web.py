@@ -1,0 +1,204 @@
+"""Moderation in the page: hide, unhide, flag, lock, the flag queue, the audit log, suspensions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from forum.accounts.identity import current_user
+from forum.articles.web import article_or_404
+from forum.errors import NotFound
+from forum.http import is_htmx, render, verified_form
+from forum.moderation import service
+from forum.replies.thread import ReplyNode
+from forum.replies.web import reply_in_article
+from forum.urls import reply_permalink
+from forum.validation import ValidationError
+from forum.visibility import shows_body
+from models import AuditAction, HideReason, User
+
+REASONS = [reason.value for reason in HideReason]
+
+
+async def _reply_main(request: Request, article: Any, reply: Any) -> Response:
+    viewer = await current_user(request)
+    await reply.fetch_related("author")
+    node = ReplyNode(reply, shows_body(reply, viewer))
+    return await render(request, "_reply_main.html", {"article": article, "node": node})
+
+
+async def hide(request: Request) -> Response:
+    """Hide a reply with a reason: the form (in place with htmx), then the reply as now shown."""
+    article, reply = await reply_in_article(request)
+    service.require_moderator(await current_user(request))
+    context: dict[str, Any] = {"article": article, "reply": reply, "reasons": REASONS}
+    template = "_hide_form.html" if is_htmx(request) else "moderate_reply.html"
+    if request.method == "GET":
+        return await render(
+            request, template, {**context, "form": {}, "errors": {}, "action": "hide"}
+        )
+    form = await verified_form(request)
+    try:
+        hidden = await service.hide_reply(
+            await current_user(request),
+            reply.id,
+            form.get("reason"),
+            form.get("note"),
+            publisher=request.app.state.live,
+            user_events=request.app.state.accounts,
+        )
+    except ValidationError as error:
+        context.update(form=dict(form), errors=error.errors, action="hide")
+        return await render(request, template, context, status_code=422)
+    if not is_htmx(request):
+        return RedirectResponse(reply_permalink(article.slug, hidden.id), status_code=303)
+    return await _reply_main(request, article, hidden)
+
+
+async def unhide(request: Request) -> Response:
+    """Show a hidden reply again (a confirmation page without JS)."""
+    article, reply = await reply_in_article(request)
+    moderator = service.require_moderator(await current_user(request))
+    if request.method == "GET":
+        context = {"article": article, "reply": reply, "action": "unhide", "form": {}, "errors": {}}
+        return await render(request, "moderate_reply.html", context)
+    await verified_form(request)
+    shown = await service.unhide_reply(moderator, reply.id, publisher=request.app.state.live)
+    if not is_htmx(request):
+        return RedirectResponse(reply_permalink(article.slug, shown.id), status_code=303)
+    return await _reply_main(request, article, shown)
+
+
+async def flag(request: Request) -> Response:
+    """Report a reply to the moderators."""
+    article, reply = await reply_in_article(request)
+    service.require_active(await current_user(request))
+    context: dict[str, Any] = {"article": article, "reply": reply, "reasons": REASONS}
+    template = "_flag_form.html" if is_htmx(request) else "moderate_reply.html"
+    if request.method == "GET":
+        return await render(
+            request, template, {**context, "form": {}, "errors": {}, "action": "flag"}
+        )
+    form = await verified_form(request)
+    try:
+        await service.flag_reply(
+            await current_user(request),
+            reply.id,
+            form.get("reason"),
+            form.get("note"),
+            user_events=request.app.state.accounts,
+        )
+    except ValidationError as error:
+        context.update(form=dict(form), errors=error.errors, action="flag")
+        return await render(request, template, context, status_code=422)
+    except service.AlreadyFlagged as already:
+        context.update(form=dict(form), errors={"reason": already.message}, action="flag")
+        return await render(request, template, context, status_code=409)
+    if not is_htmx(request):
+        return RedirectResponse(reply_permalink(article.slug, reply.id), status_code=303)
+    return Response(
+        '<p class="form-note" role="status">Thank you: the moderators will look at it.</p>',
+        media_type="text/html",
+    )
+
+
+async def dismiss(request: Request) -> Response:
+    """Dismiss a reply's flags from the queue."""
+    _, reply = await reply_in_article(request)
+    await verified_form(request)
+    await service.dismiss_flags(
+        await current_user(request), reply.id, user_events=request.app.state.accounts
+    )
+    if is_htmx(request):
+        return Response("", media_type="text/html")
+    return RedirectResponse("/mod/flags", status_code=303)
+
+
+async def lock(request: Request) -> Response:
+    """Lock or unlock the thread (the path ends in /lock or /unlock)."""
+    article = await article_or_404(request.path_params["slug"])
+    await verified_form(request)
+    locked = request.url.path.endswith("/lock")
+    await service.set_lock(
+        await current_user(request), article, locked, publisher=request.app.state.live
+    )
+    return RedirectResponse(f"/a/{article.slug}", status_code=303)
+
+
+async def compose(request: Request) -> Response:
+    """The top-level reply area (form, sign-in prompt or lock notice), e.g. after an unlock."""
+    article = await article_or_404(request.path_params["slug"])
+    return await render(request, "_compose.html", {"article": article, "form": {}, "errors": {}})
+
+
+async def flag_queue(request: Request) -> Response:
+    """The moderators' queue of flagged replies, most-flagged first."""
+    items = await service.flag_queue(await current_user(request))
+    return await render(request, "mod_flags.html", {"items": items})
+
+
+async def audit_log(request: Request) -> Response:
+    """Every moderator action, newest first, filtered by action and moderator."""
+    action = request.query_params.get("action", "")
+    actor = request.query_params.get("actor", "")[:30]
+    entries = await service.audit_log(await current_user(request), action=action, actor=actor)
+    context = {"entries": entries, "action": action, "actor": actor, "actions": list(AuditAction)}
+    return await render(request, "mod_log.html", context)
+
+
+async def _profile(request: Request) -> User:
+    user = await User.get_or_none(username_key=request.path_params["username"].lower())
+    if user is None:
+        raise NotFound("There is no such user.")
+    return user
+
+
+async def profile(request: Request) -> Response:
+    """A member's page; moderators can suspend from here, admins change roles."""
+    user = await _profile(request)
+    context = {"member": user, "suspended": service.is_suspended(user), "form": {}, "errors": {}}
+    return await render(request, "user.html", context)
+
+
+async def suspend(request: Request) -> Response:
+    """Suspend a member (for some days or for good), optionally hiding all their replies."""
+    user = await _profile(request)
+    form = await verified_form(request)
+    try:
+        until = service.suspension_end(form.get("days"))
+        await service.suspend_user(
+            await current_user(request),
+            user.username,
+            form.get("reason"),
+            until.isoformat() if until else None,
+            form.get("hide_replies"),
+            publisher=request.app.state.live,
+            user_events=request.app.state.accounts,
+        )
+    except ValidationError as error:
+        context = {
+            "member": user,
+            "suspended": service.is_suspended(user),
+            "form": dict(form),
+            "errors": error.errors,
+        }
+        return await render(request, "user.html", context, status_code=422)
+    return RedirectResponse(f"/u/{user.username}", status_code=303)
+
+
+async def unsuspend(request: Request) -> Response:
+    """Lift a member's suspension."""
+    user = await _profile(request)
+    await verified_form(request)
+    await service.unsuspend_user(await current_user(request), user.username)
+    return RedirectResponse(f"/u/{user.username}", status_code=303)
+
+
+async def set_role(request: Request) -> Response:
+    """An admin appoints or demotes a moderator."""
+    user = await _profile(request)
+    form = await verified_form(request)
+    await service.set_role(await current_user(request), user.username, form.get("role"))
+    return RedirectResponse(f"/u/{user.username}", status_code=303)
