@@ -3,6 +3,13 @@
 from models.articles import Article
 from models.live import EventKind, LiveEvent
 from models.moderation import AuditAction, AuditEntry, Flag
+from models.notifications import (
+    MailStatus,
+    Notification,
+    NotificationKind,
+    OutboxItem,
+    Subscription,
+)
 from models.replies import HideReason, Reply, ReplyStatus
 from models.users import Role, Session, User
 
@@ -14,9 +21,14 @@ __all__ = [
     "Flag",
     "HideReason",
     "LiveEvent",
+    "MailStatus",
+    "Notification",
+    "NotificationKind",
+    "OutboxItem",
     "Reply",
     "ReplyStatus",
     "Role",
     "Session",
+    "Subscription",
     "User",
 ]

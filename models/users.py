@@ -30,6 +30,10 @@ class User(Model):
     #: Suspended until this moment (a far-future date for good), null when not suspended.
     suspended_until = fields.DatetimeField(null=True)
     suspension_reason = fields.CharField(max_length=500, default="", db_default="")
+    #: Be notified of replies to one's own replies (the default) or not.
+    notify_replies = fields.BooleanField(default=True, db_default=True)
+    #: Secret in the URL of the private "replies to me" feed. A new one revokes the old.
+    feed_token = fields.CharField(max_length=64, null=True, unique=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
