@@ -95,8 +95,11 @@ class OutboxItem(Model):
     attempts = fields.IntField(default=0)
     #: Not before this moment (coalescing window, then backoff after a temporary failure).
     due_at = fields.DatetimeField(db_index=True)
-    #: Message-ID of the message that carries (or carried) this item.
+    #: Message-ID of the message that carries (or carried) this item, reused on a resend.
     message_id = fields.CharField(max_length=200, default="")
+    #: A sender working on this item: its claim, valid until claimed_until (then free again).
+    claim = fields.CharField(max_length=32, default="")
+    claimed_until = fields.DatetimeField(null=True)
     last_error = fields.CharField(max_length=500, default="")
     created_at = fields.DatetimeField(auto_now_add=True)
     sent_at = fields.DatetimeField(null=True)
