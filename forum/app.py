@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -36,6 +38,9 @@ from forum.live.threads import LiveThreads
 from forum.moderation import api as moderation_api
 from forum.moderation import web as moderation_web
 from forum.moderation.queue import render_flag_queue
+from forum.notifications import web as notifications_web
+from forum.notifications.notifier import AppNotifier
+from forum.notifications.sender import MailSender, sender_rules, transport_for
 from forum.ratelimits import RateLimited, RateLimiter
 from forum.replies import api as replies_api
 from forum.replies import web as replies_web
@@ -72,6 +77,14 @@ def _routes() -> list[Route | WebSocketRoute | Mount]:
         Route("/u/{username}/suspend", moderation_web.suspend, methods=["POST"]),
         Route("/u/{username}/unsuspend", moderation_web.unsuspend, methods=["POST"]),
         Route("/u/{username}/role", moderation_web.set_role, methods=["POST"]),
+        Route("/a/{slug}/follow", notifications_web.follow, methods=["POST"]),
+        Route("/a/{slug}/unfollow", notifications_web.follow, methods=["POST"]),
+        Route("/a/{slug}/feed.atom", notifications_web.thread_feed),
+        Route("/feeds/{token}/replies.atom", notifications_web.private_feed),
+        Route("/notifications", notifications_web.notifications_page),
+        Route("/notifications/read", notifications_web.mark_read_form, methods=["POST"]),
+        Route("/notifications/feed", notifications_web.renew_feed, methods=["POST"]),
+        Route("/unsubscribe/{token}", notifications_web.unsubscribe, methods=["GET", "POST"]),
         Route("/register", accounts_web.register, methods=["GET", "POST"]),
         Route("/login", accounts_web.login, methods=["GET", "POST"]),
         Route("/logout", accounts_web.logout, methods=["POST"]),
@@ -99,6 +112,13 @@ def _routes() -> list[Route | WebSocketRoute | Mount]:
         Route("/api/users/{username}/unsuspend", moderation_api.unsuspend, methods=["POST"]),
         Route("/api/users/{username}/role", moderation_api.set_role, methods=["POST"]),
         Route("/api/mod/flags", moderation_api.flags),
+        Route(
+            "/api/articles/{slug}/subscription",
+            notifications_web.api_subscription,
+            methods=["POST", "DELETE"],
+        ),
+        Route("/api/notifications", notifications_web.api_notifications),
+        Route("/api/notifications/read", notifications_web.api_mark_read, methods=["POST"]),
         Route("/api/mod/log", moderation_api.log),
         Mount(
             "/static/vendor/htmx",
@@ -218,11 +238,26 @@ def create_app(settings: Settings | None = None) -> Starlette:
         renderer = FrameRenderer(templates.env, settings)
         app.state.live = LiveThreads(hub, renderer, replay_limit=settings.live_replay_limit)
         app.state.presence = Presence(hub, renderer)
-        app.state.accounts = LiveAccounts(hub, lambda: render_flag_queue(templates.env))
+        app.state.accounts = LiveAccounts(hub, renderer, lambda: render_flag_queue(templates.env))
+        sender = MailSender(settings, transport_for(settings), sender_rules(settings))
+        app.state.notifier = AppNotifier(
+            app.state.accounts,
+            sender if settings.mail_sender_in_process else None,
+            settings.mail_coalesce_seconds,
+        )
+        sending = (
+            asyncio.create_task(sender.run(), name="mail-sender")
+            if settings.mail_sender_in_process
+            else None
+        )
         app.state.presence.start()
         try:
             yield
         finally:
+            if sending is not None:
+                sending.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sending
             await app.state.presence.stop()
             await hub.stop()
             await close_database()

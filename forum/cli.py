@@ -1,9 +1,10 @@
-"""Command line: `python -m forum serve | migrate | import-article FILE | promote NAME --role R`."""
+"""Command line: `python -m forum serve | migrate | mailer | import-article FILE | promote NAME`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from forum.articles.service import ArticleFileError, import_article, read_articl
 from forum.db import close_database, migrate_database, open_database
 from forum.errors import NotFound
 from forum.moderation.service import set_role
+from forum.notifications.sender import MailSender, sender_rules, transport_for
 from forum.settings import Settings, load_settings
 from forum.validation import ValidationError
 from models import Role
@@ -47,6 +49,18 @@ async def _promote(settings: Settings, username: str, role: str) -> int:
     return 0
 
 
+async def _mailer(settings: Settings) -> int:
+    await migrate_database(settings)
+    await open_database(settings)
+    sender = MailSender(settings, transport_for(settings), sender_rules(settings))
+    print("mail sender running (Ctrl-C to stop)")
+    try:
+        await sender.run()
+    finally:
+        await close_database()
+    return 0
+
+
 def _serve(settings: Settings) -> int:
     import uvicorn
 
@@ -68,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="apply migrations, then serve on HOST:PORT")
     commands.add_parser("migrate", help="apply pending database migrations")
+    commands.add_parser(
+        "mailer", help="send the mail outbox (instead of the server: MAIL_SENDER=off)"
+    )
     importer = commands.add_parser("import-article", help="add an article from a Markdown file")
     importer.add_argument("file", type=Path)
     promoter = commands.add_parser("promote", help="set a user's role (reader, moderator, admin)")
@@ -80,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "migrate":
         asyncio.run(migrate_database(settings))
         print("database is up to date")
+        return 0
+    if args.command == "mailer":
+        with contextlib.suppress(KeyboardInterrupt):
+            return asyncio.run(_mailer(settings))
         return 0
     if args.command == "promote":
         return asyncio.run(_promote(settings, args.username, args.role))

@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 
 from forum.accounts.identity import CSRF_FIELD, check_csrf, csrf_token, current_user
 from forum.errors import SignInRequired
+from forum.notifications.service import unread_count
 from forum.validation import ValidationError
 from models import User
 
@@ -92,6 +93,7 @@ async def render(
     viewer = await current_user(request)
     full_context = {
         "viewer": viewer,
+        "unread_notifications": await unread_count(viewer) if viewer else 0,
         "csrf_token": csrf_token(request),
         "settings": request.app.state.settings,
         **(context or {}),

@@ -41,6 +41,16 @@ class Settings:
     live_queue_size: int = 256
     #: Longest gap (in events) a reconnecting page is replayed; a larger one refreshes instead.
     live_replay_limit: int = 500
+    #: smtp://[user:password@]host:port; empty: write mail as files to mail_dir.
+    smtp_url: str = ""
+    mail_from: str = "forum <forum@localhost>"
+    mail_dir: Path = field(default=PROJECT_ROOT / "var" / "mail")
+    #: At most one email per thread and recipient in this many seconds (0: at once).
+    mail_coalesce_seconds: int = 120
+    #: First wait after a temporary mail failure (doubles each time, 5 attempts).
+    mail_retry_seconds: float = 30.0
+    #: Run the mail sender inside the server (or leave it to `python -m forum mailer`).
+    mail_sender_in_process: bool = True
     #: Anti-abuse limits (RATE_LIMITS=off turns them all off).
     limits: LimitRules = field(default_factory=LimitRules)
     #: Articles to load on first start (Markdown files with front matter).
@@ -82,6 +92,12 @@ def load_settings(env_file: str | Path | None = PROJECT_ROOT / ".env") -> Settin
         broker_url=config("BROKER_URL", default="memory://"),
         live_queue_size=config("LIVE_QUEUE_SIZE", cast=int, default=256),
         live_replay_limit=config("LIVE_REPLAY_LIMIT", cast=int, default=500),
+        smtp_url=config("SMTP_URL", default=""),
+        mail_from=config("MAIL_FROM", default="forum <forum@localhost>"),
+        mail_dir=Path(config("MAIL_DIR", default=str(PROJECT_ROOT / "var" / "mail"))),
+        mail_coalesce_seconds=config("MAIL_COALESCE_SECONDS", cast=int, default=120),
+        mail_retry_seconds=config("MAIL_RETRY_SECONDS", cast=float, default=30.0),
+        mail_sender_in_process=config("MAIL_SENDER", default="inprocess") == "inprocess",
         limits=LimitRules(
             enabled=config("RATE_LIMITS", default="on").lower() not in ("off", "false", "0"),
             new_account_posts=config("RATE_LIMIT_NEW_ACCOUNT_POSTS", default="1/30 seconds"),

@@ -54,6 +54,17 @@ def thread_rows(viewer: User | None) -> Q:
     return shown
 
 
+def readable_rows(viewer: User | None) -> Q:
+    """Replies whose author and text viewer may read: the query form of shows_body, for
+    notifications, feeds and emails."""
+    if is_moderator(viewer):
+        return Q(status__in=[ReplyStatus.VISIBLE, ReplyStatus.HIDDEN])
+    readable = Q(status=ReplyStatus.VISIBLE)
+    if viewer is not None:
+        readable |= Q(status=ReplyStatus.HIDDEN, author_id=viewer.id)
+    return readable
+
+
 def counted_replies(viewer: User | None = None) -> Q:
     """Replies that count in the numbers shown (reply counts): visible ones only."""
     return Q(status=ReplyStatus.VISIBLE)

@@ -11,6 +11,7 @@ from forum.accounts.identity import current_user
 from forum.articles.service import get_article, list_articles, reply_count
 from forum.errors import NotFound
 from forum.http import is_htmx, render
+from forum.notifications.service import is_following
 from forum.replies.thread import TreeShape, parse_cursor, parse_order, top_level_chunk
 from models import Article
 
@@ -38,15 +39,22 @@ async def article_context(request: Request, article: Article) -> dict[str, Any]:
     """What the article page shows: the article, one chunk of its discussion, the reply count."""
     order = parse_order(request.query_params.get("order"))
     cursor = parse_cursor(request.query_params.get("cursor"))
+    viewer = await current_user(request)
     chunk = await top_level_chunk(
         article,
-        await current_user(request),
+        viewer,
         order=order,
         cursor=cursor,
         limit=request.app.state.settings.page_size,
         shape=tree_shape(request),
     )
-    return {"article": article, "chunk": chunk, "order": order, "cursor": cursor}
+    return {
+        "article": article,
+        "chunk": chunk,
+        "order": order,
+        "cursor": cursor,
+        "follows": await is_following(viewer, article),
+    }
 
 
 async def article_page(request: Request) -> Response:

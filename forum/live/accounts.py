@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from forum.live.hub import Delivery, Hub
-from forum.live.render import encode_frame
-from models import User
+from forum.live.render import FrameRenderer, encode_frame
+from forum.notifications.service import unread_count
+from models import Article, User
 
 #: Moderators' pages that show the flag queue listen here.
 MODERATION_CHANNEL = "moderation"
@@ -23,9 +24,22 @@ def user_channel(user_id: int) -> str:
 class LiveAccounts:
     """Publishes account events (forum.moderation.service.UserEvents) and queue changes."""
 
-    def __init__(self, hub: Hub, render_queue: Callable[[], Awaitable[str]]) -> None:
+    def __init__(
+        self, hub: Hub, renderer: FrameRenderer, render_queue: Callable[[], Awaitable[str]]
+    ) -> None:
         self._hub = hub
+        self._renderer = renderer
         self._render_queue = render_queue
+
+    async def bell_changed(self, user_ids: list[int]) -> None:
+        """Send each user's open pages their unread count."""
+        for user in await User.filter(id__in=user_ids):
+            delivery = self._renderer.bell(await unread_count(user))
+            await self._hub.publish(user_channel(user.id), delivery)
+
+    async def following_changed(self, user: User, article: Article, follows: bool) -> None:
+        """Update the follow button on the user's other pages of the thread."""
+        await self._hub.publish(user_channel(user.id), self._renderer.following(article, follows))
 
     async def suspended(self, user: User) -> None:
         """Tell the user's open pages they are suspended; their sockets then close."""

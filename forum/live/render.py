@@ -49,6 +49,26 @@ class FrameRenderer:
         }
         return Delivery(frames={"*": encode_frame(frame)})
 
+    def bell(self, unread: int) -> Delivery:
+        """A user's new unread count, for the bell in the header of their pages."""
+        frame = {
+            "type": "notifications",
+            "unread": unread,
+            "content": str(self._macros.bell(unread)),
+        }
+        return Delivery(frames={"*": encode_frame(frame)})
+
+    def following(self, article: Article, follows: bool) -> Delivery:
+        """A user's new follow state of a thread, for the button on their other pages."""
+        content = str(self._macros.following(article, follows))
+        frame = {
+            "type": "subscription",
+            "article": article.slug,
+            "following": follows,
+            "content": content,
+        }
+        return Delivery(frames={"*": encode_frame(frame)})
+
     def refresh(self, last_seq: int) -> str:
         """Tell a page its gap cannot be replayed: reload the thread, then resume from last_seq."""
         return encode_frame({"type": "refresh", "last_seq": last_seq})

@@ -91,6 +91,7 @@ async def create_reply(request: Request) -> Response:
         data.get("parent_id"),
         publisher=request.app.state.live,
         limiter=request.app.state.limiter,
+        notifier=request.app.state.notifier,
     )
     node = await single_node(reply, user, FLAT)
     return JSONResponse(reply_json(request, article.slug, node), status_code=201)

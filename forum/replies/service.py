@@ -9,6 +9,7 @@ from forum.errors import Forbidden, NotFound
 from forum.live.events import EventPublisher, committed, record_event
 from forum.markdown import render_reply
 from forum.moderation.service import require_active
+from forum.notifications.service import Notifier, record_notifications
 from forum.ratelimits import LimitRules, RateLimiter
 from forum.validation import ValidationError, text_field
 from forum.visibility import is_moderator, thread_rows
@@ -50,8 +51,12 @@ async def post_reply(
     *,
     publisher: EventPublisher,
     limiter: RateLimiter,
+    notifier: Notifier,
 ) -> Reply:
-    """Post a reply to the article or to one of its replies; nothing is written on bad input."""
+    """Post a reply to the article or to one of its replies; nothing is written on bad input.
+
+    The notifications and mail it causes are written in the same transaction.
+    """
     require_active(author)
     moderator = is_moderator(author)
     if article.locked and not moderator:
@@ -83,6 +88,8 @@ async def post_reply(
             html=html,
         )
         events.append(await record_event(article.id, EventKind.POSTED, reply.id))
+        notified = await record_notifications(reply, parent, article, notifier.coalesce_seconds)
+    await notifier.notified(notified)
     return reply
 
 

@@ -97,6 +97,7 @@ async def create_reply(request: Request) -> Response:
             parent_id,
             publisher=request.app.state.live,
             limiter=request.app.state.limiter,
+            notifier=request.app.state.notifier,
         )
     except ValidationError as error:
         return await _form_errors(request, article, form, error.errors)

@@ -1,0 +1,1 @@
+"""Reply notifications: subscriptions, the bell, the mail outbox and its sender, Atom feeds."""

@@ -1,0 +1,139 @@
+"""Building notification emails and delivering them: through SMTP with aiosmtplib, or, with no
+SMTP configured, as files in a local folder so a newcomer can read what would have been sent."""
+
+from __future__ import annotations
+
+import html
+import time
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import unquote, urlsplit
+
+import aiosmtplib
+
+from forum.urls import reply_permalink
+from models import Article, Reply, User
+
+
+class TemporaryFailure(Exception):
+    """Worth trying again later (4xx, a dropped connection, a timeout)."""
+
+
+class PermanentFailure(Exception):
+    """Will not work by retrying (5xx)."""
+
+
+class Transport(Protocol):
+    """Delivers one message."""
+
+    async def send(self, message: EmailMessage) -> None:
+        """Deliver message or raise TemporaryFailure / PermanentFailure."""
+
+
+@dataclass(frozen=True)
+class SmtpTransport:
+    """Sends through an SMTP server given as smtp://[user:password@]host:port."""
+
+    url: str
+    timeout: float = 30.0
+
+    async def send(self, message: EmailMessage) -> None:
+        """Send, sorting SMTP errors into temporary and permanent ones."""
+        parts = urlsplit(self.url)
+        try:
+            await aiosmtplib.send(
+                message,
+                hostname=parts.hostname or "127.0.0.1",
+                port=parts.port or 25,
+                username=unquote(parts.username) if parts.username else None,
+                password=unquote(parts.password) if parts.password else None,
+                use_tls=parts.scheme == "smtps",
+                start_tls=None if parts.scheme == "smtp" else False,
+                timeout=self.timeout,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as refused:
+            codes = [error.code for error in refused.recipients]
+            raise _by_code(min(codes) if codes else 550, str(refused)) from refused
+        except aiosmtplib.SMTPResponseException as error:
+            raise _by_code(error.code, error.message) from error
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
+            raise TemporaryFailure(str(error) or type(error).__name__) from error
+
+
+def _by_code(code: int, text: str) -> Exception:
+    detail = f"{code} {text}"[:500]
+    return TemporaryFailure(detail) if 400 <= code < 500 else PermanentFailure(detail)
+
+
+@dataclass(frozen=True)
+class FolderTransport:
+    """Writes each message as an .eml file (the embedded default: var/mail/)."""
+
+    folder: Path
+
+    async def send(self, message: EmailMessage) -> None:
+        """Write the message to a new file."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = f"{time.time_ns()}-{message['Message-ID'].strip('<>').split('@')[0]}.eml"
+        (self.folder / name).write_bytes(bytes(message))
+
+
+@dataclass(frozen=True)
+class Letter:
+    """What one notification email is about."""
+
+    recipient: User
+    article: Article
+    replies: list[Reply]
+    message_id: str
+    unsubscribe_url: str
+
+
+def new_message_id(domain: str) -> str:
+    """A globally unique Message-ID, kept on the outbox items so a resend reuses it."""
+    return make_msgid(idstring="forum", domain=domain)
+
+
+def build_message(letter: Letter, *, sender: str, base_url: str) -> EmailMessage:
+    """The email: plain text and HTML parts, RFC 8058 one-click unsubscribe headers.
+
+    EmailMessage refuses CR/LF inside header values, so nothing from a reader can add headers.
+    """
+    article, replies = letter.article, letter.replies
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = letter.recipient.email or ""
+    if len(replies) == 1:
+        subject = f"{replies[0].author.username} replied in “{article.title}”"
+    else:
+        subject = f"{len(replies)} new replies in “{article.title}”"
+    message["Subject"] = subject
+    message["Date"] = formatdate(localtime=False, usegmt=True)
+    message["Message-ID"] = letter.message_id
+    message["List-Unsubscribe"] = f"<{letter.unsubscribe_url}>"
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message["Auto-Submitted"] = "auto-generated"
+
+    text_lines = [f"New in the discussion of “{article.title}”:", ""]
+    html_parts = [f"<p>New in the discussion of <strong>{html.escape(article.title)}</strong>:</p>"]
+    for reply in replies:
+        link = base_url + reply_permalink(article.slug, reply.id)
+        excerpt = reply.source if len(reply.source) <= 2000 else reply.source[:2000] + "…"
+        text_lines += [f"{reply.author.username} wrote:", excerpt, f"Read and reply: {link}", ""]
+        html_parts.append(
+            f'<div style="margin:1em 0;padding-left:.75em;border-left:3px solid #ccc">'
+            f"<p><strong>{html.escape(reply.author.username)}</strong> wrote:</p>"
+            f"{reply.html}"
+            f'<p><a href="{html.escape(link)}">Read and reply</a></p></div>'
+        )
+    text_lines.append(f"Stop these emails for this discussion: {letter.unsubscribe_url}")
+    html_parts.append(
+        f'<p style="color:#666;font-size:small"><a href="{html.escape(letter.unsubscribe_url)}">'
+        "Stop these emails for this discussion</a></p>"
+    )
+    message.set_content("\n".join(text_lines))
+    message.add_alternative("\n".join(html_parts), subtype="html")
+    return message

@@ -1,0 +1,189 @@
+"""The mail sender: delivers the outbox, coalesced per recipient and thread, each message once.
+
+It runs inside the server by default, or alone as `python -m forum mailer`. Several senders may
+run at once: each claims the items it sends for a while, so no two send the same mail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+from tortoise.expressions import Q
+
+from forum.moderation.service import is_suspended
+from forum.notifications.mail import (
+    FolderTransport,
+    Letter,
+    PermanentFailure,
+    SmtpTransport,
+    TemporaryFailure,
+    Transport,
+    build_message,
+    new_message_id,
+)
+from forum.notifications.tokens import unsubscribe_token
+from forum.settings import Settings
+from forum.visibility import shows_body
+from models import Article, MailStatus, OutboxItem, Reply, Subscription, User
+
+log = logging.getLogger("forum.mail")
+
+
+@dataclass(frozen=True)
+class SenderRules:
+    """How the sender behaves, from the settings."""
+
+    max_attempts: int = 5
+    #: Wait after the first temporary failure; doubles with each further one.
+    retry_seconds: float = 30.0
+    #: How long a claim holds before another sender may take the items over.
+    claim_seconds: float = 120.0
+    batch_size: int = 200
+
+
+def sender_rules(settings: Settings) -> SenderRules:
+    """The sender's behaviour from the settings."""
+    return SenderRules(retry_seconds=settings.mail_retry_seconds)
+
+
+def transport_for(settings: Settings) -> Transport:
+    """SMTP when SMTP_URL is set, else files in MAIL_DIR."""
+    if settings.smtp_url:
+        return SmtpTransport(settings.smtp_url)
+    return FolderTransport(settings.mail_dir)
+
+
+class MailSender:
+    """Sends due outbox items; safe to run in several processes and to kill at any moment."""
+
+    def __init__(self, settings: Settings, transport: Transport, rules: SenderRules) -> None:
+        self._settings = settings
+        self._transport = transport
+        self._rules = rules
+        self._domain = urlsplit(settings.base_url).hostname or "forum.local"
+        self.wake = asyncio.Event()
+
+    async def run(self, poll_seconds: float = 2.0) -> None:
+        """Send forever: when woken by a new item, and every poll_seconds."""
+        while True:
+            try:
+                await self.send_due()
+            except Exception:
+                log.exception("mail sender pass failed; trying again")
+            self.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), timeout=poll_seconds)
+
+    async def send_due(self) -> int:
+        """Send every message that is due now; returns how many were sent."""
+        now = datetime.now(UTC)
+        free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+        due = (
+            await OutboxItem.filter(free, status=MailStatus.PENDING, due_at__lte=now)
+            .order_by("id")
+            .limit(self._rules.batch_size)
+        )
+        groups: dict[tuple[int, int], list[OutboxItem]] = defaultdict(list)
+        for item in due:
+            groups[(item.recipient_id, item.article_id)].append(item)
+        sent = 0
+        for items in groups.values():
+            sent += await self._send_group(items)
+        return sent
+
+    async def _claim(self, items: list[OutboxItem]) -> list[OutboxItem]:
+        now = datetime.now(UTC)
+        claim = secrets.token_hex(8)
+        free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+        await OutboxItem.filter(
+            free, id__in=[item.id for item in items], status=MailStatus.PENDING
+        ).update(claim=claim, claimed_until=now + timedelta(seconds=self._rules.claim_seconds))
+        return await OutboxItem.filter(claim=claim, status=MailStatus.PENDING).order_by("id")
+
+    async def _send_group(self, candidates: list[OutboxItem]) -> int:
+        items = await self._claim(candidates)
+        if not items:
+            return 0
+        recipient = await User.get(id=items[0].recipient_id)
+        article = await Article.get(id=items[0].article_id)
+        replies = {
+            reply.id: reply
+            for reply in await Reply.filter(id__in=[i.reply_id for i in items]).select_related(
+                "author"
+            )
+        }
+        left = await Subscription.filter(
+            user_id=recipient.id, article_id=article.id, active=False
+        ).exists()
+        keep: list[OutboxItem] = []
+        drop: list[OutboxItem] = []
+        for item in items:
+            reply = replies.get(item.reply_id)
+            readable = reply is not None and shows_body(reply, recipient)
+            (keep if readable and not left else drop).append(item)
+        if not recipient.email or is_suspended(recipient):
+            keep, drop = [], items
+        if drop:
+            # Hidden or deleted since, or the reader left the thread: never send it.
+            await OutboxItem.filter(id__in=[i.id for i in drop]).update(
+                status=MailStatus.CANCELLED, claimed_until=None
+            )
+        if not keep:
+            return 0
+        # A resend after a crash reuses the Message-ID the first attempt chose.
+        message_id = next((i.message_id for i in keep if i.message_id), "") or new_message_id(
+            self._domain
+        )
+        ids = [i.id for i in keep]
+        await OutboxItem.filter(id__in=ids).update(message_id=message_id)
+        letter = Letter(
+            recipient=recipient,
+            article=article,
+            replies=[replies[i.reply_id] for i in keep],
+            message_id=message_id,
+            unsubscribe_url=self._unsubscribe_url(recipient.id, article.id),
+        )
+        message = build_message(
+            letter, sender=self._settings.mail_from, base_url=self._settings.base_url
+        )
+        attempts = max(i.attempts for i in keep) + 1
+        try:
+            await self._transport.send(message)
+        except TemporaryFailure as error:
+            await self._retry_later(ids, attempts, str(error))
+            return 0
+        except PermanentFailure as error:
+            await OutboxItem.filter(id__in=ids).update(
+                status=MailStatus.FAILED, attempts=attempts, last_error=str(error)[:500]
+            )
+            log.warning("mail to user %s failed for good: %s", recipient.id, error)
+            return 0
+        await OutboxItem.filter(id__in=ids).update(
+            status=MailStatus.SENT, attempts=attempts, sent_at=datetime.now(UTC), claimed_until=None
+        )
+        return 1
+
+    async def _retry_later(self, ids: list[int], attempts: int, error: str) -> None:
+        if attempts >= self._rules.max_attempts:
+            await OutboxItem.filter(id__in=ids).update(
+                status=MailStatus.FAILED, attempts=attempts, last_error=error[:500]
+            )
+            return
+        delay = self._rules.retry_seconds * 2 ** (attempts - 1)
+        await OutboxItem.filter(id__in=ids).update(
+            attempts=attempts,
+            last_error=error[:500],
+            due_at=datetime.now(UTC) + timedelta(seconds=delay),
+            claimed_until=None,
+        )
+
+    def _unsubscribe_url(self, user_id: int, article_id: int) -> str:
+        token = unsubscribe_token(self._settings.secret_key, user_id, article_id)
+        return f"{self._settings.base_url}/unsubscribe/{token}"

@@ -1,0 +1,158 @@
+"""Notifications in the page and the API: the bell's list, follow buttons, one-click
+unsubscribe (RFC 8058) and Atom feeds."""
+
+from __future__ import annotations
+
+from html import escape
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from forum.accounts.identity import check_csrf
+from forum.articles.web import article_or_404
+from forum.errors import NotFound
+from forum.http import is_htmx, json_body, render, require_user, verified_form
+from forum.notifications import feeds, service
+from forum.notifications.tokens import read_unsubscribe_token
+from forum.urls import reply_permalink
+from models import Article, User
+
+ATOM = "application/atom+xml; charset=utf-8"
+
+
+async def _follow(request: Request, follow: bool) -> tuple[User, Article]:
+    user = await require_user(request)
+    article = await article_or_404(request.path_params["slug"])
+    await service.set_following(user, article, follow)
+    await request.app.state.accounts.following_changed(user, article, follow)
+    return user, article
+
+
+async def follow(request: Request) -> Response:
+    """Follow or stop following a thread (the path ends in /follow or /unfollow)."""
+    await verified_form(request)
+    following = request.url.path.endswith("/follow")
+    _, article = await _follow(request, following)
+    if is_htmx(request):
+        return await render(
+            request, "_follow_button.html", {"article": article, "follows": following}
+        )
+    return RedirectResponse(f"/a/{article.slug}", status_code=303)
+
+
+async def notifications_page(request: Request) -> Response:
+    """The bell's list: newest first, each linking to the reply's permalink."""
+    user = await require_user(request)
+    unread, items = await service.notifications_for(user)
+    return await render(request, "notifications.html", {"unread": unread, "items": items})
+
+
+async def mark_read_form(request: Request) -> Response:
+    """Mark one notification (field id) or all of them read."""
+    user = await require_user(request)
+    form = await verified_form(request)
+    raw = form.get("id")
+    ids = [int(raw)] if isinstance(raw, str) and raw.isdigit() else None
+    await service.mark_read(user, ids, request.app.state.accounts)
+    return RedirectResponse("/notifications", status_code=303)
+
+
+async def api_notifications(request: Request) -> Response:
+    """GET /api/notifications: {unread, items}."""
+    user = await require_user(request)
+    unread, items = await service.notifications_for(user)
+    base = request.app.state.settings.base_url
+    return JSONResponse(
+        {
+            "unread": unread,
+            "items": [
+                {
+                    "id": item.notification.id,
+                    "kind": item.notification.kind.value,
+                    "reply_id": item.reply.id,
+                    "author": item.reply.author.username,
+                    "article": item.reply.article.slug,
+                    "url": base + reply_permalink(item.reply.article.slug, item.reply.id),
+                    "created_at": item.notification.created_at.isoformat(),
+                    "read": item.notification.read_at is not None,
+                }
+                for item in items
+            ],
+        }
+    )
+
+
+async def api_mark_read(request: Request) -> Response:
+    """POST /api/notifications/read {ids?}: mark these (or all) read."""
+    user = await require_user(request)
+    data = await json_body(request) if await request.body() else _checked_empty(request)
+    ids = data.get("ids")
+    if ids is not None and (
+        not isinstance(ids, list)
+        or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
+        or len(ids) > 1000
+    ):
+        return JSONResponse({"errors": {"ids": "ids must be a list of notification ids."}}, 422)
+    count = await service.mark_read(user, ids, request.app.state.accounts)
+    return JSONResponse({"marked": count, "unread": await service.unread_count(user)})
+
+
+def _checked_empty(request: Request) -> dict[str, object]:
+    check_csrf(request, None)
+    return {}
+
+
+async def api_subscription(request: Request) -> Response:
+    """POST (follow) or DELETE (leave) /api/articles/{slug}/subscription."""
+    await require_user(request)
+    check_csrf(request, None)
+    following = request.method == "POST"
+    _, article = await _follow(request, following)
+    return JSONResponse({"article": article.slug, "following": following}, status_code=200)
+
+
+async def unsubscribe(request: Request) -> Response:
+    """One-click unsubscribe from an email: GET asks, POST (no cookies needed) does it."""
+    settings = request.app.state.settings
+    target = read_unsubscribe_token(settings.secret_key, request.path_params["token"])
+    if target is None:
+        return HTMLResponse(
+            "<!doctype html><title>Invalid link</title><p>This unsubscribe link is not valid.</p>",
+            status_code=400,
+        )
+    user_id, article_id = target
+    article = await Article.get_or_none(id=article_id)
+    if article is None:
+        raise NotFound("That discussion no longer exists.")
+    if request.method == "POST":
+        await service.leave_thread(user_id, article_id)
+        return HTMLResponse(
+            f"<!doctype html><title>Unsubscribed</title><p>You will get no more emails about "
+            f"“{escape(article.title)}”.</p>",
+        )
+    return await render(request, "unsubscribe.html", {"article": article})
+
+
+async def thread_feed(request: Request) -> Response:
+    """GET /a/{slug}/feed.atom: the thread's newest replies."""
+    article = await article_or_404(request.path_params["slug"])
+    body = await feeds.thread_feed(article, request.app.state.settings.base_url)
+    return Response(body, media_type=ATOM)
+
+
+async def private_feed(request: Request) -> Response:
+    """GET /feeds/{token}/replies.atom: one reader's private feed (the token is the secret)."""
+    token = request.path_params["token"]
+    user = await User.get_or_none(feed_token=token) if len(token) <= 64 else None
+    if user is None:
+        raise NotFound("There is no feed at this address (it may have been renewed).")
+    body = await feeds.replies_to_me_feed(user, request.app.state.settings.base_url)
+    return Response(body, media_type=ATOM)
+
+
+async def renew_feed(request: Request) -> Response:
+    """Create (or replace, revoking the old) the private feed address."""
+    user = await require_user(request)
+    await verified_form(request)
+    await feeds.renew_feed_token(user)
+    return RedirectResponse("/notifications", status_code=303)
