@@ -84,6 +84,7 @@ def _routes() -> list[Route | WebSocketRoute | Mount]:
         Route("/notifications", notifications_web.notifications_page),
         Route("/notifications/read", notifications_web.mark_read_form, methods=["POST"]),
         Route("/notifications/feed", notifications_web.renew_feed, methods=["POST"]),
+        Route("/notifications/settings", notifications_web.reply_setting, methods=["POST"]),
         Route("/unsubscribe/{token}", notifications_web.unsubscribe, methods=["GET", "POST"]),
         Route("/register", accounts_web.register, methods=["GET", "POST"]),
         Route("/login", accounts_web.login, methods=["GET", "POST"]),

@@ -156,3 +156,12 @@ async def renew_feed(request: Request) -> Response:
     await verified_form(request)
     await feeds.renew_feed_token(user)
     return RedirectResponse("/notifications", status_code=303)
+
+
+async def reply_setting(request: Request) -> Response:
+    """Turn notices of replies to one's own replies on or off."""
+    user = await require_user(request)
+    form = await verified_form(request)
+    user.notify_replies = form.get("notify_replies") == "on"
+    await user.save(update_fields=["notify_replies"])
+    return RedirectResponse("/notifications", status_code=303)
