@@ -12,7 +12,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from forum.accounts.identity import current_user
 from forum.articles.service import get_article
-from forum.live.hub import Lagging, Subscriber
+from forum.live.hub import Delivery, Lagging, Subscriber
 from forum.live.threads import LiveThreads, thread_channel
 from forum.visibility import viewer_kind
 from models import Article
@@ -24,6 +24,9 @@ CLOSE_FELL_BEHIND = 1013
 MAX_FRAME_CHARS = 64 * 1024
 #: A client may send this many frames per window (resume requests are all it needs).
 CLIENT_FRAMES_PER_WINDOW, CLIENT_WINDOW_SECONDS = 20, 10.0
+#: How long a live event that overtook an earlier one waits for it before the gap is read from
+#: the stream instead (concurrent writers, or processes, publish in commit order only roughly).
+REORDER_WAIT_SECONDS = 1.0
 
 
 def origin_allowed(websocket: WebSocket, base_url: str) -> bool:
@@ -52,14 +55,15 @@ class ThreadConnection:
     """One open page: replays what it missed, then forwards live frames in order."""
 
     def __init__(
-        self, websocket: WebSocket, live: LiveThreads, article: Article, kind: str
+        self, websocket: WebSocket, live: LiveThreads, article: Article, kind: str, seen_seq: int
     ) -> None:
         self.websocket = websocket
         self.live = live
         self.article = article
         self.kind = kind
-        #: Highest stream position this socket has been sent (or told to refresh to).
-        self.sent_seq = 0
+        #: Highest stream position this socket has been sent (or told to refresh to); starts at
+        #: the stream's end when the socket opened, so a silent client gets events from then on.
+        self.sent_seq = seen_seq
         self.send_lock = asyncio.Lock()
         self._frame_times: list[float] = []
 
@@ -93,17 +97,48 @@ class ThreadConnection:
             await asyncio.wait_for(self.websocket.close(code=code, reason=reason), timeout=2)
 
     async def _send_live(self, subscriber: Subscriber) -> None:
+        # Events are published after their commits, so one may overtake another: hold it until
+        # the earlier ones arrive (or read them from the stream), and send each once, in order.
+        early: dict[int, Delivery] = {}
+        deadline: float | None = None
         with contextlib.suppress(Lagging):
             while True:
-                delivery = await subscriber.next()
+                delivery: Delivery | None = None
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout_at(deadline):
+                        delivery = await subscriber.next()
                 async with self.send_lock:
-                    if delivery.seq is not None and delivery.seq <= self.sent_seq:
-                        continue  # already replayed
-                    frame = delivery.frame_for(self.kind)
-                    if frame is not None:
-                        await self.websocket.send_text(frame)
-                    if delivery.seq is not None:
-                        self.sent_seq = delivery.seq
+                    if delivery is not None and delivery.seq is None:
+                        await self._send(delivery)
+                    elif delivery is not None and delivery.seq is not None:
+                        early[delivery.seq] = delivery
+                    for seq in [seq for seq in early if seq <= self.sent_seq]:
+                        del early[seq]  # already replayed
+                    if delivery is None and early:
+                        await self._replay(self.sent_seq, min(early) - 1)
+                    while self.sent_seq + 1 in early:
+                        self.sent_seq += 1
+                        await self._send(early.pop(self.sent_seq))
+                if not early:
+                    deadline = None
+                elif deadline is None:
+                    deadline = asyncio.get_running_loop().time() + REORDER_WAIT_SECONDS
+
+    async def _send(self, delivery: Delivery) -> None:
+        frame = delivery.frame_for(self.kind)
+        if frame is not None:
+            await self.websocket.send_text(frame)
+
+    async def _replay(self, after_seq: int, up_to: int) -> None:
+        """Send the events after after_seq up to up_to from the stream, or refresh when that gap
+        cannot be replayed whole (call holding send_lock)."""
+        deliveries = await self.live.replay(self.article, after_seq, up_to)
+        if deliveries is None:
+            await self.websocket.send_text(self.live.renderer.refresh(up_to))
+        else:
+            for delivery in deliveries:
+                await self._send(delivery)
+        self.sent_seq = max(self.sent_seq, up_to)
 
     async def _receive(self) -> None:
         while True:
@@ -142,16 +177,7 @@ class ThreadConnection:
 
     async def _resume(self, last_seq: int) -> None:
         async with self.send_lock:
-            up_to = await self.live.last_seq(self.article)
-            deliveries = await self.live.replay(self.article, last_seq, up_to)
-            if deliveries is None:
-                await self.websocket.send_text(self.live.renderer.refresh(up_to))
-            else:
-                for delivery in deliveries:
-                    frame = delivery.frame_for(self.kind)
-                    if frame is not None:
-                        await self.websocket.send_text(frame)
-            self.sent_seq = max(self.sent_seq, up_to)
+            await self._replay(last_seq, await self.live.last_seq(self.article))
 
 
 async def thread_socket(websocket: WebSocket) -> None:
@@ -165,11 +191,15 @@ async def thread_socket(websocket: WebSocket) -> None:
         await websocket.close(code=CLOSE_POLICY)
         return
     kind = viewer_kind(await current_user(websocket))
-    await websocket.accept()
     live: LiveThreads = state.live
     channel = thread_channel(article.id)
-    connection = ThreadConnection(websocket, live, article, kind)
+    # Read before subscribing: an event committed in between is then a gap, filled from the
+    # stream, rather than an event the socket would count as already seen.
+    seen_seq = await live.last_seq(article)
     async with live.hub.subscribe(channel) as subscriber:
+        # Accepted once subscribed: every event committed after the handshake reaches the client.
+        await websocket.accept()
+        connection = ThreadConnection(websocket, live, article, kind, seen_seq)
         state.presence.changed(channel)
         with contextlib.suppress(WebSocketDisconnect):
             await connection.run(subscriber)

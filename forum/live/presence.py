@@ -31,13 +31,17 @@ class Presence:
         self._heartbeat = asyncio.create_task(self._beat(heartbeat_seconds), name="presence")
 
     async def stop(self) -> None:
-        """Stop the heartbeat and pending reports."""
+        """Stop the heartbeat and pending reports, then report this process's last counts."""
         for handle in self._pending.values():
             handle.cancel()
         for task in (*self._tasks, *([self._heartbeat] if self._heartbeat else [])):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        # The sockets are closed by now: without this, the other processes would go on counting
+        # them until the heartbeat's entry expires.
+        for channel in tuple(self._tracked):
+            await self._flush(channel, announce=True)
 
     def changed(self, channel: str) -> None:
         """A reader joined or left channel: publish the new total shortly."""

@@ -1,0 +1,215 @@
+"""The hub on its own: the same tests against every backend (memory://, redis://), and what only
+Redis can do: several hubs (processes) sharing messages and presence counts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+import pytest_asyncio
+import redis.asyncio as aioredis
+
+from forum.live.backends import backend_for
+from forum.live.hub import Delivery, Hub, Lagging, Subscriber
+from forum.live.presence import Presence
+from forum.live.render import FrameRenderer
+from forum.settings import Settings
+from forum.templating import build_templates
+
+BACKENDS = [
+    pytest.param("memory://", id="memory"),
+    pytest.param("redis", id="redis", marks=pytest.mark.redis),
+]
+#: Generous, only so that a broken hub fails instead of hanging.
+TIMEOUT = 10
+
+
+@pytest.fixture(params=BACKENDS)
+def broker_url(request: pytest.FixtureRequest) -> str:
+    """Each backend in turn; Redis from the redis_url fixture (skipped when unreachable)."""
+    if request.param == "redis":
+        return str(request.getfixturevalue("redis_url"))
+    return str(request.param)
+
+
+@asynccontextmanager
+async def running_hub(broker_url: str, queue_size: int = 256) -> AsyncIterator[Hub]:
+    """A started hub, stopped at the end of the block."""
+    hub = Hub(backend_for(broker_url), queue_size=queue_size)
+    await hub.start()
+    try:
+        yield hub
+    finally:
+        await hub.stop()
+
+
+@pytest_asyncio.fixture
+async def hub(broker_url: str) -> AsyncIterator[Hub]:
+    """A hub on the backend under test."""
+    async with running_hub(broker_url) as started:
+        yield started
+
+
+@pytest.fixture
+def channel() -> str:
+    """A channel no other test (or concurrent test run sharing Redis) uses."""
+    return f"test:{uuid.uuid4().hex}"
+
+
+async def broker_subscribers(broker_url: str, channel: str, count: int) -> None:
+    """Wait until the broker routes channel to count hubs (Redis subscribes asynchronously)."""
+    if not broker_url.startswith("redis"):
+        return
+    client = aioredis.Redis.from_url(broker_url, decode_responses=True)
+    try:
+        async with asyncio.timeout(TIMEOUT):
+            while True:
+                if dict(await client.pubsub_numsub(channel)).get(channel, 0) == count:
+                    return
+                await asyncio.sleep(0.01)
+    finally:
+        await client.aclose()
+
+
+def delivery(n: int) -> Delivery:
+    """A numbered delivery, as a thread event would be."""
+    return Delivery(frames={"*": json.dumps({"n": n})}, seq=n)
+
+
+async def take(subscriber: Subscriber, count: int) -> list[int]:
+    """The numbers of the next count deliveries."""
+    async with asyncio.timeout(TIMEOUT):
+        return [json.loads((await subscriber.next()).frames["*"])["n"] for _ in range(count)]
+
+
+async def test_publish_reaches_every_subscriber_of_the_channel(
+    hub: Hub, broker_url: str, channel: str
+) -> None:
+    other_channel = channel + ":other"
+    async with (
+        hub.subscribe(channel) as first,
+        hub.subscribe(channel) as second,
+        hub.subscribe(other_channel) as other,
+    ):
+        await broker_subscribers(broker_url, channel, 1)
+        await broker_subscribers(broker_url, other_channel, 1)
+        for n in range(1, 4):
+            await hub.publish(channel, delivery(n))
+        await hub.publish(other_channel, delivery(99))
+        assert await take(first, 3) == [1, 2, 3]
+        assert await take(second, 3) == [1, 2, 3]
+        assert await take(other, 1) == [99]
+        # 99 has been dispatched by now: it went to its own channel only.
+        assert first.queue.empty() and second.queue.empty()
+
+
+async def test_subscription_ends_with_its_block(hub: Hub, broker_url: str, channel: str) -> None:
+    assert hub.local_count(channel) == 0
+    async with hub.subscribe(channel):
+        async with hub.subscribe(channel):
+            assert hub.local_count(channel) == 2
+        assert hub.local_count(channel) == 1
+        await broker_subscribers(broker_url, channel, 1)
+    assert hub.local_count(channel) == 0
+    with pytest.raises(RuntimeError, match="boom"):
+        async with hub.subscribe(channel):
+            assert hub.local_count(channel) == 1
+            raise RuntimeError("boom")
+    assert hub.local_count(channel) == 0
+    # The process no longer listens at all, and publishing to nobody is harmless.
+    await broker_subscribers(broker_url, channel, 0)
+    await hub.publish(channel, delivery(1))
+    async with hub.subscribe(channel) as again:
+        await broker_subscribers(broker_url, channel, 1)
+        await hub.publish(channel, delivery(2))
+        assert await take(again, 1) == [2]
+
+
+async def test_a_slow_subscriber_lags_while_a_fast_one_gets_everything(
+    broker_url: str, channel: str
+) -> None:
+    lags: list[str] = []
+    async with (
+        running_hub(broker_url, queue_size=4) as hub,
+        hub.subscribe(channel) as fast,
+        hub.subscribe(channel) as slow,
+    ):
+        slow.on_lag = lambda: lags.append("lag")
+        await broker_subscribers(broker_url, channel, 1)
+        received: list[int] = []
+        for n in range(1, 21):
+            await hub.publish(channel, delivery(n))
+            received += await take(fast, 1)  # keeps up: reads each one as it comes
+        assert received == list(range(1, 21))
+        assert not fast.lagging
+        assert slow.lagging
+        assert lags == ["lag"], "on_lag is called once, when the subscriber falls behind"
+        assert await take(slow, 4) == [1, 2, 3, 4]
+        with pytest.raises(Lagging):
+            await asyncio.wait_for(slow.next(), TIMEOUT)
+
+
+@pytest.mark.redis
+async def test_two_hubs_sharing_redis_see_each_others_messages(
+    redis_url: str, channel: str
+) -> None:
+    async with (
+        running_hub(redis_url) as hub_a,
+        running_hub(redis_url) as hub_b,
+        hub_a.subscribe(channel) as on_a,
+        hub_b.subscribe(channel) as on_b,
+    ):
+        await broker_subscribers(redis_url, channel, 2)
+        await hub_a.publish(channel, delivery(1))
+        await hub_b.publish(channel, delivery(2))
+        assert await take(on_a, 2) == [1, 2]
+        assert await take(on_b, 2) == [1, 2]
+
+
+async def next_reading(subscriber: Subscriber, expected: int) -> None:
+    """Wait for a presence report of expected readers (earlier totals may come first)."""
+    async with asyncio.timeout(TIMEOUT):
+        while True:
+            frame = json.loads((await subscriber.next()).frames["*"])
+            if frame["type"] == "presence" and frame["reading"] == expected:
+                return
+
+
+@pytest.mark.redis
+async def test_presence_adds_up_across_hubs_on_redis(redis_url: str, channel: str) -> None:
+    renderer = FrameRenderer(build_templates().env, Settings())
+    client = aioredis.Redis.from_url(redis_url)
+    async with running_hub(redis_url) as hub_a, running_hub(redis_url) as hub_b:
+        presence_a = Presence(hub_a, renderer, debounce=0.01)
+        presence_b = Presence(hub_b, renderer, debounce=0.01)
+        try:
+            async with (
+                hub_a.subscribe(channel) as watcher,
+                hub_a.subscribe(channel),
+                hub_b.subscribe(channel),
+            ):
+                await broker_subscribers(redis_url, channel, 2)
+                presence_a.changed(channel)
+                await next_reading(watcher, 2)
+                presence_b.changed(channel)
+                await next_reading(watcher, 3)
+                async with hub_b.subscribe(channel):
+                    presence_b.changed(channel)
+                    await next_reading(watcher, 4)
+                presence_b.changed(channel)
+                await next_reading(watcher, 3)
+                async with hub_b.subscribe(channel):
+                    presence_b.changed(channel)
+                    await next_reading(watcher, 4)
+                # A process shutting down reports the pages it no longer has.
+                await presence_b.stop()
+                await next_reading(watcher, 3)
+        finally:
+            await presence_a.stop()
+            await presence_b.stop()
+            await client.delete(f"presence:{channel}")
+            await client.aclose()
