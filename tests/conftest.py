@@ -41,7 +41,8 @@ def _free_port() -> int:
 def _postgres_reachable(url: str) -> bool:
     parsed = urlparse(url)
     try:
-        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 5432), timeout=2):
+        address = (parsed.hostname or "127.0.0.1", parsed.port or 5432)
+        with socket.create_connection(address, timeout=2):
             return True
     except OSError:
         return False
@@ -100,7 +101,9 @@ class LiveServer:
     env: dict[str, str]
 
 
-def start_server(database_url: str, log_dir: Path, **extra_env: str) -> tuple[subprocess.Popen[bytes], LiveServer]:
+def start_server(
+    database_url: str, log_dir: Path, **extra_env: str
+) -> tuple[subprocess.Popen[bytes], LiveServer]:
     """Start `uvicorn server:app` on a free port and wait until it answers."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
@@ -124,8 +127,8 @@ def start_server(database_url: str, log_dir: Path, **extra_env: str) -> tuple[su
         pytest.fail(f"migrations failed:\n{migrate.stdout}\n{migrate.stderr}")
     with log.open("wb") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "server:app", "--host", "127.0.0.1", "--port", str(port),
-             "--ws-per-message-deflate", "false", "--no-access-log"],
+            [sys.executable, "-m", "uvicorn", "server:app", "--host", "127.0.0.1",
+             "--port", str(port), "--ws-per-message-deflate", "false", "--no-access-log"],
             cwd=PROJECT_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
         )
     deadline = time.monotonic() + 30
@@ -202,12 +205,16 @@ class Member:
         """Headers an unsafe API request needs."""
         return {"X-CSRF-Token": self.csrf}
 
-    async def post_reply(self, body: str, parent_id: int | None = None, slug: str = SLUG) -> httpx.Response:
+    async def post_reply(
+        self, body: str, parent_id: int | None = None, slug: str = SLUG
+    ) -> httpx.Response:
         """POST a reply through the API."""
         payload: dict[str, object] = {"body": body}
         if parent_id is not None:
             payload["parent_id"] = parent_id
-        return await self.client.post(f"/api/articles/{slug}/replies", json=payload, headers=self.headers())
+        return await self.client.post(
+            f"/api/articles/{slug}/replies", json=payload, headers=self.headers()
+        )
 
 
 async def sign_up(server: LiveServer, username: str | None = None) -> Member:
@@ -243,12 +250,15 @@ def browser(server: LiveServer) -> Iterator[object]:
     playwright_api = pytest.importorskip("playwright.sync_api")
     chromium = Path("/usr/bin/chromium")
     if not chromium.exists():
-        pytest.fail("Debian's chromium is missing: `make test` installs it (apt-get install chromium)")
+        pytest.fail(
+            "Debian's chromium is missing: `make test` installs it (apt-get install chromium)"
+        )
     with playwright_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(chromium),
             args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"],
         )
         yield browser
         browser.close()

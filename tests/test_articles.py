@@ -28,7 +28,8 @@ async def test_article_page_renders_the_seed_faithfully(anon: httpx.AsyncClient)
     assert [h.get_text(strip=True) for h in page.select("h1")] == [
         "Biden’s Armed Shift: Ukraine Authorized to Strike Inside Russia"
     ]
-    assert article.select_one(".subtitle").get_text(strip=True) == "Ukraine Authorized to Strike Inside Russia"
+    subtitle = article.select_one(".subtitle").get_text(strip=True)
+    assert subtitle == "Ukraine Authorized to Strike Inside Russia"
     assert [h.get_text(strip=True) for h in article.select(".article-body h2")] == SECTION_HEADINGS
     items = article.select(".article-body ol > li")
     assert [li.get_text(strip=True).split(":")[0] for li in items] == [
