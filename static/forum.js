@@ -31,6 +31,15 @@ document.addEventListener("htmx:ws:before:message:incoming", (event) => {
   if (typeof frame.seq === "number") {
     bar.dataset.lastSeq = String(Math.max(Number(bar.dataset.lastSeq || 0), frame.seq));
   }
+  if (frame.type === "suspended") {
+    // The server closes this socket next (4403, no reconnect): say why, without moving focus.
+    const notice = document.createElement("p");
+    notice.className = "notice suspended-notice";
+    notice.setAttribute("role", "alert");
+    notice.textContent = frame.message || "Your account has been suspended.";
+    document.getElementById("main")?.prepend(notice);
+    return;
+  }
   if (frame.type === "refresh") {
     event.detail.cancelled = true;
     refreshThread(frame.last_seq);

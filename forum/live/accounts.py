@@ -44,7 +44,8 @@ class LiveAccounts:
     async def suspended(self, user: User) -> None:
         """Tell the user's open pages they are suspended; their sockets then close."""
         frame = {"type": "suspended", "message": "Your account has been suspended."}
-        await self._hub.publish(user_channel(user.id), Delivery(frames={"*": encode_frame(frame)}))
+        delivery = Delivery(frames={"*": encode_frame(frame)}, close_code=CLOSE_SUSPENDED)
+        await self._hub.publish(user_channel(user.id), delivery)
 
     async def flags_changed(self) -> None:
         """Send every open flag queue its new contents."""

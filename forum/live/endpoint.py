@@ -12,10 +12,12 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from forum.accounts.identity import current_user
 from forum.articles.service import get_article
+from forum.live.accounts import CLOSE_SUSPENDED, user_channel
 from forum.live.hub import Delivery, Lagging, Subscriber
 from forum.live.threads import LiveThreads, thread_channel
+from forum.moderation.service import is_suspended
 from forum.visibility import viewer_kind
-from models import Article
+from models import Article, User
 
 #: Close codes (docs/live.md). 1013 makes htmx's ws extension reconnect, and then resume.
 CLOSE_POLICY = 1008
@@ -55,41 +57,66 @@ class ThreadConnection:
     """One open page: replays what it missed, then forwards live frames in order."""
 
     def __init__(
-        self, websocket: WebSocket, live: LiveThreads, article: Article, kind: str, seen_seq: int
+        self,
+        websocket: WebSocket,
+        live: LiveThreads,
+        article: Article,
+        viewer: User | None,
+        seen_seq: int,
     ) -> None:
         self.websocket = websocket
         self.live = live
         self.article = article
-        self.kind = kind
+        self.kind = viewer_kind(viewer)
+        self.user_id = viewer.id if viewer else None
         #: Highest stream position this socket has been sent (or told to refresh to); starts at
         #: the stream's end when the socket opened, so a silent client gets events from then on.
         self.sent_seq = seen_seq
         self.send_lock = asyncio.Lock()
         self._frame_times: list[float] = []
 
-    async def run(self, subscriber: Subscriber) -> None:
-        """Serve the socket until the client leaves, misbehaves, or falls behind."""
+    async def run(self, subscriber: Subscriber, personal: Subscriber | None) -> None:
+        """Serve the socket until the client leaves, misbehaves, falls behind, or is suspended."""
         sender = asyncio.create_task(self._send_live(subscriber))
         receiver = asyncio.create_task(self._receive())
+        tasks = {sender, receiver}
+        if personal is not None:
+            tasks.add(asyncio.create_task(self._send_personal(personal)))
 
         def cut_off() -> None:
-            sender.cancel()
+            for task in tasks:
+                task.cancel()
 
         subscriber.on_lag = cut_off
+        if personal is not None:
+            personal.on_lag = cut_off
         try:
-            done, _ = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (sender, receiver):
+            for task in tasks:
                 task.cancel()
-            for task in (sender, receiver):
+            for task in tasks:
                 with contextlib.suppress(BaseException):
                     await task
         if receiver in done and isinstance(receiver.exception(), ProtocolViolation):
             violation = receiver.exception()
             assert isinstance(violation, ProtocolViolation)
             await self._close(violation.code, violation.reason)
-        elif subscriber.lagging:
+        elif subscriber.lagging or (personal is not None and personal.lagging):
             await self._close(CLOSE_FELL_BEHIND, "fell behind; reconnect and resume")
+        elif any(not task.cancelled() and task.exception() is None for task in done - {receiver}):
+            await self._close(CLOSE_SUSPENDED, "account suspended")
+
+    async def _send_personal(self, personal: Subscriber) -> None:
+        """Forward the user's own frames (bell, follow state); returns once suspended."""
+        with contextlib.suppress(Lagging):
+            while True:
+                delivery = await personal.next()
+                async with self.send_lock:
+                    await self._send(delivery)
+                if delivery.close_code is not None:
+                    return
+        raise Lagging()
 
     async def _close(self, code: int, reason: str) -> None:
         # A reader that stopped reading may never take the close frame: do not wait for it long.
@@ -125,7 +152,7 @@ class ThreadConnection:
                     deadline = asyncio.get_running_loop().time() + REORDER_WAIT_SECONDS
 
     async def _send(self, delivery: Delivery) -> None:
-        frame = delivery.frame_for(self.kind)
+        frame = delivery.frame_for(self.kind, self.user_id)
         if frame is not None:
             await self.websocket.send_text(frame)
 
@@ -190,17 +217,25 @@ async def thread_socket(websocket: WebSocket) -> None:
     if article is None:
         await websocket.close(code=CLOSE_POLICY)
         return
-    kind = viewer_kind(await current_user(websocket))
+    viewer = await current_user(websocket)
+    if viewer is not None and is_suspended(viewer):
+        await websocket.close(code=CLOSE_SUSPENDED)
+        return
     live: LiveThreads = state.live
     channel = thread_channel(article.id)
     # Read before subscribing: an event committed in between is then a gap, filled from the
     # stream, rather than an event the socket would count as already seen.
     seen_seq = await live.last_seq(article)
-    async with live.hub.subscribe(channel) as subscriber:
+    async with contextlib.AsyncExitStack() as stack:
+        subscriber = await stack.enter_async_context(live.hub.subscribe(channel))
+        personal = None
+        if viewer is not None:
+            # The user's own channel: the bell, follow buttons, and suspension.
+            personal = await stack.enter_async_context(live.hub.subscribe(user_channel(viewer.id)))
         # Accepted once subscribed: every event committed after the handshake reaches the client.
         await websocket.accept()
-        connection = ThreadConnection(websocket, live, article, kind, seen_seq)
+        connection = ThreadConnection(websocket, live, article, viewer, seen_seq)
         state.presence.changed(channel)
         with contextlib.suppress(WebSocketDisconnect):
-            await connection.run(subscriber)
+            await connection.run(subscriber, personal)
     state.presence.changed(channel)

@@ -30,6 +30,8 @@ class Delivery:
     frames: dict[str, str]
     #: The article stream position, for thread events; None for presence and notices.
     seq: int | None = None
+    #: Close the receiving sockets with this code once the frame is sent (e.g. suspension).
+    close_code: int | None = None
 
     def frame_for(self, viewer_kind: str, user_id: int | None = None) -> str | None:
         """The frame this viewer gets: one meant for this user alone, else the one for its kind
@@ -42,13 +44,16 @@ class Delivery:
 
     def encode(self) -> str:
         """The wire form between processes."""
-        return json.dumps({"seq": self.seq, "frames": self.frames}, separators=(",", ":"))
+        return json.dumps(
+            {"seq": self.seq, "frames": self.frames, "close": self.close_code},
+            separators=(",", ":"),
+        )
 
     @classmethod
     def decode(cls, message: str) -> Delivery:
         """Read a delivery published by any process."""
         data = json.loads(message)
-        return cls(frames=data["frames"], seq=data["seq"])
+        return cls(frames=data["frames"], seq=data["seq"], close_code=data.get("close"))
 
 
 class Lagging(Exception):
