@@ -315,3 +315,153 @@ DOCUMENT: dict[str, Any] = {
 async def openapi_document(request: Request) -> Response:
     """GET /api/openapi.json: this API described as OpenAPI 3.1."""
     return JSONResponse(DOCUMENT)
+
+
+def _action(
+    summary: str, params: list[dict[str, Any]], body: dict[str, Any] | None = None, ok: str = "200"
+) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "summary": summary,
+        "parameters": [*params, _CSRF],
+        "responses": {
+            ok: {"description": "Done"},
+            "401": _errors("Signed out"),
+            "403": _errors("Not allowed (role, suspension) or bad CSRF token"),
+            "404": _errors("Not found"),
+            "422": _errors("Invalid fields"),
+        },
+    }
+    if body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": body}},
+        }
+    return operation
+
+
+_USERNAME = {"name": "username", "in": "path", "required": True, "schema": {"type": "string"}}
+_REASON = {"type": "string", "enum": ["spam", "abuse", "off-topic", "other"]}
+_REASON_BODY = {
+    "type": "object",
+    "required": ["reason"],
+    "properties": {
+        "reason": _REASON,
+        "note": {
+            "type": "string",
+            "maxLength": 500,
+            "description": "Required when reason is other.",
+        },
+    },
+}
+
+DOCUMENT["paths"].update(
+    {
+        "/api/replies/{reply_id}/hide": {
+            "post": _action("Hide a reply (moderators)", [_REPLY_ID], _REASON_BODY)
+        },
+        "/api/replies/{reply_id}/unhide": {
+            "post": _action("Unhide a reply (moderators)", [_REPLY_ID])
+        },
+        "/api/replies/{reply_id}/flags": {
+            "post": {
+                **_action("Flag a reply for the moderators", [_REPLY_ID], _REASON_BODY, ok="201"),
+            }
+        },
+        "/api/replies/{reply_id}/flags/dismiss": {
+            "post": _action("Dismiss a reply's flags (moderators)", [_REPLY_ID])
+        },
+        "/api/articles/{slug}/lock": {
+            "post": _action("Lock a thread: no new replies (moderators)", [_SLUG])
+        },
+        "/api/articles/{slug}/unlock": {"post": _action("Unlock a thread (moderators)", [_SLUG])},
+        "/api/articles/{slug}/subscription": {
+            "post": _action("Follow a thread", [_SLUG]),
+            "delete": _action("Leave a thread (no more notifications from it)", [_SLUG]),
+        },
+        "/api/users/{username}": {
+            "get": {
+                "summary": "Role and suspension state",
+                "parameters": [_USERNAME],
+                "responses": {"200": {"description": "The user"}, "404": _errors("No such user")},
+            }
+        },
+        "/api/users/{username}/suspend": {
+            "post": _action(
+                "Suspend a user (moderators)",
+                [_USERNAME],
+                {
+                    "type": "object",
+                    "required": ["reason"],
+                    "properties": {
+                        "reason": {"type": "string", "maxLength": 500},
+                        "until": {
+                            "type": ["string", "null"],
+                            "format": "date-time",
+                            "description": "Omitted: for good.",
+                        },
+                        "hide_replies": {"type": "boolean"},
+                    },
+                },
+            )
+        },
+        "/api/users/{username}/unsuspend": {
+            "post": _action("Lift a suspension (moderators)", [_USERNAME])
+        },
+        "/api/users/{username}/role": {
+            "post": _action(
+                "Set a role (admins)",
+                [_USERNAME],
+                {
+                    "type": "object",
+                    "required": ["role"],
+                    "properties": {
+                        "role": {"type": "string", "enum": ["reader", "moderator", "admin"]}
+                    },
+                },
+            )
+        },
+        "/api/mod/flags": {
+            "get": {
+                "summary": "The flag queue, most-flagged first (moderators)",
+                "responses": {
+                    "200": {"description": "{flags: [...]}"},
+                    "401": _errors("Signed out"),
+                    "403": _errors("Not a moderator"),
+                },
+            }
+        },
+        "/api/mod/log": {
+            "get": {
+                "summary": "The audit log, newest first (moderators)",
+                "parameters": [
+                    {"name": "action", "in": "query", "schema": {"type": "string"}},
+                    {"name": "actor", "in": "query", "schema": {"type": "string"}},
+                ],
+                "responses": {
+                    "200": {"description": "{entries: [...]}"},
+                    "401": _errors("Signed out"),
+                    "403": _errors("Not a moderator"),
+                },
+            }
+        },
+        "/api/notifications": {
+            "get": {
+                "summary": "Unread count and newest notifications",
+                "responses": {
+                    "200": {"description": "{unread, items}"},
+                    "401": _errors("Signed out"),
+                },
+            }
+        },
+        "/api/notifications/read": {
+            "post": _action(
+                "Mark notifications read (all when ids is omitted)",
+                [],
+                {
+                    "type": "object",
+                    "properties": {"ids": {"type": "array", "items": {"type": "integer"}}},
+                },
+            )
+        },
+    }
+)
