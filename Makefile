@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-postgres lint bench migrations install clean
+.PHONY: run test test-postgres lint bench bench-live migrations install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,9 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/page.py
+
+bench-live: install
+	$(BIN)/python bench/live.py
 
 migrations: install
 	$(BIN)/tortoise makemigrations
