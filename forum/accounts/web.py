@@ -11,6 +11,7 @@ from forum.errors import Forbidden
 from forum.http import render, verified_form
 from forum.ratelimits import RateLimited
 from forum.validation import ValidationError
+from models import User
 
 LOGIN_FAILED = "Wrong username or password."
 
@@ -42,6 +43,14 @@ def set_session_cookie(
     )
 
 
+async def _signed_in(request: Request, user: User, next_path: str) -> Response:
+    """Start a session for user and go back where they came from."""
+    response = RedirectResponse(next_path, status_code=303)
+    new_session = await service.start_session(user, request.app.state.settings.session_days)
+    set_session_cookie(request, response, new_session)
+    return response
+
+
 async def register(request: Request) -> Response:
     """Create an account, then sign in and go back where the reader came from."""
     next_path = safe_next(request.query_params.get("next"))
@@ -55,13 +64,7 @@ async def register(request: Request) -> Response:
         values = {"username": form.get("username") or "", "email": form.get("email") or ""}
         context = {"form": values, "errors": error.errors, "next": next_path}
         return await render(request, "register.html", context, status_code=422)
-    response = RedirectResponse(next_path, status_code=303)
-    set_session_cookie(
-        request,
-        response,
-        await service.start_session(user, request.app.state.settings.session_days),
-    )
-    return response
+    return await _signed_in(request, user, next_path)
 
 
 async def login(request: Request) -> Response:
@@ -93,13 +96,7 @@ async def login(request: Request) -> Response:
     if user is None:
         context["errors"] = {"password": LOGIN_FAILED}
         return await render(request, "login.html", context, status_code=422)
-    response = RedirectResponse(next_path, status_code=303)
-    set_session_cookie(
-        request,
-        response,
-        await service.start_session(user, request.app.state.settings.session_days),
-    )
-    return response
+    return await _signed_in(request, user, next_path)
 
 
 async def logout(request: Request) -> Response:
