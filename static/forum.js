@@ -45,15 +45,34 @@ document.addEventListener("htmx:ws:before:message:incoming", (event) => {
     refreshThread(frame.last_seq);
     return;
   }
-  // The page already shows this reply (e.g. the author's own post): nothing to insert.
-  if (frame.op === "insert" && document.getElementById(`reply-${frame.reply_id}`)) {
-    event.detail.cancelled = true;
+  // The page already shows this reply, or will once its own post is answered: insert nothing,
+  // but still take the thread's new reply count from the frame.
+  if (
+    frame.op === "insert" &&
+    (document.getElementById(`reply-${frame.reply_id}`) || isOwnPostInFlight(bar, frame))
+  ) {
+    event.detail.message.data = JSON.stringify({ ...frame, content: withoutInserts(frame.content) });
     return;
   }
-  if (frame.op === "insert" && frame.author) {
+  if (frame.op === "insert" && frame.author && frame.author !== bar.dataset.viewer) {
     announce(`New reply from ${frame.author}.`);
   }
 });
+
+// This page's reader posted the reply and the form's request is still out: its answer shows it.
+function isOwnPostInFlight(bar, frame) {
+  const form = document.getElementById(`reply-form-${frame.parent_id ?? "top"}`);
+  return frame.author === bar.dataset.viewer && !!form?.classList.contains("htmx-request");
+}
+
+// A frame's partials minus the reply it inserts (those target #children-… or #live-buffer).
+function withoutInserts(content) {
+  const template = document.createElement("template");
+  template.innerHTML = content;
+  const inserts = 'hx-partial[hx-target^="#children-"], hx-partial[hx-target="#live-buffer"]';
+  for (const partial of template.content.querySelectorAll(inserts)) partial.remove();
+  return template.innerHTML;
+}
 
 document.addEventListener("htmx:ws:after:message:incoming", () => updateNewRepliesButton());
 
@@ -110,6 +129,11 @@ document.addEventListener("click", (event) => {
   } else {
     const loadMore = replies.querySelector(":scope > .load-more");
     for (const reply of held) replies.insertBefore(reply, loadMore);
+  }
+  // The button hides now: keep keyboard focus where the new replies start, not on the page.
+  if (document.activeElement === button && held.length) {
+    held[0].tabIndex = -1;
+    held[0].focus();
   }
   updateNewRepliesButton();
   announce(count === 1 ? "1 new reply shown." : `${count} new replies shown.`);

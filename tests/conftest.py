@@ -120,16 +120,34 @@ def start_server(
     }
     log = log_dir / f"server-{port}.log"
     migrate = subprocess.run(
-        [sys.executable, "-m", "forum", "migrate"], cwd=PROJECT_ROOT, env=env,
-        capture_output=True, text=True, check=False,
+        [sys.executable, "-m", "forum", "migrate"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if migrate.returncode:
         pytest.fail(f"migrations failed:\n{migrate.stdout}\n{migrate.stderr}")
     with log.open("wb") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "server:app", "--host", "127.0.0.1",
-             "--port", str(port), "--ws-per-message-deflate", "false", "--no-access-log"],
-            cwd=PROJECT_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "server:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--ws-per-message-deflate",
+                "false",
+                "--no-access-log",
+            ],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
         )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -244,9 +262,14 @@ async def other_member(server: LiveServer) -> AsyncIterator[Member]:
     await someone.client.aclose()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(server: LiveServer) -> Iterator[object]:
-    """Headless Debian Chromium driven by Playwright (never a downloaded browser)."""
+    """Headless Debian Chromium driven by Playwright (never a downloaded browser), per module.
+
+    Not per session: while sync Playwright runs, it marks its event loop as running on this
+    thread, and every async test after it would fail. So Playwright stops when the module that
+    used it ends; async tests belong in other modules than browser tests.
+    """
     playwright_api = pytest.importorskip("playwright.sync_api")
     chromium = Path("/usr/bin/chromium")
     if not chromium.exists():
@@ -256,9 +279,15 @@ def browser(server: LiveServer) -> Iterator[object]:
     with playwright_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(chromium),
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         yield browser
         browser.close()

@@ -5,36 +5,17 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Dialog, Locator, Page, sync_playwright
+from playwright.sync_api import Browser, Dialog, Locator, Page
 
 from tests.conftest import PASSWORD, SLUG, LiveServer, unique_name
 
 pytestmark = pytest.mark.browser
 
 ARTICLE = f"/a/{SLUG}"
-CHROMIUM = Path("/usr/bin/chromium")
-
-
-@pytest.fixture(scope="module")
-def browser(server: LiveServer) -> Iterator[Browser]:
-    """Debian's headless Chromium, for this module only.
-
-    Overrides the session-wide fixture: while sync Playwright runs it marks an event loop as
-    running on this thread, and the async tests of the modules after this one would fail.
-    """
-    if not CHROMIUM.exists():
-        pytest.fail("Debian's chromium is missing: `make test` installs it")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
