@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from starlette.templating import Jinja2Templates
 
 from forum.settings import PROJECT_ROOT
-from forum.visibility import is_moderator
+from forum.visibility import is_moderator, shows_body
 
 
 def time_ago(moment: datetime, now: datetime | None = None) -> str:
@@ -39,6 +39,7 @@ def build_templates() -> Jinja2Templates:
     templates.env.filters["ago"] = time_ago
     templates.env.filters["absolute_time"] = absolute_time
     templates.env.globals["is_moderator"] = is_moderator
+    templates.env.globals["shows_body"] = shows_body
     templates.env.trim_blocks = True
     templates.env.lstrip_blocks = True
     return templates

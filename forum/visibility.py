@@ -12,6 +12,8 @@ later feeds and emails) asks these functions; none filters on its own.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from tortoise.expressions import Q, Subquery
 
 from models import Reply, ReplyStatus, Role, User
@@ -22,9 +24,19 @@ READER, MODERATOR = "reader", "moderator"
 VIEWER_KINDS = (READER, MODERATOR)
 
 
+def is_suspended(user: User, now: datetime | None = None) -> bool:
+    """Whether the account is suspended at this moment."""
+    return user.suspended_until is not None and user.suspended_until > (now or datetime.now(UTC))
+
+
 def is_moderator(viewer: User | None) -> bool:
-    """Whether viewer moderates (moderators and admins)."""
-    return viewer is not None and viewer.role in (Role.MODERATOR, Role.ADMIN)
+    """Whether viewer moderates (moderators and admins), which a suspension puts on hold: a
+    suspended moderator sees what readers see."""
+    return (
+        viewer is not None
+        and viewer.role in (Role.MODERATOR, Role.ADMIN)
+        and not is_suspended(viewer)
+    )
 
 
 def viewer_kind(viewer: User | None) -> str:

@@ -15,7 +15,7 @@ from tortoise.transactions import in_transaction
 from forum.errors import Forbidden, NotFound, SignInRequired
 from forum.live.events import EventPublisher, ThreadEvent, committed, record_event
 from forum.validation import ValidationError, text_field
-from forum.visibility import is_moderator
+from forum.visibility import is_moderator, is_suspended
 from models import (
     Article,
     AuditAction,
@@ -49,11 +49,6 @@ class UserEvents(Protocol):
 
     async def flags_changed(self) -> None:
         """Tell moderators' open flag queues to update."""
-
-
-def is_suspended(user: User, now: datetime | None = None) -> bool:
-    """Whether the account is suspended at this moment."""
-    return user.suspended_until is not None and user.suspended_until > (now or datetime.now(UTC))
 
 
 def suspension_message(user: User) -> str:
@@ -123,7 +118,8 @@ async def _audit(
         target_id=target.id,
         target_label=label[:200],
         reason=reason,
-        note=note,
+        # Notes may quote a reason that is itself up to NOTE_MAX long.
+        note=note[:NOTE_MAX],
     )
 
 
@@ -308,7 +304,7 @@ async def suspend_user(
         await target.save(update_fields=["suspended_until", "suspension_reason"])
         await Session.filter(user_id=target.id).delete()
         await _audit(
-            actor, AuditAction.SUSPEND, target, note=f"{text} (until {moment:%Y-%m-%d %H:%M})"
+            actor, AuditAction.SUSPEND, target, note=f"until {moment:%Y-%m-%d %H:%M}: {text}"
         )
         if hide_replies is True or hide_replies in ("on", "true", "1"):
             events.extend(await _hide_all_replies(actor, target))
