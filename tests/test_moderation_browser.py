@@ -1,0 +1,205 @@
+"""Moderation in a real browser: a reply hidden in place reaches the readers' open pages, and a
+suspended member's open page is told and stops listening."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, WebSocket, expect, sync_playwright
+
+from forum.accounts.identity import SESSION_COOKIE
+from tests.conftest import PASSWORD, PROJECT_ROOT, LiveServer, unique_name
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+#: docs/live.md: the close code of a suspended member's socket (do not reconnect).
+CLOSE_SUSPENDED = 4403
+
+
+@pytest.fixture(scope="module")
+def browser(server: LiveServer) -> Iterator[Browser]:
+    """Debian's headless Chromium, for this module only (as in test_browser.py: sync Playwright
+    marks an event loop as running on this thread, which the async modules after it cannot
+    share)."""
+    if not CHROMIUM.exists():
+        pytest.fail("Debian's chromium is missing: `make test` installs it")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
+        )
+        yield chromium
+        chromium.close()
+
+
+@dataclass(frozen=True)
+class Account:
+    """A registered member, signed in through the API."""
+
+    username: str
+    session: str
+    csrf: str
+
+    def api(self, server: LiveServer) -> httpx.Client:
+        """An API client with this member's session and CSRF header."""
+        return httpx.Client(
+            base_url=server.url,
+            cookies={SESSION_COOKIE: self.session},
+            headers={"X-CSRF-Token": self.csrf},
+            timeout=10,
+        )
+
+
+def register(server: LiveServer, prefix: str) -> Account:
+    """Register and sign in a member through the API."""
+    username = unique_name(prefix)
+    credentials = {"username": username, "password": PASSWORD}
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        assert client.post("/api/accounts", json=credentials).status_code == 201
+        session = client.post("/api/session", json=credentials)
+        assert session.status_code == 200, session.text
+    return Account(username, session.cookies[SESSION_COOKIE], session.json()["csrf_token"])
+
+
+def forum_command(server: LiveServer, *args: str) -> None:
+    """Run `python -m forum ...` against the server's database."""
+    done = subprocess.run(
+        [sys.executable, "-m", "forum", *args],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **server.env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.fixture(scope="module")
+def moderator(server: LiveServer) -> Account:
+    """A member promoted to moderator with the command line."""
+    account = register(server, "mod")
+    forum_command(server, "promote", account.username, "--role", "moderator")
+    return account
+
+
+@pytest.fixture(scope="module")
+def slug(server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An article of this module's own, imported with the command line."""
+    name = unique_name("moderated").replace("_", "-")
+    path = tmp_path_factory.mktemp("articles") / f"{name}.md"
+    path.write_text(f"---\nslug: {name}\ntitle: Moderated in a browser\n---\nText.\n")
+    forum_command(server, "import-article", str(path))
+    return name
+
+
+@pytest.fixture
+def contexts(browser: Browser, server: LiveServer) -> Iterator[list[BrowserContext]]:
+    """Browser contexts (each with its own cookies) opened by the test, closed after it."""
+    opened: list[BrowserContext] = []
+    yield opened
+    for context in opened:
+        context.close()
+
+
+def open_page(
+    contexts: list[BrowserContext], browser: Browser, server: LiveServer, account: Account | None
+) -> Page:
+    """A page in a fresh context, signed in as account (its session cookie)."""
+    context = browser.new_context(base_url=server.url)
+    context.set_default_timeout(10_000)
+    contexts.append(context)
+    if account is not None:
+        context.add_cookies([{"name": SESSION_COOKIE, "value": account.session, "url": server.url}])
+    # Remember how the live socket closed (htmx's ws extension reports it with its code).
+    context.add_init_script(
+        "document.addEventListener('htmx:ws:close', (e) => { window.liveClosed = e.detail.code })"
+    )
+    return context.new_page()
+
+
+def open_thread(page: Page, slug: str) -> None:
+    """Open the article and wait until its live socket is subscribed (presence arrives)."""
+    page.goto(f"/a/{slug}")
+    expect(page.locator("#presence")).to_contain_text("reading now")
+
+
+def post(server: LiveServer, account: Account, slug: str, body: str) -> int:
+    """Post a top-level reply through the API; its id."""
+    with account.api(server) as client:
+        response = client.post(f"/api/articles/{slug}/replies", json={"body": body})
+    assert response.status_code == 201, response.text
+    return int(response.json()["id"])
+
+
+def test_a_moderator_hides_a_reply_and_readers_lose_it_live(
+    browser: Browser,
+    server: LiveServer,
+    contexts: list[BrowserContext],
+    moderator: Account,
+    slug: str,
+) -> None:
+    author, reader = register(server, "author"), register(server, "reader")
+    reply_id = post(server, author, slug, "Buy cheap watches here")
+    reader_page = open_page(contexts, browser, server, reader)
+    open_thread(reader_page, slug)
+    reader_page.evaluate("window.pageMarker = 'never reloaded'")
+    reader_actions = reader_page.locator(f"#reply-{reply_id} > .reply-main .reply-actions")
+    expect(reader_actions.get_by_role("link", name="Hide")).to_be_hidden()
+
+    page = open_page(contexts, browser, server, moderator)
+    open_thread(page, slug)
+    page.evaluate("window.pageMarker = 'the same page'")
+    actions = page.locator(f"#reply-{reply_id} > .reply-main .reply-actions")
+    actions.get_by_role("link", name="Hide").click()
+    form = page.locator(f"#reply-slot-{reply_id} form.moderation-form")
+    form.wait_for()
+    form.get_by_label("spam").check()
+    with page.expect_response(lambda r: r.url.endswith(f"/r/{reply_id}/hide")) as hidden:
+        form.get_by_role("button", name="Hide").click()
+    assert hidden.value.status == 200
+    marker = page.locator(f"#reply-{reply_id} > .reply-main .hidden-marker")
+    expect(marker).to_contain_text("spam")
+    expect(page.locator(f"#reply-{reply_id} > .reply-main .reply-body")).to_contain_text(
+        "Buy cheap watches here"
+    )
+    assert page.evaluate("window.pageMarker") == "the same page"
+
+    reader_page.locator(f"#reply-{reply_id}").wait_for(state="detached")
+    expect(reader_page.get_by_text("Buy cheap watches here")).to_have_count(0)
+    assert reader_page.evaluate("window.pageMarker") == "never reloaded"
+
+
+def test_a_suspended_members_open_page_is_told_and_its_socket_closes(
+    browser: Browser,
+    server: LiveServer,
+    contexts: list[BrowserContext],
+    moderator: Account,
+    slug: str,
+) -> None:
+    member = register(server, "member")
+    page = open_page(contexts, browser, server, member)
+    frames: list[str] = []
+
+    def listen(socket: WebSocket) -> None:
+        socket.on("framereceived", lambda payload: frames.append(str(payload)))
+
+    page.on("websocket", listen)
+    open_thread(page, slug)
+
+    with moderator.api(server) as client:
+        suspended = client.post(f"/api/users/{member.username}/suspend", json={"reason": "Spam"})
+    assert suspended.status_code == 200, suspended.text
+
+    notice = page.locator(".suspended-notice")
+    expect(notice).to_have_text("Your account has been suspended.")
+    assert notice.get_attribute("role") == "alert"
+    page.wait_for_function("window.liveClosed !== undefined")
+    assert page.evaluate("window.liveClosed") == CLOSE_SUSPENDED
+    assert any('"type":"suspended"' in frame for frame in frames), frames

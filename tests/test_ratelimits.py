@@ -1,0 +1,270 @@
+"""Anti-abuse limits with windows shortened through the settings: posting (new and established
+accounts, moderators exempt), the duplicate guard, sign-in throttling per address and per
+account, and RATE_LIMITS=off turning all of it off.
+
+The limits hold per server process, so these tests start a server of their own with the limits
+on, over the same database as the session's server (to make accounts old or moderators there).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+import pytest_asyncio
+from bs4 import BeautifulSoup
+
+from models import Article, Reply, Role, User
+from tests.conftest import (
+    PASSWORD,
+    LiveServer,
+    Member,
+    sign_up,
+    start_server,
+    stop_server,
+    unique_name,
+)
+from tests.test_moderation import enrol
+
+HTMX = {"HX-Request": "true"}
+#: Established accounts may post twice in two seconds; accounts younger than a day once an hour.
+LIMITS = {
+    "RATE_LIMITS": "on",
+    "RATE_LIMIT_POSTS": "2/2 seconds",
+    "RATE_LIMIT_NEW_ACCOUNT_POSTS": "1/hour",
+    "NEW_ACCOUNT_HOURS": "24",
+    "DUPLICATE_WINDOW_SECONDS": "1",
+    "RATE_LIMIT_LOGIN_IP": "4/hour",
+    "RATE_LIMIT_LOGIN_ACCOUNT": "2/hour",
+}
+TOO_FAST = "You are posting too fast. Try again in {} s."
+TOO_MANY_SIGN_INS = "Too many sign-in attempts. Try again in {} s."
+#: Each test signs in from addresses of its own (127.0.0.0/8 is all loopback on Linux), so that
+#: the per-address limit of one test does not count another's attempts.
+_addresses = (f"127.0.0.{n}" for n in itertools.count(2))
+
+
+@pytest.fixture(scope="module")
+def limited(
+    server: LiveServer, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """A server with every limit on, over the session's database."""
+    process, live = start_server(database_url, tmp_path_factory.mktemp("limited"), **LIMITS)
+    yield live
+    stop_server(process)
+
+
+@pytest_asyncio.fixture
+async def newcomer(limited: LiveServer, db: None) -> AsyncIterator[Member]:
+    """A member of the limited server whose account is minutes old."""
+    someone = await enrol(limited, "newcomer")
+    yield someone
+    await someone.client.aclose()
+
+
+@pytest_asyncio.fixture
+async def regular(limited: LiveServer, db: None) -> AsyncIterator[Member]:
+    """A member of the limited server whose account is two days old."""
+    someone = await enrol(limited, "regular")
+    await User.filter(username_key=someone.username.lower()).update(
+        created_at=datetime.now(UTC) - timedelta(days=2)
+    )
+    yield someone
+    await someone.client.aclose()
+
+
+@pytest_asyncio.fixture
+async def moderator(limited: LiveServer, db: None) -> AsyncIterator[Member]:
+    """A moderator of the limited server, their account minutes old."""
+    someone = await enrol(limited, "mod", role=Role.MODERATOR)
+    yield someone
+    await someone.client.aclose()
+
+
+def parse(html: str) -> BeautifulSoup:
+    """An HTML page or fragment, parsed."""
+    return BeautifulSoup(html, "html.parser")
+
+
+def retry_after(response: httpx.Response) -> int:
+    """The Retry-After header of a 429, in seconds."""
+    assert response.status_code == 429, response.text
+    return int(response.headers["retry-after"])
+
+
+async def replies_in(article: Article) -> int:
+    """How many replies the article has in the database."""
+    return await Reply.filter(article_id=article.id).count()
+
+
+# Posting ---------------------------------------------------------------------------------------
+
+
+async def test_a_new_account_posts_once_per_window(
+    newcomer: Member, fresh_article: Article
+) -> None:
+    slug = fresh_article.slug
+    assert (await newcomer.post_reply("Hello", slug=slug)).status_code == 201
+    refused = await newcomer.post_reply("Hello again", slug=slug)
+    wait = retry_after(refused)
+    assert 2 < wait <= 3600, "held to the new accounts' hourly limit"
+    assert refused.json() == {"errors": {"body": TOO_FAST.format(wait)}}
+    assert await replies_in(fresh_article) == 1
+
+
+async def test_an_established_account_may_post_again_once_the_window_passes(
+    regular: Member, fresh_article: Article
+) -> None:
+    slug = fresh_article.slug
+    for body in ("One", "Two"):
+        assert (await regular.post_reply(body, slug=slug)).status_code == 201
+    refused = await regular.post_reply("Three", slug=slug)
+    wait = retry_after(refused)
+    assert 1 <= wait <= 2
+    assert refused.json() == {"errors": {"body": TOO_FAST.format(wait)}}
+    assert await replies_in(fresh_article) == 2
+    await asyncio.sleep(wait)
+    assert (await regular.post_reply("Three", slug=slug)).status_code == 201
+
+
+async def test_moderators_are_exempt_from_posting_limits(
+    moderator: Member, fresh_article: Article
+) -> None:
+    for i in range(5):
+        response = await moderator.post_reply(f"Moderator's note {i}", slug=fresh_article.slug)
+        assert response.status_code == 201, response.text
+
+
+async def test_the_same_text_twice_is_refused_within_the_window(
+    moderator: Member, fresh_article: Article
+) -> None:
+    slug = fresh_article.slug
+    assert (await moderator.post_reply("Same words", slug=slug)).status_code == 201
+    again = await moderator.post_reply("Same words", slug=slug)
+    assert again.status_code == 422
+    assert again.json() == {
+        "errors": {"body": "You have just posted exactly this. Say something new?"}
+    }
+    assert await replies_in(fresh_article) == 1
+    await asyncio.sleep(float(LIMITS["DUPLICATE_WINDOW_SECONDS"]))
+    assert (await moderator.post_reply("Same words", slug=slug)).status_code == 201
+
+
+@pytest.mark.parametrize("htmx", [False, True], ids=["plain form", "htmx"])
+async def test_the_reply_form_shows_the_limit_beside_the_field(
+    newcomer: Member, fresh_article: Article, htmx: bool
+) -> None:
+    slug = fresh_article.slug
+    assert (await newcomer.post_reply("First", slug=slug)).status_code == 201
+    response = await newcomer.client.post(
+        f"/a/{slug}/replies",
+        data={"body": "Second thoughts", "parent_id": ""},
+        headers={**newcomer.headers(), **(HTMX if htmx else {})},
+    )
+    wait = retry_after(response)
+    form = parse(response.text).select_one("form#reply-form-top")
+    assert form is not None
+    textarea = form.select_one("textarea[name=body]")
+    assert textarea is not None and textarea.get_text() == "Second thoughts", "the text is kept"
+    assert textarea["aria-invalid"] == "true"
+    error = form.select_one(f"#{textarea['aria-describedby']}")
+    assert error is not None and error.get_text(strip=True) == TOO_FAST.format(wait)
+    assert await replies_in(fresh_article) == 1
+
+
+# Signing in ------------------------------------------------------------------------------------
+
+
+@pytest_asyncio.fixture
+async def account(server: LiveServer) -> AsyncIterator[str]:
+    """The name of an account with PASSWORD (made through the session's server)."""
+    someone = await sign_up(server)
+    await someone.client.aclose()
+    yield someone.username
+
+
+def client_at(server: LiveServer, address: str) -> httpx.AsyncClient:
+    """A client whose requests come from this loopback address."""
+    transport = httpx.AsyncHTTPTransport(local_address=address)
+    return httpx.AsyncClient(base_url=server.url, transport=transport, timeout=10)
+
+
+async def api_sign_in(client: httpx.AsyncClient, username: str, password: str) -> httpx.Response:
+    """POST /api/session."""
+    return await client.post("/api/session", json={"username": username, "password": password})
+
+
+async def test_sign_in_is_throttled_per_account(
+    limited: LiveServer, account: str, server: LiveServer
+) -> None:
+    other = await sign_up(server)
+    await other.client.aclose()
+    first_address, second_address = next(_addresses), next(_addresses)
+    async with (
+        client_at(limited, first_address) as here,
+        client_at(limited, second_address) as there,
+    ):
+        for _ in range(2):
+            assert (await api_sign_in(here, account, "wrong password")).status_code == 401
+        refused = await api_sign_in(here, account, PASSWORD)
+        wait = retry_after(refused)
+        assert refused.json() == {"errors": {"password": TOO_MANY_SIGN_INS.format(wait)}}
+        assert "forum_session" not in refused.cookies
+        # The account is throttled from anywhere; this address may still sign in to others.
+        assert (await api_sign_in(there, account, PASSWORD)).status_code == 429
+        assert (await api_sign_in(here, other.username, PASSWORD)).status_code == 200
+
+
+async def test_sign_in_is_throttled_per_address(limited: LiveServer, account: str) -> None:
+    async with client_at(limited, next(_addresses)) as client:
+        for _ in range(4):
+            response = await api_sign_in(client, unique_name("nobody"), "wrong password")
+            assert response.status_code == 401
+        refused = await api_sign_in(client, account, PASSWORD)
+        wait = retry_after(refused)
+        assert refused.json() == {"errors": {"password": TOO_MANY_SIGN_INS.format(wait)}}
+    async with client_at(limited, next(_addresses)) as elsewhere:
+        assert (await api_sign_in(elsewhere, account, PASSWORD)).status_code == 200
+
+
+async def test_the_sign_in_form_shows_the_limit_beside_the_password(
+    limited: LiveServer, account: str
+) -> None:
+    async with client_at(limited, next(_addresses)) as browser:
+        field = parse((await browser.get("/login")).text).select_one("[name=csrf_token]")
+        assert field is not None
+        form = {"username": account, "password": "wrong password", "csrf_token": field["value"]}
+        for _ in range(2):
+            assert (await browser.post("/login", data=form)).status_code == 422
+        response = await browser.post("/login", data={**form, "password": PASSWORD})
+        wait = retry_after(response)
+    page = parse(response.text)
+    password = page.select_one("form.account-form input[name=password]")
+    assert password is not None and password["aria-invalid"] == "true"
+    error = page.select_one(f"#{password['aria-describedby']}")
+    assert error is not None and error.get_text(strip=True) == TOO_MANY_SIGN_INS.format(wait)
+    assert "forum_session" not in response.cookies
+
+
+# Limits off ------------------------------------------------------------------------------------
+
+
+async def test_rate_limits_off_turns_every_limit_off(
+    server: LiveServer, account: str, fresh_article: Article, db: None
+) -> None:
+    assert server.env["RATE_LIMITS"] == "off"
+    newcomer = await enrol(server, "newcomer")
+    try:
+        for body in ("One", "Two", "Three", "Three", "Three"):
+            response = await newcomer.post_reply(body, slug=fresh_article.slug)
+            assert response.status_code == 201, response.text
+    finally:
+        await newcomer.client.aclose()
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+        for _ in range(6):
+            assert (await api_sign_in(client, account, "wrong password")).status_code == 401
+        assert (await api_sign_in(client, account, PASSWORD)).status_code == 200
