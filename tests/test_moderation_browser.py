@@ -8,35 +8,18 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, WebSocket, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, WebSocket, expect
 
 from forum.accounts.identity import SESSION_COOKIE
 from tests.conftest import PASSWORD, PROJECT_ROOT, LiveServer, unique_name
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
 #: docs/live.md: the close code of a suspended member's socket (do not reconnect).
 CLOSE_SUSPENDED = 4403
-
-
-@pytest.fixture(scope="module")
-def browser(server: LiveServer) -> Iterator[Browser]:
-    """Debian's headless Chromium, for this module only (as in test_browser.py: sync Playwright
-    marks an event loop as running on this thread, which the async modules after it cannot
-    share)."""
-    if not CHROMIUM.exists():
-        pytest.fail("Debian's chromium is missing: `make test` installs it")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
-        )
-        yield chromium
-        chromium.close()
 
 
 @dataclass(frozen=True)
