@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 from pathlib import Path
 
 from starlette.config import Config
@@ -49,6 +50,9 @@ class Settings:
     mail_coalesce_seconds: int = 120
     #: First wait after a temporary mail failure (doubles each time, 5 attempts).
     mail_retry_seconds: float = 30.0
+    #: A mail sender's claim on what it is sending lasts this long and is renewed while it sends:
+    #: how soon the mail of a sender that died is taken over by another.
+    mail_claim_seconds: float = 60.0
     #: Run the mail sender inside the server (or leave it to `python -m forum mailer`).
     mail_sender_in_process: bool = True
     #: Anti-abuse limits (RATE_LIMITS=off turns them all off).
@@ -75,6 +79,16 @@ def _default_secret(var_dir: Path) -> str:
     return secret
 
 
+def _mail_from(value: str) -> str:
+    """MAIL_FROM, refused at start unless it is one address without line breaks (it becomes the
+    From header of every message)."""
+    if "\r" in value or "\n" in value or "@" not in parseaddr(value)[1]:
+        raise ValueError(
+            f"MAIL_FROM must be one address, like 'forum <forum@example.org>': {value!r}"
+        )
+    return value
+
+
 def load_settings(env_file: str | Path | None = PROJECT_ROOT / ".env") -> Settings:
     """Read settings from the environment (and .env when present)."""
     config = Config(env_file if env_file and Path(env_file).exists() else None)
@@ -93,10 +107,11 @@ def load_settings(env_file: str | Path | None = PROJECT_ROOT / ".env") -> Settin
         live_queue_size=config("LIVE_QUEUE_SIZE", cast=int, default=256),
         live_replay_limit=config("LIVE_REPLAY_LIMIT", cast=int, default=500),
         smtp_url=config("SMTP_URL", default=""),
-        mail_from=config("MAIL_FROM", default="forum <forum@localhost>"),
+        mail_from=_mail_from(config("MAIL_FROM", default="forum <forum@localhost>")),
         mail_dir=Path(config("MAIL_DIR", default=str(PROJECT_ROOT / "var" / "mail"))),
         mail_coalesce_seconds=config("MAIL_COALESCE_SECONDS", cast=int, default=120),
         mail_retry_seconds=config("MAIL_RETRY_SECONDS", cast=float, default=30.0),
+        mail_claim_seconds=config("MAIL_CLAIM_SECONDS", cast=float, default=60.0),
         mail_sender_in_process=config("MAIL_SENDER", default="inprocess") == "inprocess",
         limits=LimitRules(
             enabled=config("RATE_LIMITS", default="on").lower() not in ("off", "false", "0"),

@@ -7,6 +7,7 @@ import html
 import time
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.policy import SMTP
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Protocol
@@ -16,6 +17,12 @@ import aiosmtplib
 
 from forum.urls import reply_permalink
 from models import Article, Reply, User
+
+#: How messages are written: CRLF, bodies 7-bit clean (no server needs 8BITMIME), and header lines
+#: of up to RFC 5322's 998 characters rather than 78, so that a header which cannot be folded,
+#: List-Unsubscribe's long URL, goes out as it is: at 78 the email package sends it as
+#: =?utf-8?q?...?= words, which mail providers do not read as a URL (no one-click unsubscribe).
+MAIL_POLICY = SMTP.clone(max_line_length=998, cte_type="7bit")
 
 
 class TemporaryFailure(Exception):
@@ -44,8 +51,11 @@ class SmtpTransport:
         """Send, sorting SMTP errors into temporary and permanent ones."""
         parts = urlsplit(self.url)
         try:
+            # As bytes: given the message, aiosmtplib would write it with its own 78-column policy.
             await aiosmtplib.send(
-                message,
+                message.as_bytes(policy=MAIL_POLICY),
+                sender=message["From"].addresses[0].addr_spec,
+                recipients=[address.addr_spec for address in message["To"].addresses],
                 hostname=parts.hostname or "127.0.0.1",
                 port=parts.port or 25,
                 username=unquote(parts.username) if parts.username else None,
@@ -100,16 +110,18 @@ def new_message_id(domain: str) -> str:
 def build_message(letter: Letter, *, sender: str, base_url: str) -> EmailMessage:
     """The email: plain text and HTML parts, RFC 8058 one-click unsubscribe headers.
 
-    EmailMessage refuses CR/LF inside header values, so nothing from a reader can add headers.
+    EmailMessage refuses CR/LF inside header values, so nothing from a reader can add headers;
+    the title's line breaks (front matter may hold some) are made spaces so the mail still goes.
     """
     article, replies = letter.article, letter.replies
-    message = EmailMessage()
+    title = " ".join(article.title.split())
+    message = EmailMessage(policy=MAIL_POLICY)
     message["From"] = sender
     message["To"] = letter.recipient.email or ""
     if len(replies) == 1:
-        subject = f"{replies[0].author.username} replied in “{article.title}”"
+        subject = f"{replies[0].author.username} replied in “{title}”"
     else:
-        subject = f"{len(replies)} new replies in “{article.title}”"
+        subject = f"{len(replies)} new replies in “{title}”"
     message["Subject"] = subject
     message["Date"] = formatdate(localtime=False, usegmt=True)
     message["Message-ID"] = letter.message_id

@@ -1,7 +1,13 @@
 """The mail sender: delivers the outbox, coalesced per recipient and thread, each message once.
 
 It runs inside the server by default, or alone as `python -m forum mailer`. Several senders may
-run at once: each claims the items it sends for a while, so no two send the same mail.
+run at once: each claims the items it sends, so no two send the same mail. A claim is short
+(MAIL_CLAIM_SECONDS) and renewed while its mail is being sent, so it never lapses under a live
+sender however slow the SMTP server, and the mail of a sender that died (killed mid-send) is taken
+over and sent again soon after, with the same Message-ID. A message the SMTP server never
+accepted is thus sent exactly once; the one window left, a sender dying after the server accepted
+a message but before the outbox recorded it, no SMTP client can close (RFC 1047): that message is
+sent again, recognisable by its Message-ID.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import contextlib
 import logging
 import secrets
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -43,14 +50,16 @@ class SenderRules:
     max_attempts: int = 5
     #: Wait after the first temporary failure; doubles with each further one.
     retry_seconds: float = 30.0
-    #: How long a claim holds before another sender may take the items over.
-    claim_seconds: float = 120.0
+    #: How long a claim holds, unless renewed, before another sender may take the items over.
+    claim_seconds: float = 60.0
     batch_size: int = 200
 
 
 def sender_rules(settings: Settings) -> SenderRules:
     """The sender's behaviour from the settings."""
-    return SenderRules(retry_seconds=settings.mail_retry_seconds)
+    return SenderRules(
+        retry_seconds=settings.mail_retry_seconds, claim_seconds=settings.mail_claim_seconds
+    )
 
 
 def transport_for(settings: Settings) -> Transport:
@@ -71,15 +80,33 @@ class MailSender:
         self.wake = asyncio.Event()
 
     async def run(self, poll_seconds: float = 2.0) -> None:
-        """Send forever: when woken by a new item, and every poll_seconds."""
+        """Send forever: when woken by a new item, when the next one falls due, and at least
+        every poll_seconds."""
         while True:
+            # Cleared before the pass, so an item written during it wakes the next one at once.
+            self.wake.clear()
+            wait = poll_seconds
             try:
                 await self.send_due()
+                wait = await self._seconds_to_next(poll_seconds)
             except Exception:
                 log.exception("mail sender pass failed; trying again")
-            self.wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), timeout=poll_seconds)
+                await asyncio.wait_for(self.wake.wait(), timeout=wait)
+
+    async def _seconds_to_next(self, longest: float) -> float:
+        """How long until a pending item may go: its window or backoff ends, or a claim on it
+        lapses (its sender died); at most longest."""
+        now = datetime.now(UTC)
+        pending = OutboxItem.filter(status=MailStatus.PENDING)
+        due = await pending.filter(due_at__gt=now).order_by("due_at").first()
+        claimed = await pending.filter(claimed_until__gt=now).order_by("claimed_until").first()
+        moments = []
+        if due is not None:
+            moments.append(due.due_at)
+        if claimed is not None and claimed.claimed_until is not None:
+            moments.append(claimed.claimed_until)
+        return min([longest, *((moment - now).total_seconds() for moment in moments)])
 
     async def send_due(self) -> int:
         """Send every message that is due now; returns how many were sent."""
@@ -155,7 +182,8 @@ class MailSender:
         )
         attempts = max(i.attempts for i in keep) + 1
         try:
-            await self._transport.send(message)
+            async with self._holding(items[0].claim):
+                await self._transport.send(message)
         except TemporaryFailure as error:
             await self._retry_later(ids, attempts, str(error))
             return 0
@@ -169,6 +197,30 @@ class MailSender:
             status=MailStatus.SENT, attempts=attempts, sent_at=datetime.now(UTC), claimed_until=None
         )
         return 1
+
+    @contextlib.asynccontextmanager
+    async def _holding(self, claim: str) -> AsyncIterator[None]:
+        """Renew the claim while the block runs: were it to lapse during a slow send, another
+        sender would take the items over and send the same mail again."""
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(self._rules.claim_seconds / 3)
+                until = datetime.now(UTC) + timedelta(seconds=self._rules.claim_seconds)
+                try:
+                    await OutboxItem.filter(claim=claim, status=MailStatus.PENDING).update(
+                        claimed_until=until
+                    )
+                except Exception:
+                    log.exception("could not renew mail claim %s; trying again", claim)
+
+        renewing = asyncio.create_task(renew(), name=f"mail-claim-{claim}")
+        try:
+            yield
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
 
     async def _retry_later(self, ids: list[int], attempts: int, error: str) -> None:
         if attempts >= self._rules.max_attempts:
