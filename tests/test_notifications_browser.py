@@ -1,0 +1,106 @@
+"""The bell in a real browser: its count rises live while the reader's article page is open and
+someone answers them, and falls when they read."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, expect, sync_playwright
+
+from tests.conftest import PASSWORD, PROJECT_ROOT, LiveServer, unique_name
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+#: Generous, only so that a broken page fails a test instead of hanging it (never a speed check).
+WAIT = 15_000
+
+
+@pytest.fixture(scope="module")
+def browser(server: LiveServer) -> Iterator[Browser]:
+    """Debian's headless Chromium, for this module only (as in test_browser: sync Playwright
+    must not outlive the module, or it disturbs the event loop of the async tests after it)."""
+    if not CHROMIUM.exists():
+        pytest.fail("Debian's chromium is missing: `make test` installs it")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def article(server: LiveServer, tmp_path: Path) -> str:
+    """A fresh article, added by the import command (nobody else reads it); its slug."""
+    slug = "bell-" + uuid.uuid4().hex[:10]
+    source = tmp_path / f"{slug}.md"
+    source.write_text(f"---\nslug: {slug}\ntitle: Bell test {slug}\n---\n\nSome text.\n")
+    command = [sys.executable, "-m", "forum", "import-article", str(source)]
+    imported = subprocess.run(
+        command, cwd=PROJECT_ROOT, env=server.env, capture_output=True, text=True, check=False
+    )
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    return slug
+
+
+@pytest.fixture
+def answerer(server: LiveServer) -> Iterator[tuple[httpx.Client, str]]:
+    """Someone else, signed in through the API: their client and CSRF token."""
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        account = {"username": unique_name("answerer"), "password": PASSWORD}
+        assert client.post("/api/accounts", json=account).status_code == 201
+        session = client.post("/api/session", json=account)
+        assert session.status_code == 200
+        yield client, session.json()["csrf_token"]
+
+
+def test_the_bell_rises_live_when_someone_answers_and_falls_when_read(
+    browser: Browser, server: LiveServer, article: str, answerer: tuple[httpx.Client, str]
+) -> None:
+    context = browser.new_context(base_url=server.url)
+    context.set_default_timeout(WAIT)
+    try:
+        # context.request shares the context's cookies: the reader's session lands in the page.
+        account = {"username": unique_name("reader"), "password": PASSWORD}
+        assert context.request.post("/api/accounts", data=account).status == 201
+        session = context.request.post("/api/session", data=account)
+        assert session.ok
+        reader_csrf = {"X-CSRF-Token": session.json()["csrf_token"]}
+        mine = context.request.post(
+            f"/api/articles/{article}/replies", data={"body": "Anyone?"}, headers=reader_csrf
+        )
+        assert mine.status == 201
+
+        page = context.new_page()
+        page.goto(f"/a/{article}")
+        page.evaluate("window.pageMarker = 'never reloaded'")
+        bell = page.locator("#bell-count")
+        expect(bell).to_be_hidden()
+        expect(bell).to_have_attribute("data-count", "0")
+        # Once presence counts the page, its socket listens to the reader's channel too.
+        expect(page.locator("#presence")).to_have_text("1 reading now")
+
+        client, csrf = answerer
+        for n in (1, 2):
+            answer = {"body": f"Answer {n}.", "parent_id": mine.json()["id"]}
+            posted = client.post(
+                f"/api/articles/{article}/replies", json=answer, headers={"X-CSRF-Token": csrf}
+            )
+            assert posted.status_code == 201, posted.text
+            expect(bell).to_be_visible()
+            expect(bell).to_have_text(str(n))
+
+        read = context.request.post("/api/notifications/read", headers=reader_csrf)
+        assert read.ok
+        expect(bell).to_be_hidden()
+        expect(bell).to_have_attribute("data-count", "0")
+        assert page.evaluate("window.pageMarker") == "never reloaded"
+    finally:
+        context.close()
