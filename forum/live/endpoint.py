@@ -11,13 +11,12 @@ from urllib.parse import urlsplit
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from forum.accounts.identity import current_user
-from forum.articles.service import get_article
 from forum.live.accounts import CLOSE_SUSPENDED, user_channel
 from forum.live.hub import Delivery, Lagging, Subscriber
 from forum.live.threads import LiveThreads, thread_channel
 from forum.moderation.service import is_suspended
 from forum.visibility import viewer_kind
-from models import Article, User
+from models import User
 
 #: Close codes (docs/live.md). 1013 makes htmx's ws extension reconnect, and then resume.
 CLOSE_POLICY = 1008
@@ -60,13 +59,14 @@ class ThreadConnection:
         self,
         websocket: WebSocket,
         live: LiveThreads,
-        article: Article,
+        article_id: int,
         viewer: User | None,
         seen_seq: int,
     ) -> None:
         self.websocket = websocket
         self.live = live
-        self.article = article
+        # Only the id: thousands of sockets must not each hold the article's text.
+        self.article_id = article_id
         self.kind = viewer_kind(viewer)
         self.user_id = viewer.id if viewer else None
         #: Highest stream position this socket has been sent (or told to refresh to); starts at
@@ -131,9 +131,13 @@ class ThreadConnection:
         with contextlib.suppress(Lagging):
             while True:
                 delivery: Delivery | None = None
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout_at(deadline):
-                        delivery = await subscriber.next()
+                if deadline is None:
+                    # The usual case, kept lean: a wait allocates nothing but its future.
+                    delivery = await subscriber.next()
+                else:
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout_at(deadline):
+                            delivery = await subscriber.next()
                 async with self.send_lock:
                     if delivery is not None and delivery.seq is None:
                         await self._send(delivery)
@@ -159,7 +163,7 @@ class ThreadConnection:
     async def _replay(self, after_seq: int, up_to: int) -> None:
         """Send the events after after_seq up to up_to from the stream, or refresh when that gap
         cannot be replayed whole (call holding send_lock)."""
-        deliveries = await self.live.replay(self.article, after_seq, up_to)
+        deliveries = await self.live.replay(self.article_id, after_seq, up_to)
         if deliveries is None:
             await self.websocket.send_text(self.live.renderer.refresh(up_to))
         else:
@@ -204,7 +208,7 @@ class ThreadConnection:
 
     async def _resume(self, last_seq: int) -> None:
         async with self.send_lock:
-            await self._replay(last_seq, await self.live.last_seq(self.article))
+            await self._replay(last_seq, await self.live.last_seq(self.article_id))
 
 
 async def thread_socket(websocket: WebSocket) -> None:
@@ -213,29 +217,41 @@ async def thread_socket(websocket: WebSocket) -> None:
     if not origin_allowed(websocket, state.settings.base_url):
         await websocket.close(code=CLOSE_POLICY)
         return
-    article = await get_article(websocket.path_params["slug"])
-    if article is None:
+    live: LiveThreads = state.live
+    article_id = await live.thread_id(websocket.path_params["slug"])
+    if article_id is None:
         await websocket.close(code=CLOSE_POLICY)
         return
     viewer = await current_user(websocket)
     if viewer is not None and is_suspended(viewer):
         await websocket.close(code=CLOSE_SUSPENDED)
         return
-    live: LiveThreads = state.live
-    channel = thread_channel(article.id)
+    channel = thread_channel(article_id)
     # Read before subscribing: an event committed in between is then a gap, filled from the
     # stream, rather than an event the socket would count as already seen.
-    seen_seq = await live.last_seq(article)
-    async with contextlib.AsyncExitStack() as stack:
-        subscriber = await stack.enter_async_context(live.hub.subscribe(channel))
-        personal = None
-        if viewer is not None:
+    seen_seq = await live.last_seq(article_id)
+    connection = ThreadConnection(websocket, live, article_id, viewer, seen_seq)
+    # Nested blocks rather than an AsyncExitStack, which costs every open socket its deque.
+    async with live.hub.subscribe(channel) as subscriber:
+        if viewer is None:
+            await _serve(connection, channel, subscriber, None)
+        else:
             # The user's own channel: the bell, follow buttons, and suspension.
-            personal = await stack.enter_async_context(live.hub.subscribe(user_channel(viewer.id)))
-        # Accepted once subscribed: every event committed after the handshake reaches the client.
-        await websocket.accept()
-        connection = ThreadConnection(websocket, live, article, viewer, seen_seq)
-        state.presence.changed(channel)
-        with contextlib.suppress(WebSocketDisconnect):
-            await connection.run(subscriber, personal)
+            async with live.hub.subscribe(user_channel(viewer.id)) as personal:
+                await _serve(connection, channel, subscriber, personal)
     state.presence.changed(channel)
+
+
+async def _serve(
+    connection: ThreadConnection,
+    channel: str,
+    subscriber: Subscriber,
+    personal: Subscriber | None,
+) -> None:
+    """Accept the handshake, count the reader in, and serve it until the socket ends."""
+    websocket = connection.websocket
+    # Accepted once subscribed: every event committed after the handshake reaches the client.
+    await websocket.accept()
+    websocket.app.state.presence.changed(channel)
+    with contextlib.suppress(WebSocketDisconnect):
+        await connection.run(subscriber, personal)

@@ -37,11 +37,16 @@ class LiveThreads:
                     # The change is committed; pages that miss it catch up when they reconnect.
                     log.exception("could not publish event %s of %s", delivery.seq, article_id)
 
-    async def last_seq(self, article: Article) -> int:
-        """The newest position of the article's stream."""
-        return (await Article.get(id=article.id).only("id", "last_seq")).last_seq
+    async def thread_id(self, slug: str) -> int | None:
+        """The id of the article with this slug (all a live socket keeps of it), or None."""
+        article = await Article.filter(slug=slug).only("id").first()
+        return article.id if article is not None else None
 
-    async def replay(self, article: Article, after_seq: int, up_to: int) -> list[Delivery] | None:
+    async def last_seq(self, article_id: int) -> int:
+        """The newest position of the article's stream."""
+        return (await Article.get(id=article_id).only("id", "last_seq")).last_seq
+
+    async def replay(self, article_id: int, after_seq: int, up_to: int) -> list[Delivery] | None:
         """Every event after after_seq up to up_to, rendered as things are now; None when the
         gap cannot be replayed whole (too old, from the future, or with holes): refresh instead."""
         if after_seq < 0 or after_seq > up_to or up_to - after_seq > self.replay_limit:
@@ -49,9 +54,9 @@ class LiveThreads:
         if after_seq == up_to:
             return []
         rows = await LiveEvent.filter(
-            article_id=article.id, seq__gt=after_seq, seq__lte=up_to
+            article_id=article_id, seq__gt=after_seq, seq__lte=up_to
         ).order_by("seq")
         if [row.seq for row in rows] != list(range(after_seq + 1, up_to + 1)):
             return None
         events = [ThreadEvent(row.article_id, row.seq, row.kind, row.reply_id) for row in rows]
-        return await self.renderer.render(article, events)
+        return await self.renderer.render(await Article.get(id=article_id), events)
