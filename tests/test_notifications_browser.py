@@ -11,29 +11,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from tests.conftest import PASSWORD, PROJECT_ROOT, LiveServer, unique_name
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
 #: Generous, only so that a broken page fails a test instead of hanging it (never a speed check).
 WAIT = 15_000
-
-
-@pytest.fixture(scope="module")
-def browser(server: LiveServer) -> Iterator[Browser]:
-    """Debian's headless Chromium, for this module only (as in test_browser: sync Playwright
-    must not outlive the module, or it disturbs the event loop of the async tests after it)."""
-    if not CHROMIUM.exists():
-        pytest.fail("Debian's chromium is missing: `make test` installs it")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
