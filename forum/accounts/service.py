@@ -18,7 +18,8 @@ from forum.validation import ValidationError, text_field
 from models import Session, User
 
 USERNAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{3,30}")
-EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+#: One plain address: no display names, lists or comments that would widen the To header.
+EMAIL_PATTERN = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 PASSWORD_MIN, PASSWORD_MAX = 8, 1024
 EMAIL_MAX = 254
 USERNAME_TAKEN = "That username is taken."

@@ -59,7 +59,10 @@ async def unhide(request: Request) -> Response:
     user = await _caller(request)
     await _body(request)
     reply = await service.unhide_reply(
-        user, request.path_params["reply_id"], publisher=request.app.state.live
+        user,
+        request.path_params["reply_id"],
+        publisher=request.app.state.live,
+        user_events=request.app.state.accounts,
     )
     return JSONResponse(_reply_state(reply))
 

@@ -23,6 +23,7 @@ from models import (
     EventKind,
     Flag,
     HideReason,
+    Notification,
     Reply,
     ReplyStatus,
     Role,
@@ -49,6 +50,9 @@ class UserEvents(Protocol):
 
     async def flags_changed(self) -> None:
         """Tell moderators' open flag queues to update."""
+
+    async def bell_changed(self, user_ids: list[int]) -> None:
+        """Tell these users' open pages their new unread counts."""
 
 
 def suspension_message(user: User) -> str:
@@ -152,11 +156,12 @@ async def hide_reply(
         await _audit(actor, AuditAction.HIDE, reply, reason=parsed.value, note=text)
         events.append(await record_event(reply.article_id, EventKind.HIDDEN, reply.id))
     await user_events.flags_changed()
+    await user_events.bell_changed(await _notified_users(reply))
     return reply
 
 
 async def unhide_reply(
-    moderator: User | None, reply_id: int, *, publisher: EventPublisher
+    moderator: User | None, reply_id: int, *, publisher: EventPublisher, user_events: UserEvents
 ) -> Reply:
     """Show a hidden reply again."""
     actor = require_moderator(moderator)
@@ -170,7 +175,14 @@ async def unhide_reply(
         await reply.save(update_fields=["status", "hidden_reason", "hidden_note"])
         await _audit(actor, AuditAction.UNHIDE, reply)
         events.append(await record_event(reply.article_id, EventKind.UNHIDDEN, reply.id))
+    await user_events.bell_changed(await _notified_users(reply))
     return reply
+
+
+async def _notified_users(reply: Reply) -> list[int]:
+    """Who was notified of this reply: their bells count it only while they may read it."""
+    rows = await Notification.filter(reply_id=reply.id).values("user_id")
+    return [row["user_id"] for row in rows]
 
 
 async def flag_reply(

@@ -65,7 +65,12 @@ async def unhide(request: Request) -> Response:
         context = {"article": article, "reply": reply, "action": "unhide", "form": {}, "errors": {}}
         return await render(request, "moderate_reply.html", context)
     await verified_form(request)
-    shown = await service.unhide_reply(moderator, reply.id, publisher=request.app.state.live)
+    shown = await service.unhide_reply(
+        moderator,
+        reply.id,
+        publisher=request.app.state.live,
+        user_events=request.app.state.accounts,
+    )
     if not is_htmx(request):
         return RedirectResponse(reply_permalink(article.slug, shown.id), status_code=303)
     return await _reply_main(request, article, shown)
