@@ -578,6 +578,7 @@ def report(results: list[Result]) -> bool:
         checks.append(
             verdict(f"server CPU per delivery at {count:,}", result.cpu_us, TARGET_CPU_US, "µs")
         )
+        print(f"    (of which fan-out alone, without the post: {result.fanout_us:.1f} µs)")
     for count, result in forum.items():
         checks.append(
             verdict(
@@ -610,6 +611,7 @@ def run(workdir: Path, servers: list[Server], readers: Readers) -> bool:
             stop_server(server)
         return frame_bytes
 
+    load_before = os.getloadavg()[0]
     forum = start_forum("forum", workdir, servers, deflate=False)
     frame_bytes = measure_one("forum", forum, ForumTarget)
     env = {"BASELINE_FRAME_BYTES": str(frame_bytes)}
@@ -633,7 +635,8 @@ def run(workdir: Path, servers: list[Server], readers: Readers) -> bool:
     print(
         f"\n{POSTS} posts per burst, one every {POST_INTERVAL_S} s, to every reader; frames of "
         f"{frame_bytes:,} bytes; readers in {CLIENT_PROCESSES} processes (picows); loopback, "
-        f"{os.cpu_count()} cores\n"
+        f"{os.cpu_count()} cores; load average {load_before:.1f} before the run, "
+        f"{os.getloadavg()[0]:.1f} after (other work on the machine shows in the latencies)\n"
     )
     print_table(results)
     print(
