@@ -8,13 +8,15 @@ The database is a temporary SQLite file, or PostgreSQL when TEST_DATABASE_URL is
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -70,6 +72,44 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
         pytest.skip("PostgreSQL is not reachable")
     asyncio.run(_reset_postgres(url))
     return url
+
+
+def _run_async(coroutine: Coroutine[object, object, None]) -> None:
+    """Run a coroutine to completion from sync code, even inside a running event loop."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, coroutine).result()
+
+
+async def _admin(url: str, statement: str) -> None:
+    import asyncpg
+
+    parsed = urlparse(url)
+    admin_url = parsed._replace(scheme="postgresql", path="/postgres").geturl()
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@contextlib.contextmanager
+def scratch_database(folder: Path) -> Iterator[str]:
+    """A second, empty database of the same kind as this run's (SQLite file or PostgreSQL),
+    for a server that must not share the session's rows; dropped afterwards.
+
+    A SQLite one in a PostgreSQL run would rebind the ORM's models to SQLite's dialect in the
+    test process, breaking every later query through the `db` fixture.
+    """
+    session_url = os.environ.get("TEST_DATABASE_URL", "")
+    if not session_url:
+        yield f"sqlite://{folder / f'scratch-{uuid.uuid4().hex[:8]}.sqlite3'}"
+        return
+    name = f"forum_scratch_{uuid.uuid4().hex[:10]}"
+    _run_async(_admin(session_url, f'CREATE DATABASE "{name}"'))
+    try:
+        yield urlparse(session_url)._replace(path=f"/{name}").geturl()
+    finally:
+        _run_async(_admin(session_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def require_service(name: str, url: str, default_port: int) -> None:

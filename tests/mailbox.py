@@ -31,6 +31,7 @@ from tests.conftest import (
     PROJECT_ROOT,
     LiveServer,
     Member,
+    scratch_database,
     start_server,
     stop_server,
     unique_name,
@@ -160,14 +161,14 @@ class MailForum:
 @contextlib.contextmanager
 def mail_forum(folder: Path, mailbox: Mailbox, **env: str) -> Iterator[MailForum]:
     """Start a forum that mails through mailbox (SMTP_URL, MAIL_FROM=SENDER, and env)."""
-    database_url = f"sqlite://{folder / 'forum.sqlite3'}"
-    process, live = start_server(
-        database_url, folder, SMTP_URL=mailbox.url, MAIL_FROM=SENDER, **env
-    )
-    try:
-        yield MailForum(live, database_url, folder)
-    finally:
-        stop_server(process)
+    with scratch_database(folder) as database_url:
+        process, live = start_server(
+            database_url, folder, SMTP_URL=mailbox.url, MAIL_FROM=SENDER, **env
+        )
+        try:
+            yield MailForum(live, database_url, folder)
+        finally:
+            stop_server(process)
 
 
 def address(member: Member) -> str:
