@@ -5,21 +5,13 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from forum.accounts.identity import check_csrf, current_user
+from forum.accounts.identity import check_csrf
 from forum.articles.web import article_or_404
-from forum.errors import NotFound, SignInRequired
-from forum.http import json_body, json_errors
+from forum.errors import NotFound
+from forum.http import json_body, json_errors, require_user
 from forum.moderation import service
 from forum.urls import reply_permalink
 from models import AuditEntry, Reply, User
-
-
-async def _caller(request: Request) -> User:
-    """The signed-in caller (401 first), with the CSRF header checked (403)."""
-    user = await current_user(request)
-    if user is None:
-        raise SignInRequired()
-    return user
 
 
 async def _body(request: Request) -> dict[str, object]:
@@ -41,7 +33,7 @@ def _reply_state(reply: Reply) -> dict[str, object]:
 
 async def hide(request: Request) -> Response:
     """POST /api/replies/{id}/hide {reason, note?}."""
-    user = await _caller(request)
+    user = await require_user(request)
     data = await _body(request)
     reply = await service.hide_reply(
         user,
@@ -56,7 +48,7 @@ async def hide(request: Request) -> Response:
 
 async def unhide(request: Request) -> Response:
     """POST /api/replies/{id}/unhide."""
-    user = await _caller(request)
+    user = await require_user(request)
     await _body(request)
     reply = await service.unhide_reply(
         user,
@@ -69,7 +61,7 @@ async def unhide(request: Request) -> Response:
 
 async def flag(request: Request) -> Response:
     """POST /api/replies/{id}/flags {reason, note?}: 201, or 409 when flagged before."""
-    user = await _caller(request)
+    user = await require_user(request)
     data = await _body(request)
     try:
         created = await service.flag_reply(
@@ -89,7 +81,7 @@ async def flag(request: Request) -> Response:
 
 async def dismiss(request: Request) -> Response:
     """POST /api/replies/{id}/flags/dismiss: clear the reply's open flags."""
-    user = await _caller(request)
+    user = await require_user(request)
     await _body(request)
     count = await service.dismiss_flags(
         user, request.path_params["reply_id"], user_events=request.app.state.accounts
@@ -100,7 +92,7 @@ async def dismiss(request: Request) -> Response:
 async def flags(request: Request) -> Response:
     """GET /api/mod/flags: the flag queue, most-flagged first."""
     base = request.app.state.settings.base_url
-    items = await service.flag_queue(await _caller(request))
+    items = await service.flag_queue(await require_user(request))
     return JSONResponse(
         {
             "flags": [
@@ -137,7 +129,7 @@ def _entry_json(entry: AuditEntry) -> dict[str, object]:
 async def log(request: Request) -> Response:
     """GET /api/mod/log?action=&actor=: the audit log, newest first."""
     entries = await service.audit_log(
-        await _caller(request),
+        await require_user(request),
         action=request.query_params.get("action", ""),
         actor=request.query_params.get("actor", "")[:30],
     )
@@ -146,7 +138,7 @@ async def log(request: Request) -> Response:
 
 async def lock(request: Request) -> Response:
     """POST /api/articles/{slug}/lock and /unlock."""
-    user = await _caller(request)
+    user = await require_user(request)
     await _body(request)
     article = await article_or_404(request.path_params["slug"])
     locked = request.url.path.endswith("/lock")
@@ -166,7 +158,7 @@ def _user_state(user: User) -> dict[str, object]:
 
 async def suspend(request: Request) -> Response:
     """POST /api/users/{username}/suspend {reason, until?, hide_replies?}."""
-    user = await _caller(request)
+    user = await require_user(request)
     data = await _body(request)
     target = await service.suspend_user(
         user,
@@ -182,7 +174,7 @@ async def suspend(request: Request) -> Response:
 
 async def unsuspend(request: Request) -> Response:
     """POST /api/users/{username}/unsuspend."""
-    user = await _caller(request)
+    user = await require_user(request)
     await _body(request)
     target = await service.unsuspend_user(user, request.path_params["username"])
     return JSONResponse(_user_state(target))
@@ -190,7 +182,7 @@ async def unsuspend(request: Request) -> Response:
 
 async def set_role(request: Request) -> Response:
     """POST /api/users/{username}/role {role}: admins appoint and demote moderators."""
-    user = await _caller(request)
+    user = await require_user(request)
     data = await _body(request)
     target = await service.set_role(user, request.path_params["username"], data.get("role"))
     return JSONResponse(_user_state(target))
