@@ -51,8 +51,11 @@ def representative_viewer(kind: str) -> User | None:
     return None
 
 
-def _has_replies() -> Q:
-    return Q(id__in=Subquery(Reply.filter(parent_id__isnull=False).values("parent_id")))
+def _hidden_with_replies() -> Q:
+    # Hidden replies are few: find them by status, then which of them have replies, by parent.
+    hidden = Reply.filter(status=ReplyStatus.HIDDEN).values("id")
+    parents = Reply.filter(parent_id__in=Subquery(hidden)).values("parent_id")
+    return Q(status=ReplyStatus.HIDDEN, id__in=Subquery(parents))
 
 
 def thread_rows(viewer: User | None) -> Q:
@@ -60,7 +63,7 @@ def thread_rows(viewer: User | None) -> Q:
     if is_moderator(viewer):
         return Q()
     shown = Q(status__in=[ReplyStatus.VISIBLE, ReplyStatus.DELETED])
-    shown |= Q(status=ReplyStatus.HIDDEN) & _has_replies()
+    shown |= _hidden_with_replies()
     if viewer is not None:
         shown |= Q(status=ReplyStatus.HIDDEN, author_id=viewer.id)
     return shown

@@ -66,4 +66,6 @@ class Reply(Model):
             ("parent_id", "id"),
             # Reply counts read this index alone, not every row of the thread.
             ("article_id", "status"),
+            # Visibility looks up the (few) hidden replies by status alone.
+            ("status", "id"),
         ]

@@ -155,14 +155,19 @@ async def _attach_first_children(
         .annotate(sibling_rank=RawSQL('ROW_NUMBER() OVER (PARTITION BY "parent_id" ORDER BY "id")'))
         .values("id", "sibling_rank")
     )
-    # Window results cannot be filtered in the same SELECT; wrap the ORM's query (its values
-    # are our own ids and status constants, inlined and quoted by the query builder).
-    sql = (
+    # A window's result cannot be filtered in the SELECT that computes it: wrap the ORM's query
+    # (with its parameters) in one that keeps the first few of each parent. Tortoise has no
+    # public way to get a query's parameters, hence its query builder directly.
+    ranked._choose_db_if_not_chosen()
+    ranked._make_query()
+    inner_sql, values = ranked.query.get_parameterized_sql()
+    outer_sql = (
         "SELECT * FROM replies WHERE id IN (SELECT id FROM"
-        f" ({ranked.sql(params_inline=True)}) AS ranked WHERE sibling_rank <= {int(per_parent)})"
-        " ORDER BY id"
+        f" ({inner_sql}) AS ranked WHERE sibling_rank <= {int(per_parent)}) ORDER BY id"
     )
-    children: list[Reply] = await Reply.raw(sql)
+    # As Model.raw() does, but with the parameters.
+    executor = ranked._db.executor_class(model=Reply, db=ranked._db)
+    children: list[Reply] = await executor.execute_select(outer_sql, values)
     found: list[ReplyNode] = []
     for child in children:
         node = ReplyNode(child, shows_body(child, viewer))
