@@ -126,6 +126,7 @@ async def seed_thread(database_url: str, count: int) -> Seeded:
                     source="" if deleted else source,
                     html="" if deleted else html,
                     created_at=start + THREAD_SPAN * (index / count),
+                    has_replies=index in has_children,
                 )
             )
         await Reply.bulk_create(replies, batch_size=1000)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tortoise.expressions import Q, Subquery
+from tortoise.expressions import Q
 
 from models import Reply, ReplyStatus, Role, User
 
@@ -51,19 +51,12 @@ def representative_viewer(kind: str) -> User | None:
     return None
 
 
-def _hidden_with_replies() -> Q:
-    # Hidden replies are few: find them by status, then which of them have replies, by parent.
-    hidden = Reply.filter(status=ReplyStatus.HIDDEN).values("id")
-    parents = Reply.filter(parent_id__in=Subquery(hidden)).values("parent_id")
-    return Q(status=ReplyStatus.HIDDEN, id__in=Subquery(parents))
-
-
 def thread_rows(viewer: User | None) -> Q:
     """Replies that may appear in viewer's thread at all, either whole or as a stub."""
     if is_moderator(viewer):
         return Q()
     shown = Q(status__in=[ReplyStatus.VISIBLE, ReplyStatus.DELETED])
-    shown |= _hidden_with_replies()
+    shown |= Q(status=ReplyStatus.HIDDEN, has_replies=True)
     if viewer is not None:
         shown |= Q(status=ReplyStatus.HIDDEN, author_id=viewer.id)
     return shown

@@ -53,6 +53,8 @@ class Reply(Model):
     html = fields.TextField()
     created_at = fields.DatetimeField(auto_now_add=True)
     edited_at = fields.DatetimeField(null=True)
+    #: Whether any reply answers this one (kept up to date by the reply service).
+    has_replies = fields.BooleanField(default=False, db_default=False)
     #: Set while the reply is hidden by a moderator.
     hidden_reason = fields.CharEnumField(HideReason, max_length=16, null=True)
     hidden_note = fields.CharField(max_length=500, default="", db_default="")
@@ -66,6 +68,4 @@ class Reply(Model):
             ("parent_id", "id"),
             # Reply counts read this index alone, not every row of the thread.
             ("article_id", "status"),
-            # Visibility looks up the (few) hidden replies by status alone.
-            ("status", "id"),
         ]

@@ -436,7 +436,11 @@ async def scene(server: LiveServer, cast: Cast) -> AsyncIterator[Scene]:
     author_row = await user_row(author)
     poster = await user_row(cast.poster)
     reply = await Reply.create(
-        article=article, author=author_row, source="A reply", html="<p>A reply</p>\n"
+        article=article,
+        author=author_row,
+        source="A reply",
+        html="<p>A reply</p>\n",
+        has_replies=True,  # as the reply service keeps it: the answer below is created next
     )
     await Reply.create(
         article=article,

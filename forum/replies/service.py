@@ -78,6 +78,8 @@ async def post_reply(
         await limiter.check_post(author.id, age.total_seconds() / 3600)
     html = render_reply(text)
     async with committed(publisher) as events:
+        if parent is not None and not parent.has_replies:
+            await Reply.filter(id=parent.id).update(has_replies=True)
         reply = await Reply.create(
             article=article,
             author=author,
@@ -173,8 +175,11 @@ async def _delete(reply: Reply) -> Deletion:
     parent_id = reply.parent_id
     await reply.delete()
     while parent_id is not None:
+        if await Reply.filter(parent_id=parent_id).exists():
+            break
+        await Reply.filter(id=parent_id).update(has_replies=False)
         parent = await Reply.get_or_none(id=parent_id, status=ReplyStatus.DELETED)
-        if parent is None or await Reply.filter(parent_id=parent.id).exists():
+        if parent is None:
             break
         removed_id, parent_id = parent.id, parent.parent_id
         await parent.delete()
