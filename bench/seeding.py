@@ -133,6 +133,8 @@ async def seed_thread(database_url: str, count: int) -> Seeded:
         if await Reply.filter(article_id=article.id).count() != count:
             raise SeedError(f"seeding {count} replies stored a different number")
         visible = [reply for reply in replies if reply.status == ReplyStatus.VISIBLE]
+        # As the reply service keeps it when replies are posted one by one.
+        await Article.filter(id=article.id).update(reply_count=len(visible))
         at_depth = [reply for reply in visible if reply.depth == PERMALINK_DEPTH]
         deep_reply = at_depth[-1] if at_depth else max(visible, key=lambda reply: reply.depth)
         return Seeded(

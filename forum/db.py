@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from tortoise import Tortoise
 from tortoise.migrations.api import migrate
+from tortoise.models import Model
 
 from forum.settings import Settings, load_settings
 
@@ -56,6 +58,28 @@ async def open_database(settings: Settings) -> None:
 async def close_database() -> None:
     """Close every connection Tortoise opened."""
     await Tortoise.close_connections()
+
+
+ModelT = TypeVar("ModelT", bound=Model)
+_PLACEHOLDER = re.compile(r"\?")
+
+
+async def select_models(
+    model: type[ModelT], sql: str, params: list[object], extra_columns: list[str]
+) -> list[ModelT]:
+    """Run a hand-written SELECT of model's columns (plus extra_columns, set as attributes) on
+    the connection the ORM would use now, inside a transaction too.
+
+    For the few reads the ORM cannot express in one statement. Write "?" placeholders: they are
+    numbered for PostgreSQL here, so the SQL must contain no other "?".
+    """
+    db = model._choose_db()
+    if db.capabilities.dialect == "postgres":
+        numbers = iter(range(1, len(params) + 1))
+        sql = _PLACEHOLDER.sub(lambda _: f"${next(numbers)}", sql)
+    executor = db.executor_class(model=model, db=db)
+    rows: list[ModelT] = await executor.execute_select(sql, params, custom_fields=extra_columns)
+    return rows
 
 
 def _cli_config() -> dict[str, Any]:

@@ -13,6 +13,7 @@ later feeds and emails) asks these functions; none filters on its own.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from tortoise.expressions import Q
 
@@ -51,15 +52,52 @@ def representative_viewer(kind: str) -> User | None:
     return None
 
 
+def _thread_rules(viewer: User | None) -> list[dict[str, Any]] | None:
+    """The rows of viewer's thread as alternatives of field lookups; None for every row.
+
+    Written once as data so that the ORM form (thread_rows) and the SQL form
+    (thread_rows_sql) cannot disagree.
+    """
+    if is_moderator(viewer):
+        return None
+    rules: list[dict[str, Any]] = [
+        {"status__in": [ReplyStatus.VISIBLE.value, ReplyStatus.DELETED.value]},
+        {"status": ReplyStatus.HIDDEN.value, "has_replies": True},
+    ]
+    if viewer is not None:
+        rules.append({"status": ReplyStatus.HIDDEN.value, "author_id": viewer.id})
+    return rules
+
+
 def thread_rows(viewer: User | None) -> Q:
     """Replies that may appear in viewer's thread at all, either whole or as a stub."""
-    if is_moderator(viewer):
+    rules = _thread_rules(viewer)
+    if rules is None:
         return Q()
-    shown = Q(status__in=[ReplyStatus.VISIBLE, ReplyStatus.DELETED])
-    shown |= Q(status=ReplyStatus.HIDDEN, has_replies=True)
-    if viewer is not None:
-        shown |= Q(status=ReplyStatus.HIDDEN, author_id=viewer.id)
-    return shown
+    return Q(*[Q(**rule) for rule in rules], join_type=Q.OR)
+
+
+def thread_rows_sql(viewer: User | None, table: str) -> tuple[str, list[object]]:
+    """thread_rows as an SQL condition on the replies table named table in the query, with
+    "?" placeholders, and its parameters: for the thread reader's single hand-written query."""
+    rules = _thread_rules(viewer)
+    if rules is None:
+        return "1 = 1", []
+    alternatives: list[str] = []
+    params: list[object] = []
+    for rule in rules:
+        conditions = []
+        for lookup, value in rule.items():
+            column, _, operator = lookup.partition("__")
+            if operator == "in":
+                assert isinstance(value, list)
+                conditions.append(f"{table}.{column} IN ({', '.join('?' * len(value))})")
+                params.extend(value)
+            else:
+                conditions.append(f"{table}.{column} = ?")
+                params.append(value)
+        alternatives.append(f"({' AND '.join(conditions)})")
+    return f"({' OR '.join(alternatives)})", params
 
 
 def readable_rows(viewer: User | None) -> Q:
@@ -73,9 +111,15 @@ def readable_rows(viewer: User | None) -> Q:
     return readable
 
 
-def counted_replies(viewer: User | None = None) -> Q:
+def counted_replies() -> Q:
     """Replies that count in the numbers shown (reply counts): visible ones only."""
     return Q(status=ReplyStatus.VISIBLE)
+
+
+def counted_change(before: ReplyStatus | None, after: ReplyStatus | None) -> int:
+    """How one reply going from status before to after (None: not there) changes the reply
+    counts shown, which count what counted_replies selects."""
+    return (after == ReplyStatus.VISIBLE) - (before == ReplyStatus.VISIBLE)
 
 
 def shows_body(reply: Reply, viewer: User | None) -> bool:

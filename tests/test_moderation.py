@@ -22,7 +22,9 @@ from websockets.asyncio.client import ClientConnection
 
 from forum.accounts.identity import SESSION_COOKIE, session_csrf_token
 from forum.accounts.service import token_hash
+from forum.articles.service import count_replies
 from forum.settings import Settings
+from forum.visibility import counted_replies
 from models import (
     Article,
     AuditAction,
@@ -763,6 +765,7 @@ async def write_thread(
     filler = SETTINGS.page_size
     for i in range(filler):
         await Reply.create(article=article, author=poster, source=f"{i}", html=f"<p>{i}</p>\n")
+    await count_replies(article.id, filler)  # as posting them one by one would have
     first = await post_reply(cast.poster, slug, "First answer", parent)
     hidden = await post_reply(author, slug, f"Do not repeat {body_marker}", parent)
     await post_reply(cast.poster, slug, "Third answer", parent)
@@ -976,6 +979,64 @@ async def test_suspending_with_hide_replies_hides_them_all(
         assert leaks(texts, [marker, author.username]) == {}
     texts = await crawl(cast.moderator.client, slug, [answered, answer])
     assert leaks(texts, [marker])
+
+
+async def test_the_reply_count_follows_every_change(
+    server: LiveServer, cast: Cast, fresh_article: Article
+) -> None:
+    """The count stored on the article (read by every page) stays equal to a count of the
+    visible replies through posts, deletions, hiding, unhiding, suspensions and a race."""
+    slug = fresh_article.slug
+    author = await enrol(server, "counted")
+    second_moderator = await enrol(server, "mod", role=Role.MODERATOR)
+
+    async def check(expected: int) -> None:
+        stored = (await Article.get(id=fresh_article.id)).reply_count
+        counted = await Reply.filter(counted_replies(), article_id=fresh_article.id).count()
+        assert (stored, counted) == (expected, expected)
+        shown = await reply_counts(cast.reader.client, slug)
+        assert set(shown.values()) == {expected}, shown
+
+    try:
+        top = await post_reply(cast.poster, slug, "Top")
+        answer = await post_reply(author, slug, "Answer", top)
+        other = await post_reply(cast.poster, slug, "Other")
+        leaf = await post_reply(cast.poster, slug, "Leaf", answer)
+        await check(4)
+        deleted = await cast.poster.client.delete(
+            f"/api/replies/{leaf}", headers=cast.poster.headers()
+        )
+        assert deleted.status_code == 204, deleted.text
+        await check(3)
+        stubbed = await cast.poster.client.delete(
+            f"/api/replies/{top}", headers=cast.poster.headers()
+        )
+        assert stubbed.status_code == 204, stubbed.text  # kept as a stub: it has an answer
+        await check(2)
+        # Two moderators hide the same reply at once: it leaves the count once.
+        both = await asyncio.gather(
+            *(
+                api(moderator, f"/api/replies/{other}/hide", {"reason": "spam"})
+                for moderator in (cast.moderator, second_moderator)
+            )
+        )
+        assert sorted(response.status_code for response in both)[0] == 200
+        await check(1)
+        await hide(cast.moderator, other, "hidden again")
+        await check(1)
+        unhidden = await api(cast.moderator, f"/api/replies/{other}/unhide")
+        assert unhidden.status_code == 200, unhidden.text
+        await check(2)
+        suspended = await api(
+            cast.moderator,
+            f"/api/users/{author.username}/suspend",
+            {"reason": "Testing counts", "hide_replies": True},
+        )
+        assert suspended.status_code == 200, suspended.text
+        await check(1)
+    finally:
+        await author.client.aclose()
+        await second_moderator.client.aclose()
 
 
 # Locked threads ----------------------------------------------------------------------------

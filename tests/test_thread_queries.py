@@ -151,6 +151,5 @@ async def test_reading_a_thread_costs_the_same_queries_whatever_its_size(
     print(f"\nreplies seeded: {seeded}; SQL statements per call: {measured['small']}")
     assert seeded["big"] >= 10 * seeded["small"]
     assert measured["big"] == measured["small"]
-    # Top level, each preview level, the child counts and the authors: one query each.
-    assert measured["small"]["top_level_chunk"] == 1 + PAGE_SHAPE.levels + 2
-    assert measured["small"]["ancestors"] == 1
+    # A chunk with its preview, authors and child counts is one statement, and so are the rest.
+    assert measured["small"] == dict.fromkeys(measured["small"], 1)

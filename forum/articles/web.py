@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from forum.accounts.identity import current_user
-from forum.articles.service import get_article, list_articles, reply_count
+from forum.articles.service import get_article, list_articles
 from forum.errors import NotFound
 from forum.http import is_htmx, render
 from forum.notifications.service import is_following
@@ -63,5 +63,4 @@ async def article_page(request: Request) -> Response:
     context = await article_context(request, article)
     if is_htmx(request) and context["cursor"] is not None:
         return await render(request, "_top_level_chunk.html", context)
-    context["reply_count"] = await reply_count(article)
     return await render(request, "article.html", context)

@@ -9,7 +9,6 @@ from typing import Any
 
 from jinja2 import Environment
 
-from forum.articles.service import reply_count
 from forum.live.events import ThreadEvent
 from forum.live.hub import Delivery
 from forum.replies.thread import ReplyNode
@@ -79,8 +78,9 @@ class FrameRenderer:
         if not events:
             return []
         ids = {event.reply_id for event in events if event.reply_id}
-        count = await reply_count(article)
-        locked = (await Article.get(id=article.id).only("id", "locked")).locked
+        # Read now, after the events' commits: the article the caller holds may be older.
+        fresh = await Article.get(id=article.id).only("id", "locked", "reply_count")
+        count, locked = fresh.reply_count, fresh.locked
         child_rows = await Reply.filter(parent_id__in=ids).values("parent_id")
         with_children: set[int] = {row["parent_id"] for row in child_rows}
         everything = {

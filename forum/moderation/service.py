@@ -12,10 +12,11 @@ from tortoise.expressions import Q
 from tortoise.functions import Count, Max
 from tortoise.transactions import in_transaction
 
+from forum.articles.service import count_replies
 from forum.errors import Forbidden, NotFound, SignInRequired
 from forum.live.events import EventPublisher, ThreadEvent, committed, record_event
 from forum.validation import ValidationError, text_field
-from forum.visibility import is_moderator, is_suspended
+from forum.visibility import counted_change, is_moderator, is_suspended
 from models import (
     Article,
     AuditAction,
@@ -127,6 +128,22 @@ async def _audit(
     )
 
 
+async def _move(reply: Reply, status: ReplyStatus) -> bool:
+    """Give reply a new status, counting the change, provided it still has the status it was
+    read with (checked in the UPDATE itself, so the reply count changes once even when two
+    moderators act at once); False, and nothing written, when another writer came first."""
+    if not await Reply.filter(id=reply.id, status=reply.status).update(status=status):
+        return False
+    await count_replies(reply.article_id, counted_change(reply.status, status))
+    reply.status = status
+    return True
+
+
+async def _move_or_refuse(reply: Reply, status: ReplyStatus) -> None:
+    if not await _move(reply, status):
+        raise ValidationError({"reply": "That reply changed meanwhile; reload and try again."})
+
+
 async def _reply_or_404(reply_id: int) -> Reply:
     reply = await Reply.get_or_none(id=reply_id)
     if reply is None or reply.status == ReplyStatus.DELETED:
@@ -148,10 +165,10 @@ async def hide_reply(
     reply = await _reply_or_404(reply_id)
     parsed, text = _reason_and_note(reason, note)
     async with committed(publisher) as events:
-        reply.status = ReplyStatus.HIDDEN
+        await _move_or_refuse(reply, ReplyStatus.HIDDEN)
         reply.hidden_reason = parsed
         reply.hidden_note = text
-        await reply.save(update_fields=["status", "hidden_reason", "hidden_note"])
+        await reply.save(update_fields=["hidden_reason", "hidden_note"])
         await Flag.filter(reply_id=reply.id, resolved_at=None).update(resolved_at=datetime.now(UTC))
         await _audit(actor, AuditAction.HIDE, reply, reason=parsed.value, note=text)
         events.append(await record_event(reply.article_id, EventKind.HIDDEN, reply.id))
@@ -169,10 +186,10 @@ async def unhide_reply(
     if reply.status != ReplyStatus.HIDDEN:
         raise ValidationError({"reply": "That reply is not hidden."})
     async with committed(publisher) as events:
-        reply.status = ReplyStatus.VISIBLE
+        await _move_or_refuse(reply, ReplyStatus.VISIBLE)
         reply.hidden_reason = None  # type: ignore[assignment]
         reply.hidden_note = ""
-        await reply.save(update_fields=["status", "hidden_reason", "hidden_note"])
+        await reply.save(update_fields=["hidden_reason", "hidden_note"])
         await _audit(actor, AuditAction.UNHIDE, reply)
         events.append(await record_event(reply.article_id, EventKind.UNHIDDEN, reply.id))
     await user_events.bell_changed(await _notified_users(reply))
@@ -328,10 +345,11 @@ async def _hide_all_replies(actor: User, target: User) -> list[ThreadEvent]:
     events = []
     replies = await Reply.filter(author_id=target.id, status=ReplyStatus.VISIBLE).order_by("id")
     for reply in replies:
-        reply.status = ReplyStatus.HIDDEN
+        if not await _move(reply, ReplyStatus.HIDDEN):
+            continue  # hidden or deleted meanwhile
         reply.hidden_reason = HideReason.OTHER
         reply.hidden_note = "Author suspended"
-        await reply.save(update_fields=["status", "hidden_reason", "hidden_note"])
+        await reply.save(update_fields=["hidden_reason", "hidden_note"])
         await _audit(actor, AuditAction.HIDE, reply, reason="other", note="Author suspended")
         events.append(await record_event(reply.article_id, EventKind.HIDDEN, reply.id))
     return events

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from forum.articles.service import count_replies
 from forum.errors import Forbidden, NotFound
 from forum.live.events import EventPublisher, committed, record_event
 from forum.markdown import render_reply
@@ -12,7 +13,7 @@ from forum.moderation.service import require_active
 from forum.notifications.service import Notifier, record_notifications
 from forum.ratelimits import LimitRules, RateLimiter
 from forum.validation import ValidationError, text_field
-from forum.visibility import is_moderator, thread_rows
+from forum.visibility import counted_change, is_moderator, thread_rows
 from models import Article, EventKind, Reply, ReplyStatus, User
 
 BODY_MAX = 10_000
@@ -89,6 +90,7 @@ async def post_reply(
             source=text,
             html=html,
         )
+        await count_replies(article.id, counted_change(None, reply.status))
         events.append(await record_event(article.id, EventKind.POSTED, reply.id))
         notified = await record_notifications(reply, parent, article, notifier.coalesce_seconds)
     await notifier.notified(notified)
@@ -165,15 +167,20 @@ async def delete_reply(reply_id: int, user: User, *, publisher: EventPublisher) 
 
 
 async def _delete(reply: Reply) -> Deletion:
+    # Only from visible, checked in the statement itself: a moderator may have hidden it since
+    # it was read, and the reply count must change once.
+    still_visible = Reply.filter(id=reply.id, status=ReplyStatus.VISIBLE)
     if await Reply.filter(parent_id=reply.id).exists():
-        reply.status = ReplyStatus.DELETED
-        reply.source = ""
-        reply.html = ""
-        await reply.save(update_fields=["status", "source", "html"])
+        if not await still_visible.update(status=ReplyStatus.DELETED, source="", html=""):
+            raise NotFound("That reply does not exist.")
+        await count_replies(reply.article_id, counted_change(reply.status, ReplyStatus.DELETED))
+        reply.status, reply.source, reply.html = ReplyStatus.DELETED, "", ""
         return Deletion(stub=reply, removed_id=None)
     removed_id = reply.id
     parent_id = reply.parent_id
-    await reply.delete()
+    if not await still_visible.delete():
+        raise NotFound("That reply does not exist.")
+    await count_replies(reply.article_id, counted_change(reply.status, None))
     while parent_id is not None:
         if await Reply.filter(parent_id=parent_id).exists():
             break

@@ -1,8 +1,10 @@
-"""Reading a thread as a tree, a bounded number of queries per page whatever the thread's size.
+"""Reading a thread as a tree: one SQL statement per chunk, whatever the thread's size.
 
-A page loads one chunk of replies, then a few levels under them: each level is one query that takes
-the first few children of every parent at once (a window function), then one query counts all
-children and one fetches all authors.
+A page loads one chunk of replies, then a few levels under them: each level takes the first few
+children of every reply of the level above at once (a window function ranks siblings), and every
+reply comes with its author's name and its number of children. The ORM cannot say this in one
+statement, and each statement costs a round trip (a thread hop on SQLite), so it is written by
+hand; which rows a viewer may see still comes from forum.visibility.
 """
 
 from __future__ import annotations
@@ -10,12 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from tortoise.expressions import RawSQL
-from tortoise.functions import Count
-
+from forum.db import select_models
 from forum.validation import ValidationError
-from forum.visibility import shows_body, thread_rows
+from forum.visibility import shows_body, thread_rows, thread_rows_sql
 from models import Article, Reply, User
+
+#: Columns the tree statement adds to each reply's own (see _tree_sql).
+TREE_COLUMNS = ["tree_level", "author_username", "child_count"]
 
 
 class Order(StrEnum):
@@ -73,16 +76,17 @@ async def top_level_chunk(
     shape: TreeShape,
 ) -> ThreadChunk:
     """A chunk of replies to the article itself, each with a preview of the replies under it."""
-    query = Reply.filter(thread_rows(viewer), article_id=article.id, parent_id=None)
-    if order is Order.NEWEST:
-        query = query.order_by("-id")
-        if cursor is not None:
-            query = query.filter(id__lt=cursor)
-    else:
-        query = query.order_by("id")
-        if cursor is not None:
-            query = query.filter(id__gt=cursor)
-    return await _chunk(await query.limit(limit + 1), viewer, limit, shape)
+    shown, params = thread_rows_sql(viewer, "r")
+    newest = order is Order.NEWEST
+    after = ""
+    if cursor is not None:
+        after = f" AND r.id {'<' if newest else '>'} ?"
+        params = [*params, cursor]
+    roots = (
+        f"SELECT r.id FROM replies r WHERE r.article_id = ? AND r.parent_id IS NULL AND {shown}"
+        f"{after} ORDER BY r.id {'DESC' if newest else 'ASC'} LIMIT ?"
+    )
+    return await _chunk(roots, [article.id, *params, limit + 1], viewer, limit, shape, newest)
 
 
 async def children_chunk(
@@ -94,15 +98,22 @@ async def children_chunk(
     shape: TreeShape,
 ) -> ThreadChunk:
     """A chunk of the replies to parent, oldest first, each with a preview under it."""
-    query = Reply.filter(thread_rows(viewer), parent_id=parent.id).order_by("id")
+    shown, params = thread_rows_sql(viewer, "r")
+    after = ""
     if cursor is not None:
-        query = query.filter(id__gt=cursor)
-    return await _chunk(await query.limit(limit + 1), viewer, limit, shape)
+        after = " AND r.id > ?"
+        params = [*params, cursor]
+    roots = (
+        f"SELECT r.id FROM replies r WHERE r.parent_id = ? AND {shown}{after} ORDER BY r.id LIMIT ?"
+    )
+    return await _chunk(roots, [parent.id, *params, limit + 1], viewer, limit, shape, False)
 
 
 async def single_node(reply: Reply, viewer: User | None, shape: TreeShape) -> ReplyNode:
     """One reply with a preview of its subtree (for a permalink or a fresh post)."""
-    chunk = await _chunk([reply], viewer, 1, shape)
+    chunk = await _chunk("SELECT r.id FROM replies r WHERE r.id = ?", [reply.id], viewer, 1, shape)
+    if not chunk.nodes:  # removed since the caller read it: show it as the caller has it
+        return ReplyNode(reply, shows_body(reply, viewer))
     return chunk.nodes[0]
 
 
@@ -125,70 +136,69 @@ async def visible_reply(reply_id: int, viewer: User | None) -> Reply | None:
     )
 
 
+def _tree_sql(
+    roots: str, roots_params: list[object], viewer: User | None, shape: TreeShape
+) -> tuple[str, list[object]]:
+    """One statement for a chunk and its preview: the roots, then for each level the first
+    children of every reply of the level above (a window function ranks siblings), then every
+    reply's author and the number of its children the viewer may see."""
+    levels = [f"level0 AS ({roots})"]
+    params = list(roots_params)
+    for level in range(1, shape.levels + 1):
+        shown, shown_params = thread_rows_sql(viewer, "c")
+        levels.append(
+            f"level{level} AS (SELECT id FROM (SELECT c.id, ROW_NUMBER() OVER"
+            " (PARTITION BY c.parent_id ORDER BY c.id) AS sibling_rank FROM replies c"
+            f" WHERE c.parent_id IN (SELECT id FROM level{level - 1}) AND {shown}) ranked"
+            " WHERE sibling_rank <= ?)"
+        )
+        params += [*shown_params, shape.children_preview]
+    tree = " UNION ALL ".join(
+        f"SELECT id, {level} AS tree_level FROM level{level}" for level in range(shape.levels + 1)
+    )
+    counted, counted_params = thread_rows_sql(viewer, "k")
+    sql = (
+        f"WITH {', '.join(levels)}, tree AS ({tree})"
+        " SELECT r.*, tree.tree_level, u.username AS author_username,"
+        f" (SELECT COUNT(*) FROM replies k WHERE k.parent_id = r.id AND {counted}) AS child_count"
+        " FROM tree JOIN replies r ON r.id = tree.id JOIN users u ON u.id = r.author_id"
+        " ORDER BY tree.tree_level, r.id"
+    )
+    return sql, [*params, *counted_params]
+
+
 async def _chunk(
-    rows: list[Reply], viewer: User | None, limit: int, shape: TreeShape
+    roots: str,
+    roots_params: list[object],
+    viewer: User | None,
+    limit: int,
+    shape: TreeShape,
+    newest_first: bool = False,
 ) -> ThreadChunk:
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    nodes = [ReplyNode(row, shows_body(row, viewer)) for row in rows]
-    everything = list(nodes)
-    frontier = nodes
-    for _ in range(shape.levels):
-        if not frontier:
-            break
-        frontier = await _attach_first_children(frontier, viewer, shape.children_preview)
-        everything.extend(frontier)
-    for node in frontier:
-        node.at_preview_edge = True
-    await _attach_child_counts(everything, viewer)
-    await Reply.fetch_for_list([node.reply for node in everything], "author")
-    return ThreadChunk(nodes, rows[-1].id if has_more and rows else None)
-
-
-async def _attach_first_children(
-    parents: list[ReplyNode], viewer: User | None, per_parent: int
-) -> list[ReplyNode]:
-    """Load the first per_parent children of every parent in one query; returns them all."""
-    by_id = {node.reply.id: node for node in parents}
-    ranked = (
-        Reply.filter(thread_rows(viewer), parent_id__in=list(by_id))
-        .annotate(sibling_rank=RawSQL('ROW_NUMBER() OVER (PARTITION BY "parent_id" ORDER BY "id")'))
-        .values("id", "sibling_rank")
-    )
-    # A window's result cannot be filtered in the SELECT that computes it: wrap the ORM's query
-    # (with its parameters) in one that keeps the first few of each parent. Tortoise has no
-    # public way to get a query's parameters, hence its query builder directly.
-    ranked._choose_db_if_not_chosen()
-    ranked._make_query()
-    inner_sql, values = ranked.query.get_parameterized_sql()
-    outer_sql = (
-        "SELECT * FROM replies WHERE id IN (SELECT id FROM"
-        f" ({inner_sql}) AS ranked WHERE sibling_rank <= {int(per_parent)}) ORDER BY id"
-    )
-    # As Model.raw() does, but with the parameters.
-    executor = ranked._db.executor_class(model=Reply, db=ranked._db)
-    children: list[Reply] = await executor.execute_select(outer_sql, values)
-    found: list[ReplyNode] = []
-    for child in children:
-        node = ReplyNode(child, shows_body(child, viewer))
-        assert child.parent_id is not None  # selected by parent_id IN (...)
-        by_id[child.parent_id].children.append(node)
-        found.append(node)
-    return found
-
-
-async def _attach_child_counts(nodes: list[ReplyNode], viewer: User | None) -> None:
-    if not nodes:
-        return
-    by_id = {node.reply.id: node for node in nodes}
-    rows = (
-        await Reply.filter(thread_rows(viewer), parent_id__in=list(by_id))
-        .group_by("parent_id")
-        .annotate(total=Count("id"))
-        .values("parent_id", "total")
-    )
+    """Load the replies roots selects (at most limit + 1, the extra one only to tell that more
+    follow) with the preview under them, in one statement whatever the thread's size."""
+    sql, params = _tree_sql(roots, roots_params, viewer, shape)
+    rows = await select_models(Reply, sql, params, TREE_COLUMNS)
+    nodes_by_id: dict[int, ReplyNode] = {}
+    top: list[ReplyNode] = []
     for row in rows:
-        by_id[row["parent_id"]].child_count = row["total"]
+        extra = vars(row)
+        # The author as far as a thread shows it (the name), from the same statement.
+        row.author = User._init_from_db(id=row.author_id, username=extra["author_username"])
+        level = extra["tree_level"]
+        node = ReplyNode(row, shows_body(row, viewer), child_count=extra["child_count"])
+        node.at_preview_edge = level == shape.levels
+        nodes_by_id[row.id] = node
+        if level == 0:
+            top.append(node)
+        else:
+            assert row.parent_id is not None  # selected as a child
+            nodes_by_id[row.parent_id].children.append(node)
+    if newest_first:
+        top.reverse()
+    has_more = len(top) > limit
+    top = top[:limit]
+    return ThreadChunk(top, top[-1].reply.id if has_more and top else None)
 
 
 def parse_order(value: str | None) -> Order:

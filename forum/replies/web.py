@@ -8,7 +8,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from forum.accounts.identity import current_user
-from forum.articles.service import reply_count
 from forum.articles.web import article_context, article_or_404, tree_shape
 from forum.errors import NotFound
 from forum.http import is_htmx, render, require_user, verified_form
@@ -57,7 +56,6 @@ async def _permalink_context(request: Request, article: Article, reply: Reply) -
         "ancestors": await ancestors(reply, viewer),
         "children": chunk,
         "after": after,
-        "reply_count": await reply_count(article),
     }
 
 
@@ -147,7 +145,6 @@ async def _form_errors(
         context["open_form"] = True
         return await render(request, "reply.html", context, status_code=status_code)
     context.update(await article_context(request, article))
-    context["reply_count"] = await reply_count(article)
     return await render(request, "article.html", context, status_code=status_code)
 
 
