@@ -36,6 +36,7 @@ from forum.live.moderation_socket import moderation_socket
 from forum.live.presence import Presence
 from forum.live.render import FrameRenderer
 from forum.live.threads import LiveThreads
+from forum.live.writer import DirectWriteMiddleware
 from forum.moderation import api as moderation_api
 from forum.moderation import web as moderation_web
 from forum.moderation.queue import render_flag_queue
@@ -273,7 +274,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app = Starlette(
         debug=settings.debug,
         routes=_routes(),
-        middleware=[Middleware(VisitorCookieMiddleware, secure=settings.cookie_secure)],
+        middleware=[
+            # First, so that it sees the server's own `send` (see forum.live.writer).
+            Middleware(DirectWriteMiddleware),
+            Middleware(VisitorCookieMiddleware, secure=settings.cookie_secure),
+        ],
         exception_handlers={
             NotFound: _not_found,
             Forbidden: _forbidden,

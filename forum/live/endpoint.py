@@ -14,6 +14,7 @@ from forum.accounts.identity import current_user
 from forum.live.accounts import CLOSE_SUSPENDED, user_channel
 from forum.live.hub import Delivery, Lagging, Subscriber
 from forum.live.threads import LiveThreads, thread_channel
+from forum.live.writer import direct_protocol, write_now
 from forum.moderation.service import is_suspended
 from forum.visibility import viewer_kind
 from models import User
@@ -53,7 +54,26 @@ class ProtocolViolation(Exception):
 
 
 class ThreadConnection:
-    """One open page: replays what it missed, then forwards live frames in order."""
+    """One open page: replays what it missed, then forwards live frames in order.
+
+    In the steady state (nothing queued, held back, or being sent) a live frame is written by
+    the hub's fan-out itself, through forum.live.writer, and no task wakes up; anything else
+    goes through the sender task and ASGI, which wait.
+    """
+
+    # Thousands are open at once: no per-instance dict.
+    __slots__ = (
+        "_frame_times",
+        "_holding",
+        "_protocol",
+        "article_id",
+        "kind",
+        "live",
+        "send_lock",
+        "sent_seq",
+        "user_id",
+        "websocket",
+    )
 
     def __init__(
         self,
@@ -74,6 +94,10 @@ class ThreadConnection:
         self.sent_seq = seen_seq
         self.send_lock = asyncio.Lock()
         self._frame_times: list[float] = []
+        #: Where live frames can be written without waiting (None: another ASGI server).
+        self._protocol = direct_protocol(websocket.scope)
+        #: Whether the sender task holds back events that overtook earlier ones.
+        self._holding = False
 
     async def run(self, subscriber: Subscriber, personal: Subscriber | None) -> None:
         """Serve the socket until the client leaves, misbehaves, falls behind, or is suspended."""
@@ -88,6 +112,8 @@ class ThreadConnection:
                 task.cancel()
 
         subscriber.on_lag = cut_off
+        if self._protocol is not None:
+            subscriber.direct = self._write_now
         if personal is not None:
             personal.on_lag = cut_off
         try:
@@ -150,10 +176,31 @@ class ThreadConnection:
                     while self.sent_seq + 1 in early:
                         self.sent_seq += 1
                         await self._send(early.pop(self.sent_seq))
+                self._holding = bool(early)
                 if not early:
                     deadline = None
                 elif deadline is None:
                     deadline = asyncio.get_running_loop().time() + REORDER_WAIT_SECONDS
+
+    def _write_now(self, delivery: Delivery) -> bool:
+        """Send a live delivery from within the hub's fan-out when nothing is ahead of it (see
+        Subscriber.direct); False leaves it to the sender task."""
+        seq = delivery.seq
+        if self._holding or self.send_lock.locked() or delivery.close_code is not None:
+            return False
+        if seq is not None:
+            if seq <= self.sent_seq:
+                return True  # replayed already
+            if seq != self.sent_seq + 1:
+                return False  # overtook an earlier event: the sender task holds it back
+        frame = delivery.frame_for(self.kind, self.user_id)
+        if frame is not None:
+            assert self._protocol is not None
+            if not write_now(self._protocol, delivery, frame):
+                return False
+        if seq is not None:
+            self.sent_seq = seq
+        return True
 
     async def _send(self, delivery: Delivery) -> None:
         frame = delivery.frame_for(self.kind, self.user_id)

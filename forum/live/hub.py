@@ -32,6 +32,9 @@ class Delivery:
     seq: int | None = None
     #: Close the receiving sockets with this code once the frame is sent (e.g. suspension).
     close_code: int | None = None
+    #: Frames serialised for the wire, by frame text: made once for all the sockets that get
+    #: them (filled by forum.live.writer).
+    wire: dict[str, bytes] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def frame_for(self, viewer_kind: str, user_id: int | None = None) -> str | None:
         """The frame this viewer gets: one meant for this user alone, else the one for its kind
@@ -73,14 +76,16 @@ class Backlog(list[Delivery]):
         return self.pop(0)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Subscriber:
     """One local listener of a channel, e.g. one WebSocket, with a bounded backlog.
 
-    Built for fan-out to thousands: a delivery offered while the reader waits is handed to its
-    waiting future directly, and waiting creates that one future and nothing else (no queue, no
-    coroutine), so a socket costs little memory and a fan-out leaves little for the garbage
-    collector. One reader at a time per subscriber.
+    Built for fan-out to thousands: a delivery offered while the reader waits with nothing
+    pending goes first to `direct`, which may write it out on the spot (like websockets'
+    broadcast(), no task wakes up); otherwise it is handed to the waiting future. Waiting
+    creates that one future and nothing else (no queue, no coroutine), so a socket costs little
+    memory and a fan-out leaves little for the garbage collector. One reader at a time per
+    subscriber.
     """
 
     limit: int
@@ -88,16 +93,24 @@ class Subscriber:
     lagging: bool = False
     #: Called once when the subscriber starts lagging, e.g. to cut a socket stuck in a send.
     on_lag: Callable[[], None] | None = None
+    #: Tried first while the reader waits with nothing pending: sends the delivery at once and
+    #: returns True, or returns False (without sending) to have it handed to the reader. Called
+    #: inside the hub's fan-out loop, so it must neither block nor raise.
+    direct: Callable[[Delivery], bool] | None = None
     _waiter: asyncio.Future[Delivery] | None = field(default=None, repr=False)
 
     def offer(self, delivery: Delivery) -> None:
         """Queue a delivery without waiting; past the limit, mark the subscriber lagging."""
         if self.lagging:
             return
-        waiter, self._waiter = self._waiter, None
+        waiter = self._waiter
         if waiter is not None and not waiter.done():  # done: its reader was cancelled
+            if self.direct is not None and self.direct(delivery):
+                return  # sent; the reader goes on waiting for the next one
+            self._waiter = None
             waiter.set_result(delivery)
             return
+        self._waiter = None
         if len(self.queue) >= self.limit:
             self.lagging = True
             if self.on_lag is not None:
