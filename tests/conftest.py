@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,9 +142,15 @@ class LiveServer:
 
 
 def start_server(
-    database_url: str, log_dir: Path, **extra_env: str
+    database_url: str,
+    log_dir: Path,
+    *,
+    app: str = "server:app",
+    uvicorn_options: Sequence[str] = (),
+    **extra_env: str,
 ) -> tuple[subprocess.Popen[bytes], LiveServer]:
-    """Start `uvicorn server:app` on a free port and wait until it answers."""
+    """Start `uvicorn server:app` (or another app, with more options) on a free port and wait
+    until it answers."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
@@ -175,7 +181,7 @@ def start_server(
                 sys.executable,
                 "-m",
                 "uvicorn",
-                "server:app",
+                app,
                 "--host",
                 "127.0.0.1",
                 "--port",
@@ -183,6 +189,7 @@ def start_server(
                 "--ws-per-message-deflate",
                 "false",
                 "--no-access-log",
+                *uvicorn_options,
             ],
             cwd=PROJECT_ROOT,
             env=env,

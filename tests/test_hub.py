@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import pytest
@@ -151,6 +151,51 @@ async def test_a_slow_subscriber_lags_while_a_fast_one_gets_everything(
         assert await take(slow, 4) == [1, 2, 3, 4]
         with pytest.raises(Lagging):
             await asyncio.wait_for(slow.next(), TIMEOUT)
+
+
+async def test_a_waiting_subscriber_sends_directly_and_falls_back_in_order(
+    hub: Hub, broker_url: str, channel: str
+) -> None:
+    direct: list[int] = []
+    accept = True
+
+    def send_now(delivery: Delivery) -> bool:
+        if accept:
+            direct.append(json.loads(delivery.frames["*"])["n"])
+        return accept
+
+    async with hub.subscribe(channel) as subscriber:
+        subscriber.direct = send_now
+        await broker_subscribers(broker_url, channel, 1)
+        waiting = subscriber.next()
+        for n in (1, 2):
+            await hub.publish(channel, delivery(n))
+        await until(lambda: len(direct) == 2)
+        assert not waiting.done(), "sent directly: the reader went on waiting"
+
+        accept = False  # e.g. a paused transport: the reader gets it, and what follows queues
+        for n in (3, 4):
+            await hub.publish(channel, delivery(n))
+        assert json.loads((await asyncio.wait_for(waiting, TIMEOUT)).frames["*"])["n"] == 3
+        accept = True  # the reader is busy with 3: 4 must wait for it, not overtake it
+        await until(lambda: len(subscriber.queue) == 1)
+        await hub.publish(channel, delivery(5))
+        await until(lambda: len(subscriber.queue) == 2)
+        assert await take(subscriber, 2) == [4, 5]
+        assert direct == [1, 2]
+        waiting = subscriber.next()  # waiting again with nothing pending: direct again
+        await hub.publish(channel, delivery(6))
+        await until(lambda: direct == [1, 2, 6])
+        waiting.cancel()
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Wait until the hub has dispatched enough for condition to hold."""
+    async with asyncio.timeout(TIMEOUT):
+        while True:
+            if condition():
+                return
+            await asyncio.sleep(0.001)
 
 
 @pytest.mark.redis

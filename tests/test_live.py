@@ -10,7 +10,7 @@ import os
 import socket
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -89,9 +89,14 @@ async def posted(member: Member, body: str, parent_id: int | None = None) -> int
 
 
 @contextlib.contextmanager
-def own_server(tmp_path: Path, **env: str) -> Iterator[LiveServer]:
+def own_server(
+    tmp_path: Path, *, app: str = "server:app", uvicorn_options: Sequence[str] = (), **env: str
+) -> Iterator[LiveServer]:
     """A server of the test's own, on its own temporary database, with these settings."""
-    process, live = start_server(f"sqlite://{tmp_path / 'forum.sqlite3'}", tmp_path, **env)
+    database = f"sqlite://{tmp_path / 'forum.sqlite3'}"
+    process, live = start_server(
+        database, tmp_path, app=app, uvicorn_options=uvicorn_options, **env
+    )
     try:
         yield live
     finally:
@@ -463,6 +468,35 @@ async def test_a_reader_that_stops_reading_is_cut_off_while_the_others_get_every
     seqs = silent.seqs()
     assert len(seqs) < burst, "the silent reader was cut off"
     assert seqs == list(range(1, len(seqs) + 1)), "what it got before, it got in order"
+
+
+# Direct writes (forum/live/writer.py) ---------------------------------------------------------
+
+
+async def test_under_uvicorn_live_frames_are_written_directly(tmp_path: Path) -> None:
+    # This app fails any frame that takes the ASGI path (tests/live_direct_only.py).
+    with own_server(tmp_path, app="tests.live_direct_only:app") as server:
+        async with (
+            members(server, 1) as (author,),
+            connect(server) as first,
+            connect(server) as second,
+        ):
+            await reading(first, 2)
+            sent = [await posted(author, f"Reply {i}") for i in range(10)]
+            for ws in (first, second):
+                assert await read_all(ws, 10) == list(zip(range(1, 11), sent, strict=True))
+
+
+async def test_on_other_servers_frames_go_through_asgi(tmp_path: Path) -> None:
+    # uvicorn's older websockets protocol gives the app no sans-I/O connection to write to.
+    with own_server(tmp_path, uvicorn_options=["--ws", "websockets"]) as server:
+        async with members(server, 1) as (author,), connect(server) as ws:
+            sent = [await posted(author, f"Reply {i}") for i in range(5)]
+            assert await read_all(ws, 5) == list(zip(range(1, 6), sent, strict=True))
+            await resume(ws, 2)
+            assert [frame["seq"] for frame in await events(ws, 3)] == [3, 4, 5]
+            reply_id = await posted(author, "Then live")
+            assert await read_all(ws, 1) == [(6, reply_id)]
 
 
 # Two processes ---------------------------------------------------------------------------------

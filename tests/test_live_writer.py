@@ -1,0 +1,181 @@
+"""The direct writer on its own (forum/live/writer.py): uvicorn's sans-I/O WebSocket protocol over
+a real socket pair, in this process, and a client reading it with websockets' own protocol."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import pytest
+from starlette.types import Message, Receive, Scope, Send
+from uvicorn.config import Config
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from uvicorn.server import ServerState
+from websockets.client import ClientProtocol
+from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Response
+from websockets.protocol import State
+from websockets.uri import parse_uri
+
+from forum.live.hub import Delivery
+from forum.live.writer import DirectWriteMiddleware, direct_protocol, write_now
+
+#: Generous, only so that a broken writer fails a test instead of hanging it.
+TIMEOUT = 10
+
+
+@dataclass
+class Client:
+    """The far end of the socket pair, reading with websockets' client protocol."""
+
+    sock: socket.socket
+    protocol: ClientProtocol
+    frames: list[Frame] = field(default_factory=list)
+
+    async def read(self, count: int) -> list[str]:
+        """The texts of the next count frames."""
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout(TIMEOUT):
+            while len(self.frames) < count:
+                self.protocol.receive_data(await loop.sock_recv(self.sock, 65536))
+                self.frames += [e for e in self.protocol.events_received() if isinstance(e, Frame)]
+        taken, self.frames = self.frames[:count], self.frames[count:]
+        assert all(frame.opcode is Opcode.TEXT for frame in taken)
+        return [bytes(frame.data).decode() for frame in taken]
+
+
+@dataclass
+class Accepted:
+    """What the app saw once it accepted the WebSocket."""
+
+    scope: Scope
+    send: Send
+
+
+@asynccontextmanager
+async def uvicorn_websocket(*, deflate: bool) -> AsyncIterator[tuple[Accepted, Client]]:
+    """An accepted WebSocket served by uvicorn's sans-I/O protocol, and its client."""
+    loop = asyncio.get_running_loop()
+    accepted: asyncio.Future[Accepted] = loop.create_future()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        accepted.set_result(Accepted(scope, send))
+        message: Message = {}
+        while message.get("type") != "websocket.disconnect":
+            message = await receive()
+
+    config = Config(
+        app=DirectWriteMiddleware(app),
+        ws="websockets-sansio",
+        ws_per_message_deflate=deflate,
+        ws_ping_interval=None,
+        proxy_headers=False,
+        log_config=None,
+    )
+    config.load()
+    state = ServerState()
+    server_end, client_end = socket.socketpair()
+    # Small buffers, so that a client that does not read soon pauses the server's transport.
+    for end in (server_end, client_end):
+        end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        end.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    client_end.setblocking(False)
+    transport, _ = await loop.connect_accepted_socket(
+        lambda: WebSocketsSansIOProtocol(config, state, {}), server_end
+    )
+    extensions = [ClientPerMessageDeflateFactory()] if deflate else []
+    client = Client(client_end, ClientProtocol(parse_uri("ws://test/live"), extensions=extensions))
+    try:
+        client.protocol.send_request(client.protocol.connect())
+        await loop.sock_sendall(client_end, b"".join(client.protocol.data_to_send()))
+        async with asyncio.timeout(TIMEOUT):
+            while client.protocol.state is State.CONNECTING:
+                client.protocol.receive_data(await loop.sock_recv(client_end, 65536))
+            response = client.protocol.events_received()[0]
+            assert isinstance(response, Response) and response.status_code == 101
+            yield await accepted, client
+    finally:
+        transport.close()
+        client_end.close()
+        for task in state.tasks:
+            task.cancel()
+        await asyncio.gather(*state.tasks, return_exceptions=True)
+
+
+def delivery(n: int) -> Delivery:
+    """A numbered delivery with one frame for readers and another for moderators."""
+    frames = {kind: json.dumps({"n": n, "for": kind, "é": "ü"}) for kind in ("reader", "moderator")}
+    return Delivery(frames=frames, seq=n)
+
+
+@pytest.mark.parametrize("deflate", [False, True], ids=["plain", "deflate"])
+async def test_a_frame_is_written_at_once_and_reads_as_sent(deflate: bool) -> None:
+    async with uvicorn_websocket(deflate=deflate) as (accepted, client):
+        protocol = direct_protocol(accepted.scope)
+        assert protocol is not None and protocol is getattr(accepted.send, "__self__", None)
+        assert bool(protocol.conn.extensions) is deflate
+        first, second = delivery(1), delivery(2)
+        for sent in (first, second):
+            assert write_now(protocol, sent, sent.frames["reader"])
+        assert write_now(protocol, first, first.frames["moderator"])
+        assert await client.read(3) == [
+            first.frames["reader"],
+            second.frames["reader"],
+            first.frames["moderator"],
+        ]
+        # Serialised once per delivery and frame, for every plain socket; compressed ones each
+        # compress their own.
+        assert set(first.wire) == (set() if deflate else set(first.frames.values()))
+
+
+async def test_a_connection_whose_reader_stopped_is_not_written_to() -> None:
+    async with uvicorn_websocket(deflate=False) as (accepted, client):
+        protocol = direct_protocol(accepted.scope)
+        assert protocol is not None
+        written = 0
+        while write_now(protocol, delivery(written + 1), "x" * 1000):
+            written += 1
+            assert written < 10_000, "the transport never paused"
+        # Declined once the transport's buffer passed its high-water mark.
+        assert not protocol.writable.is_set()
+        assert written > 0
+        # Reading catches up on everything written, and nothing else.
+        assert await client.read(written) == ["x" * 1000] * written
+        async with asyncio.timeout(TIMEOUT):
+            await protocol.writable.wait()
+        assert write_now(protocol, delivery(written + 1), "after")
+        assert await client.read(1) == ["after"]
+
+
+async def test_a_closing_connection_is_not_written_to() -> None:
+    async with uvicorn_websocket(deflate=False) as (accepted, client):
+        protocol = direct_protocol(accepted.scope)
+        assert protocol is not None
+        await accepted.send({"type": "websocket.close", "code": 1013})
+        assert not write_now(protocol, delivery(1), "too late")
+        assert client.protocol.state is State.OPEN  # the close frame is on its way, unread
+
+
+async def test_other_servers_get_no_direct_protocol() -> None:
+    scopes: list[Scope] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        scopes.append(scope)
+
+    async def receive() -> Message:
+        return {"type": "websocket.connect"}
+
+    async def send(message: Message) -> None:
+        pass
+
+    middleware = DirectWriteMiddleware(app)
+    await middleware({"type": "websocket", "path": "/live"}, receive, send)
+    await middleware({"type": "http", "path": "/"}, receive, send)
+    assert [direct_protocol(scope) for scope in scopes] == [None, None]
