@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-import pytest
 from starlette.types import Message, Receive, Scope, Send
 from uvicorn.config import Config
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -23,10 +22,18 @@ from websockets.protocol import State
 from websockets.uri import parse_uri
 
 from forum.live.hub import Delivery
-from forum.live.writer import DirectWriteMiddleware, direct_protocol, write_now
+from forum.live.writer import DirectWriteMiddleware, direct_socket
 
 #: Generous, only so that a broken writer fails a test instead of hanging it.
 TIMEOUT = 10
+
+
+async def receive(sock: socket.socket) -> bytes:
+    """What arrived on sock; fails at the end of the stream rather than reading it forever."""
+    data = await asyncio.get_running_loop().sock_recv(sock, 65536)
+    if not data:
+        raise ConnectionError("the server closed the connection")
+    return data
 
 
 @dataclass
@@ -39,10 +46,9 @@ class Client:
 
     async def read(self, count: int) -> list[str]:
         """The texts of the next count frames."""
-        loop = asyncio.get_running_loop()
         async with asyncio.timeout(TIMEOUT):
             while len(self.frames) < count:
-                self.protocol.receive_data(await loop.sock_recv(self.sock, 65536))
+                self.protocol.receive_data(await receive(self.sock))
                 self.frames += [e for e in self.protocol.events_received() if isinstance(e, Frame)]
         taken, self.frames = self.frames[:count], self.frames[count:]
         assert all(frame.opcode is Opcode.TEXT for frame in taken)
@@ -73,6 +79,7 @@ async def uvicorn_websocket(*, deflate: bool) -> AsyncIterator[tuple[Accepted, C
 
     config = Config(
         app=DirectWriteMiddleware(app),
+        interface="asgi3",
         ws="websockets-sansio",
         ws_per_message_deflate=deflate,
         ws_ping_interval=None,
@@ -97,10 +104,11 @@ async def uvicorn_websocket(*, deflate: bool) -> AsyncIterator[tuple[Accepted, C
         await loop.sock_sendall(client_end, b"".join(client.protocol.data_to_send()))
         async with asyncio.timeout(TIMEOUT):
             while client.protocol.state is State.CONNECTING:
-                client.protocol.receive_data(await loop.sock_recv(client_end, 65536))
+                client.protocol.receive_data(await receive(client_end))
             response = client.protocol.events_received()[0]
             assert isinstance(response, Response) and response.status_code == 101
-            yield await accepted, client
+            seen = await accepted
+        yield seen, client
     finally:
         transport.close()
         client_end.close()
@@ -115,55 +123,65 @@ def delivery(n: int) -> Delivery:
     return Delivery(frames=frames, seq=n)
 
 
-@pytest.mark.parametrize("deflate", [False, True], ids=["plain", "deflate"])
-async def test_a_frame_is_written_at_once_and_reads_as_sent(deflate: bool) -> None:
-    async with uvicorn_websocket(deflate=deflate) as (accepted, client):
-        protocol = direct_protocol(accepted.scope)
-        assert protocol is not None and protocol is getattr(accepted.send, "__self__", None)
-        assert bool(protocol.conn.extensions) is deflate
+def uvicorn_protocol(accepted: Accepted) -> WebSocketsSansIOProtocol:
+    """The uvicorn protocol behind the app's `send`."""
+    protocol = getattr(accepted.send, "__self__", None)
+    assert isinstance(protocol, WebSocketsSansIOProtocol)
+    return protocol
+
+
+async def test_a_frame_is_written_at_once_and_reads_as_sent() -> None:
+    async with uvicorn_websocket(deflate=False) as (accepted, client):
+        socket = direct_socket(accepted.scope)
+        assert socket is not None
         first, second = delivery(1), delivery(2)
         for sent in (first, second):
-            assert write_now(protocol, sent, sent.frames["reader"])
-        assert write_now(protocol, first, first.frames["moderator"])
+            assert socket.write(sent, sent.frames["reader"])
+        assert socket.write(first, first.frames["moderator"])
         assert await client.read(3) == [
             first.frames["reader"],
             second.frames["reader"],
             first.frames["moderator"],
         ]
-        # Serialised once per delivery and frame, for every plain socket; compressed ones each
-        # compress their own.
-        assert set(first.wire) == (set() if deflate else set(first.frames.values()))
+        # Each frame is serialised once, for every socket.
+        assert set(first.wire) == set(first.frames.values())
+        assert set(second.wire) == {second.frames["reader"]}
 
 
 async def test_a_connection_whose_reader_stopped_is_not_written_to() -> None:
     async with uvicorn_websocket(deflate=False) as (accepted, client):
-        protocol = direct_protocol(accepted.scope)
-        assert protocol is not None
+        socket = direct_socket(accepted.scope)
+        assert socket is not None
         written = 0
-        while write_now(protocol, delivery(written + 1), "x" * 1000):
+        while socket.write(delivery(written + 1), "x" * 1000):
             written += 1
             assert written < 10_000, "the transport never paused"
         # Declined once the transport's buffer passed its high-water mark.
+        protocol = uvicorn_protocol(accepted)
         assert not protocol.writable.is_set()
         assert written > 0
         # Reading catches up on everything written, and nothing else.
         assert await client.read(written) == ["x" * 1000] * written
         async with asyncio.timeout(TIMEOUT):
             await protocol.writable.wait()
-        assert write_now(protocol, delivery(written + 1), "after")
+        assert socket.write(delivery(written + 1), "after")
         assert await client.read(1) == ["after"]
 
 
 async def test_a_closing_connection_is_not_written_to() -> None:
     async with uvicorn_websocket(deflate=False) as (accepted, client):
-        protocol = direct_protocol(accepted.scope)
-        assert protocol is not None
+        socket = direct_socket(accepted.scope)
+        assert socket is not None
         await accepted.send({"type": "websocket.close", "code": 1013})
-        assert not write_now(protocol, delivery(1), "too late")
+        assert not socket.write(delivery(1), "too late")
         assert client.protocol.state is State.OPEN  # the close frame is on its way, unread
 
 
-async def test_other_servers_get_no_direct_protocol() -> None:
+async def test_compressed_connections_and_other_servers_get_no_direct_socket() -> None:
+    async with uvicorn_websocket(deflate=True) as (accepted, _):
+        assert uvicorn_protocol(accepted).conn.extensions, "compression was agreed"
+        assert direct_socket(accepted.scope) is None
+
     scopes: list[Scope] = []
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -178,4 +196,4 @@ async def test_other_servers_get_no_direct_protocol() -> None:
     middleware = DirectWriteMiddleware(app)
     await middleware({"type": "websocket", "path": "/live"}, receive, send)
     await middleware({"type": "http", "path": "/"}, receive, send)
-    assert [direct_protocol(scope) for scope in scopes] == [None, None]
+    assert [direct_socket(scope) for scope in scopes] == [None, None]

@@ -14,7 +14,7 @@ from forum.accounts.identity import current_user
 from forum.live.accounts import CLOSE_SUSPENDED, user_channel
 from forum.live.hub import Delivery, Lagging, Subscriber
 from forum.live.threads import LiveThreads, thread_channel
-from forum.live.writer import direct_protocol, write_now
+from forum.live.writer import DirectSocket, direct_socket
 from forum.moderation.service import is_suspended
 from forum.visibility import viewer_kind
 from models import User
@@ -63,9 +63,9 @@ class ThreadConnection:
 
     # Thousands are open at once: no per-instance dict.
     __slots__ = (
+        "_direct",
         "_frame_times",
         "_holding",
-        "_protocol",
         "article_id",
         "kind",
         "live",
@@ -94,8 +94,8 @@ class ThreadConnection:
         self.sent_seq = seen_seq
         self.send_lock = asyncio.Lock()
         self._frame_times: list[float] = []
-        #: Where live frames can be written without waiting (None: another ASGI server).
-        self._protocol = direct_protocol(websocket.scope)
+        #: Where live frames are written without waiting, once accepted (None: through ASGI).
+        self._direct: DirectSocket | None = None
         #: Whether the sender task holds back events that overtook earlier ones.
         self._holding = False
 
@@ -112,7 +112,8 @@ class ThreadConnection:
                 task.cancel()
 
         subscriber.on_lag = cut_off
-        if self._protocol is not None:
+        self._direct = direct_socket(self.websocket.scope)
+        if self._direct is not None:
             subscriber.direct = self._write_now
         if personal is not None:
             personal.on_lag = cut_off
@@ -194,10 +195,8 @@ class ThreadConnection:
             if seq != self.sent_seq + 1:
                 return False  # overtook an earlier event: the sender task holds it back
         frame = delivery.frame_for(self.kind, self.user_id)
-        if frame is not None:
-            assert self._protocol is not None
-            if not write_now(self._protocol, delivery, frame):
-                return False
+        if frame is not None and (self._direct is None or not self._direct.write(delivery, frame)):
+            return False
         if seq is not None:
             self.sent_seq = seq
         return True

@@ -6,21 +6,27 @@ wake-up and the send chains of Starlette and uvicorn, nearly half the server CPU
 synchronously to every connection that can take it now, and never wait for one that cannot.
 
 Under uvicorn's sans-I/O WebSocket protocol (its default, `--ws websockets-sansio`), the ASGI
-`send` an app receives is that protocol's bound method; DirectWriteMiddleware keeps the protocol
-in the scope, and write_now() writes through its websockets connection and transport, as
-broadcast() does. With any other server or protocol there is none, and for a connection that is
-not open, or whose transport is paused above its high-water mark (a reader that stopped reading),
-write_now() declines: the caller then takes the ordinary ASGI path, which waits.
+`send` an app receives is that protocol's bound method, which holds the websockets connection
+and the transport; DirectWriteMiddleware keeps the protocol in the scope. A DirectSocket writes
+to them as broadcast() does, with the frame serialised once for every socket. With any other
+server or protocol, or with per-message compression (each connection compresses with its own
+state), there is no DirectSocket; for a connection that is no longer open, or whose transport
+is paused above its high-water mark (a reader that stopped reading), DirectSocket.write()
+declines. Either way the caller takes the ordinary ASGI path, which waits.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
+from collections.abc import Awaitable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
+from websockets.server import ServerProtocol
 
 from forum.live.hub import Delivery
 
@@ -36,49 +42,62 @@ class DirectWriteMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Not a coroutine itself, so that no frame of it stays suspended for each open socket;
+        # a weak reference, since the protocol holds the scope.
         if scope["type"] == "websocket":
             protocol = getattr(send, "__self__", None)
             if isinstance(protocol, WebSocketsSansIOProtocol):
-                scope[SCOPE_KEY] = protocol
-        await self.app(scope, receive, send)
+                scope[SCOPE_KEY] = weakref.ref(protocol)
+        return self.app(scope, receive, send)
 
 
-def direct_protocol(scope: Scope) -> WebSocketsSansIOProtocol | None:
-    """The uvicorn protocol a WebSocket's frames can be written to directly, or None."""
-    protocol = scope.get(SCOPE_KEY)
-    return protocol if isinstance(protocol, WebSocketsSansIOProtocol) else None
+class DirectSocket:
+    """One accepted WebSocket under uvicorn, written to without waiting.
 
-
-def write_now(protocol: WebSocketsSansIOProtocol, delivery: Delivery, frame: str) -> bool:
-    """Write frame (one of delivery's) to the socket now, without waiting; False when the
-    socket cannot take it now (not open, or its transport is paused), and nothing was sent.
-
-    The wire form of a server's frame is the same for every connection without extensions, so
-    it is serialised once per delivery and frame (kept in delivery.wire). A compressed
-    connection keeps its own state, so each gets its own frame.
+    It keeps the three objects a write needs rather than reaching them through uvicorn's
+    protocol: a fan-out touches thousands of sockets, and each object less is memory the CPU
+    does not have to fetch.
     """
-    conn = protocol.conn
-    transport = protocol.transport
-    if (
-        conn.state is not State.OPEN
-        or conn.expect_continuation_frame
-        or not protocol.writable.is_set()
-        or transport.is_closing()
-    ):
-        return False
-    try:
-        if conn.extensions:
-            conn.send_text(frame.encode())
-            transport.write(b"".join(conn.data_to_send()))
-            return True
+
+    __slots__ = ("_conn", "_transport", "_writable")
+
+    def __init__(self, conn: ServerProtocol, transport: asyncio.Transport, writable: asyncio.Event):
+        self._conn = conn
+        self._transport = transport
+        self._writable = writable
+
+    def write(self, delivery: Delivery, frame: str) -> bool:
+        """Write frame (one of delivery's) now; False, having sent nothing, when the socket
+        cannot take it now: not open, or its transport paused."""
+        conn = self._conn
+        transport = self._transport
+        if (
+            conn.state is not State.OPEN
+            or conn.expect_continuation_frame
+            or not self._writable.is_set()
+            or transport.is_closing()
+        ):
+            return False
+        # Without extensions, a server's frame is the same bytes on every connection.
         wire = delivery.wire.get(frame)
         if wire is None:
             wire = Frame(Opcode.TEXT, frame.encode()).serialize(mask=False)
             delivery.wire[frame] = wire
-        transport.write(wire)
-    except Exception:
-        # The caller is fanning out to everyone else: one broken socket must not stop it.
-        log.exception("direct write failed; the socket falls back to ASGI")
-        return False
-    return True
+        try:
+            transport.write(wire)
+        except Exception:
+            # The caller is fanning out to everyone else: one broken socket must not stop it.
+            log.exception("a direct write failed; the socket falls back to ASGI")
+            return False
+        return True
+
+
+def direct_socket(scope: Scope) -> DirectSocket | None:
+    """A DirectSocket for an accepted WebSocket, or None when its frames must go through ASGI
+    (another server or protocol, or per-message compression)."""
+    reference = scope.get(SCOPE_KEY)
+    protocol = reference() if isinstance(reference, weakref.ref) else None
+    if not isinstance(protocol, WebSocketsSansIOProtocol) or protocol.conn.extensions:
+        return None
+    return DirectSocket(protocol.conn, protocol.transport, protocol.writable)
