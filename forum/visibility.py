@@ -77,6 +77,26 @@ def thread_rows(viewer: User | None) -> Q:
     return Q(*[Q(**rule) for rule in rules], join_type=Q.OR)
 
 
+def in_thread(reply: Reply, viewer: User | None) -> bool:
+    """thread_rows for one reply already loaded (e.g. to render a live event per kind of viewer
+    without asking the database again)."""
+    rules = _thread_rules(viewer)
+    if rules is None:
+        return True
+    return any(
+        all(_matches(reply, lookup, value) for lookup, value in rule.items()) for rule in rules
+    )
+
+
+def _matches(reply: Reply, lookup: str, value: object) -> bool:
+    field, _, operator = lookup.partition("__")
+    actual = getattr(reply, field)
+    if operator == "in":
+        assert isinstance(value, list)
+        return actual in value
+    return bool(actual == value)
+
+
 def thread_rows_sql(viewer: User | None, table: str) -> tuple[str, list[object]]:
     """thread_rows as an SQL condition on the replies table named table in the query, with
     "?" placeholders, and its parameters: for the thread reader's single hand-written query."""

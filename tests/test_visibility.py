@@ -1,4 +1,4 @@
-"""The ORM form and the SQL form of "which replies appear in a viewer's thread" agree.
+"""The ORM, SQL and Python forms of "which replies appear in a viewer's thread" agree.
 
 The thread reader runs one hand-written statement (forum.replies.thread) with the SQL form; every
 other reader uses the ORM form. Both come from one set of rules in forum.visibility; this checks
@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 
 from forum.db import select_models
-from forum.visibility import thread_rows, thread_rows_sql
+from forum.visibility import in_thread, thread_rows, thread_rows_sql
 from models import Article, Reply, ReplyStatus, Role, User
 from tests.conftest import unique_name
 
@@ -48,6 +48,9 @@ async def test_the_sql_form_selects_what_the_orm_form_selects(fresh_article: Art
             [],
         )
         assert sorted(by_orm) == sorted(row.id for row in by_sql), viewer
+        everything = await Reply.filter(id__in=made)
+        by_python = [row.id for row in everything if in_thread(row, viewer)]
+        assert sorted(by_orm) == sorted(by_python), viewer
         # Not vacuous: each viewer sees some rows and, but for moderators, misses some.
         assert 0 < len(by_orm) <= len(made)
         assert (len(by_orm) == len(made)) == (viewer is moderator)

@@ -15,10 +15,10 @@ from forum.replies.thread import ReplyNode
 from forum.settings import Settings
 from forum.visibility import (
     VIEWER_KINDS,
+    in_thread,
     is_moderator,
     representative_viewer,
     shows_body,
-    thread_rows,
 )
 from models import Article, EventKind, Reply, ReplyStatus, User
 
@@ -81,17 +81,14 @@ class FrameRenderer:
         # Read now, after the events' commits: the article the caller holds may be older.
         fresh = await Article.get(id=article.id).only("id", "locked", "reply_count")
         count, locked = fresh.reply_count, fresh.locked
-        child_rows = await Reply.filter(parent_id__in=ids).values("parent_id")
-        with_children: set[int] = {row["parent_id"] for row in child_rows}
         everything = {
             row.id: row for row in await Reply.filter(id__in=ids).select_related("author")
         }
+        with_children = {row.id for row in everything.values() if row.has_replies}
         frames: list[dict[str, str]] = [{} for _ in events]
         for kind in VIEWER_KINDS:
             viewer = representative_viewer(kind)
-            seen = set(
-                await Reply.filter(thread_rows(viewer), id__in=ids).values_list("id", flat=True)
-            )
+            seen = {row.id for row in everything.values() if in_thread(row, viewer)}
             for i, event in enumerate(events):
                 reply = everything.get(event.reply_id) if event.reply_id in seen else None
                 frame = self._frame(article, event, reply, viewer, count, locked, with_children)
