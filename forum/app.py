@@ -236,7 +236,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         added = await load_seed_articles(settings.seed_dir)
         if added:
             log.info("loaded %d article(s) from %s", added, settings.seed_dir)
-        hub = Hub(backend_for(settings.broker_url), queue_size=settings.live_queue_size)
+        hub = Hub(
+            backend_for(settings.broker_url, settings.broker_prefix),
+            queue_size=settings.live_queue_size,
+        )
         await hub.start()
         renderer = FrameRenderer(templates.env, settings)
         app.state.live = LiveThreads(hub, renderer, replay_limit=settings.live_replay_limit)

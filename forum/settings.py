@@ -38,6 +38,9 @@ class Settings:
     max_indent: int = 6
     #: Hub backend: memory:// (one process) or redis://host:port/db (several processes).
     broker_url: str = "memory://"
+    #: Start of every Redis channel and key of the hub: forums sharing one Redis need their own
+    #: (Redis pub/sub ignores the database number in the URL).
+    broker_prefix: str = "forum"
     #: Frames a live socket may have waiting before it counts as fallen behind and is closed.
     live_queue_size: int = 256
     #: Longest gap (in events) a reconnecting page is replayed; a larger one refreshes instead.
@@ -104,6 +107,7 @@ def load_settings(env_file: str | Path | None = PROJECT_ROOT / ".env") -> Settin
         session_days=config("SESSION_DAYS", cast=int, default=30),
         page_size=config("PAGE_SIZE", cast=int, default=20),
         broker_url=config("BROKER_URL", default="memory://"),
+        broker_prefix=config("BROKER_PREFIX", default="forum"),
         live_queue_size=config("LIVE_QUEUE_SIZE", cast=int, default=256),
         live_replay_limit=config("LIVE_REPLAY_LIMIT", cast=int, default=500),
         smtp_url=config("SMTP_URL", default=""),

@@ -37,9 +37,11 @@ def broker_url(request: pytest.FixtureRequest) -> str:
 
 
 @asynccontextmanager
-async def running_hub(broker_url: str, queue_size: int = 256) -> AsyncIterator[Hub]:
+async def running_hub(
+    broker_url: str, queue_size: int = 256, prefix: str = Settings().broker_prefix
+) -> AsyncIterator[Hub]:
     """A started hub, stopped at the end of the block."""
-    hub = Hub(backend_for(broker_url), queue_size=queue_size)
+    hub = Hub(backend_for(broker_url, prefix), queue_size=queue_size)
     await hub.start()
     try:
         yield hub
@@ -60,10 +62,13 @@ def channel() -> str:
     return f"test:{uuid.uuid4().hex}"
 
 
-async def broker_subscribers(broker_url: str, channel: str, count: int) -> None:
+async def broker_subscribers(
+    broker_url: str, channel: str, count: int, prefix: str = Settings().broker_prefix
+) -> None:
     """Wait until the broker routes channel to count hubs (Redis subscribes asynchronously)."""
     if not broker_url.startswith("redis"):
         return
+    channel = f"{prefix}:{channel}"
     client = aioredis.Redis.from_url(broker_url, decode_responses=True)
     try:
         async with asyncio.timeout(TIMEOUT):
@@ -213,6 +218,27 @@ async def test_two_hubs_sharing_redis_see_each_others_messages(
         await hub_b.publish(channel, delivery(2))
         assert await take(on_a, 2) == [1, 2]
         assert await take(on_b, 2) == [1, 2]
+
+
+async def test_forums_with_their_own_prefix_share_a_redis_without_mixing(
+    redis_url: str, channel: str
+) -> None:
+    async with (
+        running_hub(redis_url, prefix="forum-a") as hub_a,
+        running_hub(redis_url, prefix="forum-b") as hub_b,
+        hub_a.subscribe(channel) as on_a,
+        hub_b.subscribe(channel) as on_b,
+    ):
+        await broker_subscribers(redis_url, channel, 1, prefix="forum-a")
+        await broker_subscribers(redis_url, channel, 1, prefix="forum-b")
+        await hub_a.publish(channel, delivery(1))
+        await hub_b.publish(channel, delivery(2))
+        assert await take(on_a, 1) == [1]
+        assert await take(on_b, 1) == [2]
+        # Nothing of the other forum's arrives afterwards either.
+        await hub_a.publish(channel, delivery(3))
+        assert await take(on_a, 1) == [3]
+        assert on_b.queue.empty()
 
 
 async def next_reading(subscriber: Subscriber, expected: int) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from forum.live.backends.base import Backend, MessageHandler
 
 
-def backend_for(url: str) -> Backend:
-    """The backend for a broker URL; Redis is imported only when asked for."""
+def backend_for(url: str, prefix: str = "forum") -> Backend:
+    """The backend for a broker URL; Redis is imported only when asked for. prefix keeps one
+    forum's Redis channels apart from another's on the same server."""
     scheme = url.split("://", 1)[0]
     if scheme == "memory":
         from forum.live.backends.memory import MemoryBackend
@@ -15,7 +16,7 @@ def backend_for(url: str) -> Backend:
     if scheme in ("redis", "rediss"):
         from forum.live.backends.redis import RedisBackend
 
-        return RedisBackend(url)
+        return RedisBackend(url, prefix)
     raise ValueError(f"BROKER_URL must be memory:// or redis://..., not {url!r}")
 
 

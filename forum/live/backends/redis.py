@@ -20,8 +20,10 @@ PRESENCE_TTL_SECONDS = 45
 class RedisBackend(Backend):
     """Redis pub/sub for messages, a hash per channel for presence counts."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, prefix: str = "forum") -> None:
         self._url = url
+        # Hub channel "article:7" is Redis channel "forum:article:7".
+        self._prefix = f"{prefix}:"
         self._client: aioredis.Redis | None = None
         self._pubsub: aioredis.client.PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -59,23 +61,24 @@ class RedisBackend(Backend):
                 await asyncio.sleep(0.5)
                 continue
             if message is not None and message["type"] == "message" and self._on_message:
-                self._on_message(message["channel"], message["data"])
+                channel = str(message["channel"]).removeprefix(self._prefix)
+                self._on_message(channel, message["data"])
 
     async def publish(self, channel: str, message: str) -> None:
         assert self._client is not None
-        await self._client.publish(channel, message)
+        await self._client.publish(self._prefix + channel, message)
 
     async def subscribe(self, channel: str) -> None:
         assert self._pubsub is not None
-        await self._pubsub.subscribe(channel)
+        await self._pubsub.subscribe(self._prefix + channel)
 
     async def unsubscribe(self, channel: str) -> None:
         assert self._pubsub is not None
-        await self._pubsub.unsubscribe(channel)
+        await self._pubsub.unsubscribe(self._prefix + channel)
 
     async def report_presence(self, channel: str, node: str, count: int) -> int:
         assert self._client is not None
-        key = f"presence:{channel}"
+        key = f"{self._prefix}presence:{channel}"
         now = time.time()
         await self._client.hset(key, node, f"{count}:{now}")
         await self._client.expire(key, PRESENCE_TTL_SECONDS * 2)
