@@ -23,6 +23,8 @@ from models import Reply, ReplyStatus, Role, User
 #: once for the author of a hidden reply.
 READER, MODERATOR = "reader", "moderator"
 VIEWER_KINDS = (READER, MODERATOR)
+#: The status of the replies that reply counts count (the article's stored count included).
+COUNTED_STATUS = ReplyStatus.VISIBLE
 
 
 def is_suspended(user: User, now: datetime | None = None) -> bool:
@@ -133,13 +135,13 @@ def readable_rows(viewer: User | None) -> Q:
 
 def counted_replies() -> Q:
     """Replies that count in the numbers shown (reply counts): visible ones only."""
-    return Q(status=ReplyStatus.VISIBLE)
+    return Q(status=COUNTED_STATUS)
 
 
 def counted_change(before: ReplyStatus | None, after: ReplyStatus | None) -> int:
     """How one reply going from status before to after (None: not there) changes the reply
     counts shown, which count what counted_replies selects."""
-    return (after == ReplyStatus.VISIBLE) - (before == ReplyStatus.VISIBLE)
+    return (after == COUNTED_STATUS) - (before == COUNTED_STATUS)
 
 
 def shows_body(reply: Reply, viewer: User | None) -> bool:

@@ -76,17 +76,9 @@ async def top_level_chunk(
     shape: TreeShape,
 ) -> ThreadChunk:
     """A chunk of replies to the article itself, each with a preview of the replies under it."""
-    shown, params = thread_rows_sql(viewer, "r")
+    siblings = "r.article_id = ? AND r.parent_id IS NULL"
     newest = order is Order.NEWEST
-    after = ""
-    if cursor is not None:
-        after = f" AND r.id {'<' if newest else '>'} ?"
-        params = [*params, cursor]
-    roots = (
-        f"SELECT r.id FROM replies r WHERE r.article_id = ? AND r.parent_id IS NULL AND {shown}"
-        f"{after} ORDER BY r.id {'DESC' if newest else 'ASC'} LIMIT ?"
-    )
-    return await _chunk(roots, [article.id, *params, limit + 1], viewer, limit, shape, newest)
+    return await _siblings_chunk(siblings, article.id, viewer, cursor, newest, limit, shape)
 
 
 async def children_chunk(
@@ -98,15 +90,30 @@ async def children_chunk(
     shape: TreeShape,
 ) -> ThreadChunk:
     """A chunk of the replies to parent, oldest first, each with a preview under it."""
+    return await _siblings_chunk("r.parent_id = ?", parent.id, viewer, cursor, False, limit, shape)
+
+
+async def _siblings_chunk(
+    siblings: str,
+    key: int,
+    viewer: User | None,
+    cursor: int | None,
+    newest_first: bool,
+    limit: int,
+    shape: TreeShape,
+) -> ThreadChunk:
+    """The chunk of the replies that siblings (an SQL condition on one key) selects, after
+    cursor in the order asked for."""
     shown, params = thread_rows_sql(viewer, "r")
     after = ""
     if cursor is not None:
-        after = " AND r.id > ?"
+        after = f" AND r.id {'<' if newest_first else '>'} ?"
         params = [*params, cursor]
     roots = (
-        f"SELECT r.id FROM replies r WHERE r.parent_id = ? AND {shown}{after} ORDER BY r.id LIMIT ?"
+        f"SELECT r.id FROM replies r WHERE {siblings} AND {shown}{after}"
+        f" ORDER BY r.id {'DESC' if newest_first else 'ASC'} LIMIT ?"
     )
-    return await _chunk(roots, [parent.id, *params, limit + 1], viewer, limit, shape, False)
+    return await _chunk(roots, [key, *params, limit + 1], viewer, limit, shape, newest_first)
 
 
 async def single_node(reply: Reply, viewer: User | None, shape: TreeShape) -> ReplyNode:
