@@ -64,6 +64,14 @@ ModelT = TypeVar("ModelT", bound=Model)
 _PLACEHOLDER = re.compile(r"\?")
 
 
+def _dialect_sql(db: Any, sql: str, params: list[object]) -> str:
+    """sql with its "?" placeholders numbered for PostgreSQL, as is for SQLite."""
+    if db.capabilities.dialect != "postgres":
+        return sql
+    numbers = iter(range(1, len(params) + 1))
+    return _PLACEHOLDER.sub(lambda _: f"${next(numbers)}", sql)
+
+
 async def select_models(
     model: type[ModelT], sql: str, params: list[object], extra_columns: list[str]
 ) -> list[ModelT]:
@@ -74,11 +82,22 @@ async def select_models(
     numbered for PostgreSQL here, so the SQL must contain no other "?".
     """
     db = model._choose_db()
-    if db.capabilities.dialect == "postgres":
-        numbers = iter(range(1, len(params) + 1))
-        sql = _PLACEHOLDER.sub(lambda _: f"${next(numbers)}", sql)
     executor = db.executor_class(model=model, db=db)
-    rows: list[ModelT] = await executor.execute_select(sql, params, custom_fields=extra_columns)
+    rows: list[ModelT] = await executor.execute_select(
+        _dialect_sql(db, sql, params), params, custom_fields=extra_columns
+    )
+    return rows
+
+
+async def write_returning(model: type[Model], sql: str, params: list[object]) -> list[Any]:
+    """Run a hand-written INSERT, UPDATE or DELETE with a RETURNING clause on the connection
+    the ORM would use now for model's table (the transaction's, inside one); its rows.
+
+    For a change and the values it produced in one statement, where the ORM needs two. The
+    "?" placeholders are as in select_models.
+    """
+    db = model._choose_db(for_write=True)
+    rows: list[Any] = await db.execute_query_dict(_dialect_sql(db, sql, params), params)
     return rows
 
 

@@ -8,9 +8,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
-from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
+from forum.db import write_returning
 from models import Article, EventKind, LiveEvent
 
 
@@ -37,8 +37,12 @@ async def record_event(article_id: int, kind: EventKind, reply_id: int) -> Threa
     The counter update locks the article's row until commit, so concurrent writers to one
     thread get consecutive numbers in commit order.
     """
-    await Article.filter(id=article_id).update(last_seq=F("last_seq") + 1)
-    seq = (await Article.get(id=article_id).only("id", "last_seq")).last_seq
+    rows = await write_returning(
+        Article,
+        "UPDATE articles SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq",
+        [article_id],
+    )
+    seq = rows[0]["last_seq"]
     await LiveEvent.create(article_id=article_id, seq=seq, kind=kind, reply_id=reply_id)
     return ThreadEvent(article_id=article_id, seq=int(seq), kind=kind, reply_id=reply_id)
 

@@ -72,15 +72,15 @@ class FrameRenderer:
         """Tell a page its gap cannot be replayed: reload the thread, then resume from last_seq."""
         return encode_frame({"type": "refresh", "last_seq": last_seq})
 
-    async def render(self, article: Article, events: list[ThreadEvent]) -> list[Delivery]:
-        """One delivery per event, in order: a frame per kind of viewer, and one for the author
-        of a reply that is hidden (who still sees it, marked hidden)."""
+    async def render(self, article_id: int, events: list[ThreadEvent]) -> list[Delivery]:
+        """One delivery per event of one article, in order: a frame per kind of viewer, and one
+        for the author of a reply that is hidden (who still sees it, marked hidden)."""
         if not events:
             return []
         ids = {event.reply_id for event in events if event.reply_id}
-        # Read now, after the events' commits: the article the caller holds may be older.
-        fresh = await Article.get(id=article.id).only("id", "locked", "reply_count")
-        count, locked = fresh.reply_count, fresh.locked
+        # Read here, after the events' commits, so that the count and lock state are current.
+        article = await Article.get(id=article_id).only("id", "slug", "locked", "reply_count")
+        count, locked = article.reply_count, article.locked
         everything = {
             row.id: row for row in await Reply.filter(id__in=ids).select_related("author")
         }

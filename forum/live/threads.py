@@ -29,8 +29,7 @@ class LiveThreads:
     async def publish(self, events: list[ThreadEvent]) -> None:
         """Deliver committed events to the pages that have their thread open."""
         for article_id, group in groupby(events, key=lambda event: event.article_id):
-            article = await Article.get(id=article_id)
-            for delivery in await self.renderer.render(article, list(group)):
+            for delivery in await self.renderer.render(article_id, list(group)):
                 try:
                     await self.hub.publish(thread_channel(article_id), delivery)
                 except Exception:
@@ -59,4 +58,4 @@ class LiveThreads:
         if [row.seq for row in rows] != list(range(after_seq + 1, up_to + 1)):
             return None
         events = [ThreadEvent(row.article_id, row.seq, row.kind, row.reply_id) for row in rows]
-        return await self.renderer.render(await Article.get(id=article_id), events)
+        return await self.renderer.render(article_id, events)

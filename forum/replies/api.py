@@ -22,6 +22,7 @@ from forum.replies.thread import (
 )
 from forum.urls import reply_permalink
 from forum.validation import ValidationError
+from forum.visibility import shows_body
 from models import Reply
 
 #: The API lists one level at a time: children are counted, not loaded.
@@ -93,7 +94,8 @@ async def create_reply(request: Request) -> Response:
         limiter=request.app.state.limiter,
         notifier=request.app.state.notifier,
     )
-    node = await single_node(reply, user, FLAT)
+    # Just posted: nothing is under it yet, and its author sees it whole.
+    node = ReplyNode(reply, shows_body(reply, user))
     return JSONResponse(reply_json(request, article.slug, node), status_code=201)
 
 
