@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime, timedelta
 from http.cookies import SimpleCookie
 
 import httpx
@@ -332,6 +333,25 @@ async def replay(server: LiveServer, token: str, csrf: str) -> httpx.Response:
             json={"body": "replayed"},
             headers={"X-CSRF-Token": csrf},
         )
+
+
+async def test_a_session_counts_until_it_expires_and_not_after(
+    server: LiveServer, member: Member, db: None
+) -> None:
+    token = member.client.cookies[SESSION_COOKIE]
+    session = await Session.get(token_hash=sha256(token))
+    session.expires_at = datetime.now(UTC) + timedelta(seconds=60)
+    await session.save(update_fields=["expires_at"])
+    page = BeautifulSoup((await member.client.get("/")).text, "html.parser")
+    assert page.select_one("form[action='/logout']") is not None
+    before = await reply_rows()
+    assert (await replay(server, token, member.csrf)).status_code == 201
+    session.expires_at = datetime.now(UTC) - timedelta(seconds=1)
+    await session.save(update_fields=["expires_at"])
+    page = BeautifulSoup((await member.client.get("/")).text, "html.parser")
+    assert page.select_one("form[action='/logout']") is None
+    assert (await replay(server, token, member.csrf)).status_code == 401
+    assert await reply_rows() == before + 1
 
 
 async def test_signing_out_through_the_api_deletes_the_session(
