@@ -11,7 +11,7 @@ from jinja2 import Environment
 
 from forum.live.events import ThreadEvent
 from forum.live.hub import Delivery
-from forum.replies.thread import ReplyNode
+from forum.replies.thread import ReplyNode, replies_by_id
 from forum.settings import Settings
 from forum.visibility import (
     VIEWER_KINDS,
@@ -81,9 +81,7 @@ class FrameRenderer:
         # Read here, after the events' commits, so that the count and lock state are current.
         article = await Article.get(id=article_id).only("id", "slug", "locked", "reply_count")
         count, locked = article.reply_count, article.locked
-        everything = {
-            row.id: row for row in await Reply.filter(id__in=ids).select_related("author")
-        }
+        everything = await replies_by_id(ids)
         with_children = {row.id for row in everything.values() if row.has_replies}
         frames: list[dict[str, str]] = [{} for _ in events]
         for kind in VIEWER_KINDS:
@@ -93,13 +91,16 @@ class FrameRenderer:
                 reply = everything.get(event.reply_id) if event.reply_id in seen else None
                 frame = self._frame(article, event, reply, viewer, count, locked, with_children)
                 frames[i][kind] = encode_frame(frame)
-        for i, event in enumerate(events):
-            reply = everything.get(event.reply_id)
-            if reply is not None and reply.status == ReplyStatus.HIDDEN:
-                frame = self._frame(
-                    article, event, reply, reply.author, count, locked, with_children
-                )
-                frames[i][author_frame_key(reply.author_id)] = encode_frame(frame)
+        hidden = [row for row in everything.values() if row.status == ReplyStatus.HIDDEN]
+        if hidden:
+            # Their authors still see them (marked hidden): one frame each, as that user.
+            authors = await User.in_bulk({row.author_id for row in hidden}, "id")
+            for i, event in enumerate(events):
+                reply = everything.get(event.reply_id)
+                if reply is not None and reply.status == ReplyStatus.HIDDEN:
+                    author = authors[reply.author_id]
+                    frame = self._frame(article, event, reply, author, count, locked, with_children)
+                    frames[i][author_frame_key(reply.author_id)] = encode_frame(frame)
         return [Delivery(frames=frames[i], seq=event.seq) for i, event in enumerate(events)]
 
     def _frame(

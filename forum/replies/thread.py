@@ -134,6 +134,28 @@ async def ancestors(reply: Reply, viewer: User | None) -> list[ReplyNode]:
     return [ReplyNode(by_id[i], shows_body(by_id[i], viewer)) for i in ids if i in by_id]
 
 
+async def replies_by_id(ids: set[int]) -> dict[int, Reply]:
+    """These replies whatever their status (for whoever renders them for each kind of viewer),
+    each with its author as far as a thread shows it, in one statement."""
+    if not ids:
+        return {}
+    rows = await select_models(
+        Reply,
+        "SELECT r.*, u.username AS author_username FROM replies r"
+        f" JOIN users u ON u.id = r.author_id WHERE r.id IN ({', '.join('?' * len(ids))})",
+        list(ids),
+        ["author_username"],
+    )
+    for row in rows:
+        _attach_author(row)
+    return {row.id: row for row in rows}
+
+
+def _attach_author(row: Reply) -> None:
+    """The author as far as a thread shows it (the name), from the statement that read row."""
+    row.author = User._init_from_db(id=row.author_id, username=vars(row)["author_username"])
+
+
 async def visible_reply(reply_id: int, viewer: User | None) -> Reply | None:
     """A reply the viewer may see in the thread, with its article and author, or None."""
     return (
@@ -190,8 +212,7 @@ async def _chunk(
     top: list[ReplyNode] = []
     for row in rows:
         extra = vars(row)
-        # The author as far as a thread shows it (the name), from the same statement.
-        row.author = User._init_from_db(id=row.author_id, username=extra["author_username"])
+        _attach_author(row)
         level = extra["tree_level"]
         node = ReplyNode(row, shows_body(row, viewer), child_count=extra["child_count"])
         node.at_preview_edge = level == shape.levels
