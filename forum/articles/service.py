@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import frontmatter
-from tortoise.expressions import F
 
 from forum.markdown import render_article
 from models import Article
@@ -72,13 +71,6 @@ async def load_seed_articles(seed_dir: Path) -> int:
         _, created = await import_article(read_article_file(path))
         added += created
     return added
-
-
-async def count_replies(article_id: int, change: int) -> None:
-    """Add change to the article's count of replies readers see (call inside the transaction
-    that makes replies visible or not, with the number of replies it really changed)."""
-    if change:
-        await Article.filter(id=article_id).update(reply_count=F("reply_count") + change)
 
 
 async def list_articles() -> list[Article]:

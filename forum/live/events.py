@@ -31,16 +31,22 @@ class EventPublisher(Protocol):
         """Deliver events that have been committed."""
 
 
-async def record_event(article_id: int, kind: EventKind, reply_id: int) -> ThreadEvent:
-    """Append an event to the article's stream; call inside the transaction of the change.
+async def record_event(
+    article_id: int, kind: EventKind, reply_id: int, *, reply_count_change: int = 0
+) -> ThreadEvent:
+    """Append an event to the article's stream; call inside the transaction of the change,
+    with the change it made to the count of replies readers see (forum.visibility's
+    counted_change of the reply's status before and after, when it really changed it).
 
-    The counter update locks the article's row until commit, so concurrent writers to one
-    thread get consecutive numbers in commit order.
+    Both counters are on the article's row and change in one UPDATE, which locks the row until
+    commit: concurrent writers to one thread get consecutive numbers in commit order, and a
+    reply count that stays the number of visible replies.
     """
     rows = await write_returning(
         Article,
-        "UPDATE articles SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq",
-        [article_id],
+        "UPDATE articles SET last_seq = last_seq + 1, reply_count = reply_count + ?"
+        " WHERE id = ? RETURNING last_seq",
+        [reply_count_change, article_id],
     )
     seq = rows[0]["last_seq"]
     await LiveEvent.create(article_id=article_id, seq=seq, kind=kind, reply_id=reply_id)

@@ -12,7 +12,6 @@ from tortoise.expressions import Q
 from tortoise.functions import Count, Max
 from tortoise.transactions import in_transaction
 
-from forum.articles.service import count_replies
 from forum.errors import Forbidden, NotFound, SignInRequired
 from forum.live.events import EventPublisher, ThreadEvent, committed, record_event
 from forum.validation import ValidationError, text_field
@@ -128,20 +127,23 @@ async def _audit(
     )
 
 
-async def _move(reply: Reply, status: ReplyStatus) -> bool:
-    """Give reply a new status, counting the change, provided it still has the status it was
-    read with (checked in the UPDATE itself, so the reply count changes once even when two
-    moderators act at once); False, and nothing written, when another writer came first."""
+async def _move(reply: Reply, status: ReplyStatus) -> int | None:
+    """Give reply a new status provided it still has the status it was read with (checked in
+    the UPDATE itself, so that when two moderators act at once only one changes the reply
+    count); the change to the reply count, for record_event, or None, with nothing written,
+    when another writer came first."""
     if not await Reply.filter(id=reply.id, status=reply.status).update(status=status):
-        return False
-    await count_replies(reply.article_id, counted_change(reply.status, status))
+        return None
+    change = counted_change(reply.status, status)
     reply.status = status
-    return True
+    return change
 
 
-async def _move_or_refuse(reply: Reply, status: ReplyStatus) -> None:
-    if not await _move(reply, status):
+async def _move_or_refuse(reply: Reply, status: ReplyStatus) -> int:
+    change = await _move(reply, status)
+    if change is None:
         raise ValidationError({"reply": "That reply changed meanwhile; reload and try again."})
+    return change
 
 
 async def _reply_or_404(reply_id: int) -> Reply:
@@ -165,13 +167,16 @@ async def hide_reply(
     reply = await _reply_or_404(reply_id)
     parsed, text = _reason_and_note(reason, note)
     async with committed(publisher) as events:
-        await _move_or_refuse(reply, ReplyStatus.HIDDEN)
+        change = await _move_or_refuse(reply, ReplyStatus.HIDDEN)
         reply.hidden_reason = parsed
         reply.hidden_note = text
         await reply.save(update_fields=["hidden_reason", "hidden_note"])
         await Flag.filter(reply_id=reply.id, resolved_at=None).update(resolved_at=datetime.now(UTC))
         await _audit(actor, AuditAction.HIDE, reply, reason=parsed.value, note=text)
-        events.append(await record_event(reply.article_id, EventKind.HIDDEN, reply.id))
+        hidden = await record_event(
+            reply.article_id, EventKind.HIDDEN, reply.id, reply_count_change=change
+        )
+        events.append(hidden)
     await user_events.flags_changed()
     await user_events.bell_changed(await _notified_users(reply))
     return reply
@@ -186,12 +191,15 @@ async def unhide_reply(
     if reply.status != ReplyStatus.HIDDEN:
         raise ValidationError({"reply": "That reply is not hidden."})
     async with committed(publisher) as events:
-        await _move_or_refuse(reply, ReplyStatus.VISIBLE)
+        change = await _move_or_refuse(reply, ReplyStatus.VISIBLE)
         reply.hidden_reason = None  # type: ignore[assignment]
         reply.hidden_note = ""
         await reply.save(update_fields=["hidden_reason", "hidden_note"])
         await _audit(actor, AuditAction.UNHIDE, reply)
-        events.append(await record_event(reply.article_id, EventKind.UNHIDDEN, reply.id))
+        shown = await record_event(
+            reply.article_id, EventKind.UNHIDDEN, reply.id, reply_count_change=change
+        )
+        events.append(shown)
     await user_events.bell_changed(await _notified_users(reply))
     return reply
 
@@ -345,13 +353,17 @@ async def _hide_all_replies(actor: User, target: User) -> list[ThreadEvent]:
     events = []
     replies = await Reply.filter(author_id=target.id, status=ReplyStatus.VISIBLE).order_by("id")
     for reply in replies:
-        if not await _move(reply, ReplyStatus.HIDDEN):
+        change = await _move(reply, ReplyStatus.HIDDEN)
+        if change is None:
             continue  # hidden or deleted meanwhile
         reply.hidden_reason = HideReason.OTHER
         reply.hidden_note = "Author suspended"
         await reply.save(update_fields=["hidden_reason", "hidden_note"])
         await _audit(actor, AuditAction.HIDE, reply, reason="other", note="Author suspended")
-        events.append(await record_event(reply.article_id, EventKind.HIDDEN, reply.id))
+        hidden = await record_event(
+            reply.article_id, EventKind.HIDDEN, reply.id, reply_count_change=change
+        )
+        events.append(hidden)
     return events
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from forum.articles.service import count_replies
 from forum.errors import Forbidden, NotFound
 from forum.live.events import EventPublisher, committed, record_event
 from forum.markdown import render_reply
@@ -90,8 +89,11 @@ async def post_reply(
             source=text,
             html=html,
         )
-        await count_replies(article.id, counted_change(None, reply.status))
-        events.append(await record_event(article.id, EventKind.POSTED, reply.id))
+        counted = counted_change(None, reply.status)
+        posted = await record_event(
+            article.id, EventKind.POSTED, reply.id, reply_count_change=counted
+        )
+        events.append(posted)
         notified = await record_notifications(reply, parent, article, notifier.coalesce_seconds)
     await notifier.notified(notified)
     return reply
@@ -150,6 +152,8 @@ class Deletion:
 
     stub: Reply | None
     removed_id: int | None
+    #: How the thread's count of replies readers see changed.
+    reply_count_change: int
 
 
 async def delete_reply(reply_id: int, user: User, *, publisher: EventPublisher) -> Deletion:
@@ -162,7 +166,13 @@ async def delete_reply(reply_id: int, user: User, *, publisher: EventPublisher) 
     async with committed(publisher) as events:
         outcome = await _delete(reply)
         gone_or_stub = outcome.removed_id if outcome.removed_id is not None else reply.id
-        events.append(await record_event(reply.article_id, EventKind.DELETED, gone_or_stub))
+        deleted = await record_event(
+            reply.article_id,
+            EventKind.DELETED,
+            gone_or_stub,
+            reply_count_change=outcome.reply_count_change,
+        )
+        events.append(deleted)
     return outcome
 
 
@@ -173,14 +183,13 @@ async def _delete(reply: Reply) -> Deletion:
     if await Reply.filter(parent_id=reply.id).exists():
         if not await still_visible.update(status=ReplyStatus.DELETED, source="", html=""):
             raise NotFound("That reply does not exist.")
-        await count_replies(reply.article_id, counted_change(reply.status, ReplyStatus.DELETED))
+        change = counted_change(reply.status, ReplyStatus.DELETED)
         reply.status, reply.source, reply.html = ReplyStatus.DELETED, "", ""
-        return Deletion(stub=reply, removed_id=None)
+        return Deletion(stub=reply, removed_id=None, reply_count_change=change)
     removed_id = reply.id
     parent_id = reply.parent_id
     if not await still_visible.delete():
         raise NotFound("That reply does not exist.")
-    await count_replies(reply.article_id, counted_change(reply.status, None))
     while parent_id is not None:
         if await Reply.filter(parent_id=parent_id).exists():
             break
@@ -190,4 +199,6 @@ async def _delete(reply: Reply) -> Deletion:
             break
         removed_id, parent_id = parent.id, parent.parent_id
         await parent.delete()
-    return Deletion(stub=None, removed_id=removed_id)
+    return Deletion(
+        stub=None, removed_id=removed_id, reply_count_change=counted_change(reply.status, None)
+    )
