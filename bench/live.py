@@ -26,8 +26,6 @@ import math
 import multiprocessing
 import os
 import resource
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,6 +39,15 @@ from typing import Any
 
 import httpx
 import live_readers
+from servers import (
+    Server,
+    ServerError,
+    free_port,
+    start_forum,
+    start_process,
+    stop_server,
+    uvicorn_command,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = PROJECT_ROOT / "bench"
@@ -64,7 +71,6 @@ SETTLE_S = 2.0
 IDLE_S = 2.0
 DELIVERY_TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 120.0
-START_TIMEOUT_S = 30.0
 COMMAND_TIMEOUT_S = 60.0
 
 TARGET_P99_MS = 250.0
@@ -81,42 +87,6 @@ REPLY_BODY = (
 # --- servers -----------------------------------------------------------------------------------
 
 
-@dataclass
-class Server:
-    """A server subprocess on a loopback port, and the log it writes."""
-
-    name: str
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    @property
-    def ws_url(self) -> str:
-        """The base of its WebSocket URLs."""
-        return "ws" + self.url.removeprefix("http")
-
-    def cpu_seconds(self) -> float:
-        """CPU time the server's threads have run so far (scheduler statistics, in ns)."""
-        total = 0
-        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
-            with contextlib.suppress(FileNotFoundError):  # a thread that just ended
-                total += int((task / "schedstat").read_text().split()[0])
-        return total / 1e9
-
-    def rss_kib(self) -> int:
-        """Resident memory of the server process, in KiB."""
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-        raise _fail(f"no VmRSS for {self.name}")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _fail(message: str, log: Path | None = None) -> SystemExit:
     print(f"error: {message}", file=sys.stderr)
     if log is not None and log.exists():
@@ -124,17 +94,9 @@ def _fail(message: str, log: Path | None = None) -> SystemExit:
     return SystemExit(2)
 
 
-def uvicorn_command(app: list[str], port: int, *, deflate: bool) -> list[str]:
+def uvicorn_options(*, deflate: bool) -> list[str]:
     """uvicorn as `python -m forum serve` runs it, less keepalive pings (see the docstring)."""
     return [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        *app,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
         "--ws-per-message-deflate",
         "true" if deflate else "false",
         "--ws-max-size",
@@ -142,77 +104,21 @@ def uvicorn_command(app: list[str], port: int, *, deflate: bool) -> list[str]:
         "--ws-ping-interval",
         "0",
         "--no-proxy-headers",
-        "--no-access-log",
         "--log-level",
         "warning",
     ]
 
 
-def start_server(
-    name: str, command: list[str], ready_path: str, env: dict[str, str], log_dir: Path, port: int
-) -> Server:
-    """Start a server on port and wait until ready_path answers 200."""
-    url = f"http://127.0.0.1:{port}"
-    log = log_dir / f"{name}.log"
-    with log.open("wb") as log_file:
-        process = subprocess.Popen(
-            command,
-            cwd=PROJECT_ROOT,
-            env={**os.environ, **env, "PORT": str(port)},
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    server = Server(name, url, process, log)
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise _fail(f"{name} exited at start", log)
-        try:
-            if httpx.get(url + ready_path, timeout=1).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    stop_server(server)
-    raise _fail(f"{name} did not answer within {START_TIMEOUT_S:.0f} s", log)
-
-
-def stop_server(server: Server) -> None:
-    """Terminate a server started here (kill it if it does not stop)."""
-    if server.process.poll() is not None:
-        return
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait()
-
-
-def start_forum(name: str, workdir: Path, servers: list[Server], *, deflate: bool) -> Server:
-    """Migrate a fresh SQLite file, then serve the forum on it (the seed article loads at start)."""
-    port = _free_port()
-    env = {
-        "DATABASE_URL": f"sqlite://{workdir / f'{name}.sqlite3'}",
-        "HOST": "127.0.0.1",
-        "BASE_URL": f"http://127.0.0.1:{port}",
-        "SECRET_KEY": "bench-" + uuid.uuid4().hex,
-        "BROKER_URL": "memory://",
+def start_live_forum(name: str, workdir: Path, servers: list[Server], *, deflate: bool) -> Server:
+    """The forum on a fresh SQLite file (the seed article loads at start), memory broker."""
+    server = start_forum(
+        name,
+        f"sqlite://{workdir / f'{name}.sqlite3'}",
+        workdir,
         # Posting limits (one post per 30 s for a new account) would refuse a burst.
-        "RATE_LIMITS": "off",
-    }
-    migrate = subprocess.run(
-        [sys.executable, "-m", "forum", "migrate"],
-        cwd=PROJECT_ROOT,
-        env={**os.environ, **env, "PORT": str(port)},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
+        env={"BROKER_URL": "memory://", "RATE_LIMITS": "off"},
+        options=uvicorn_options(deflate=deflate),
     )
-    if migrate.returncode:
-        raise _fail(f"migrations failed:\n{migrate.stdout}\n{migrate.stderr}")
-    command = uvicorn_command(["server:app"], port, deflate=deflate)
-    server = start_server(name, command, "/api/articles", env, workdir, port)
     servers.append(server)
     return server
 
@@ -612,21 +518,21 @@ def run(workdir: Path, servers: list[Server], readers: Readers) -> bool:
         return frame_bytes
 
     load_before = os.getloadavg()[0]
-    forum = start_forum("forum", workdir, servers, deflate=False)
+    forum = start_live_forum("forum", workdir, servers, deflate=False)
     frame_bytes = measure_one("forum", forum, ForumTarget)
     env = {"BASELINE_FRAME_BYTES": str(frame_bytes)}
-    command = uvicorn_command(
-        ["--app-dir", "bench/baselines", "starlette_loop:app"], port := _free_port(), deflate=False
-    )
-    server = start_server("starlette-loop", command, "/health", env, workdir, port)
+    app = ["--app-dir", "bench/baselines", "starlette_loop:app"]
+    port = free_port()
+    command = uvicorn_command(app, port, uvicorn_options(deflate=False))
+    server = start_process("starlette-loop", command, port, "/health", env, workdir)
     servers.append(server)
     measure_one("starlette-loop", server, StarletteLoopTarget)
     command = [sys.executable, str(BENCH_DIR / "baselines" / "websockets_broadcast.py")]
-    server = start_server("websockets-broadcast", command, "/health", env, workdir, _free_port())
+    server = start_process("websockets-broadcast", command, free_port(), "/health", env, workdir)
     servers.append(server)
     measure_one("websockets-broadcast", server, BroadcastTarget)
 
-    deflated = start_forum("forum-deflate", workdir, servers, deflate=True)
+    deflated = start_live_forum("forum-deflate", workdir, servers, deflate=True)
     try:
         deflate_kib, agreed = measure_deflate(deflated, readers, DEFLATE_OFFER)
     finally:
@@ -667,6 +573,9 @@ def main() -> int:
         try:
             readers = Readers(CLIENT_PROCESSES)
             return 0 if run(Path(workdir), servers, readers) else 1
+        except ServerError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
         finally:
             if readers is not None:
                 readers.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -15,6 +16,8 @@ import httpx
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT_S = 30.0
+#: The benches' servers compress no WebSocket frames unless asked to.
+NO_DEFLATE = ["--ws-per-message-deflate", "false"]
 MIGRATE_TIMEOUT_S = 120.0
 
 
@@ -31,6 +34,26 @@ class Server:
     process: subprocess.Popen[bytes]
     log: Path
 
+    @property
+    def ws_url(self) -> str:
+        """The base of its WebSocket URLs."""
+        return "ws" + self.url.removeprefix("http")
+
+    def cpu_seconds(self) -> float:
+        """CPU time the server's threads have run so far (scheduler statistics, in ns)."""
+        total = 0
+        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
+            with contextlib.suppress(FileNotFoundError):  # a thread that just ended
+                total += int((task / "schedstat").read_text().split()[0])
+        return total / 1e9
+
+    def rss_kib(self) -> int:
+        """Resident memory of the server process, in KiB."""
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise ServerError(f"no VmRSS for {self.name}")
+
 
 def free_port() -> int:
     """A loopback port nobody listens on right now."""
@@ -44,19 +67,32 @@ def _with_log(message: str, log: Path) -> str:
     return f"{message}\n--- {log.name} ---\n{text}"
 
 
+def uvicorn_command(app: list[str], port: int, options: list[str] | None = None) -> list[str]:
+    """`uvicorn <app>` on a loopback port, with extra command-line options."""
+    address = ["--host", "127.0.0.1", "--port", str(port)]
+    return [sys.executable, "-m", "uvicorn", *app, *address, "--no-access-log", *(options or [])]
+
+
 def start_server(
     name: str, app: list[str], ready_path: str, env: dict[str, str], log_dir: Path, port: int
 ) -> Server:
     """Start `uvicorn <app>` on port (cwd: the project) and wait until ready_path answers 200."""
+    command = uvicorn_command(app, port, NO_DEFLATE)
+    return start_process(name, command, port, ready_path, env, log_dir)
+
+
+def start_process(
+    name: str, command: list[str], port: int, ready_path: str, env: dict[str, str], log_dir: Path
+) -> Server:
+    """Start a server command that listens on port (cwd: the project) and wait until
+    ready_path answers 200."""
     url = f"http://127.0.0.1:{port}"
     log = log_dir / f"{name}.log"
-    command = [sys.executable, "-m", "uvicorn", *app, "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--ws-per-message-deflate", "false", "--no-access-log"]
     with log.open("wb") as log_file:
         process = subprocess.Popen(
             command,
             cwd=PROJECT_ROOT,
-            env={**os.environ, **env},
+            env={**os.environ, **env, "PORT": str(port)},
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
@@ -86,21 +122,30 @@ def stop_server(server: Server) -> None:
         server.process.wait()
 
 
-def start_forum(name: str, database_url: str, log_dir: Path) -> Server:
-    """Migrate database_url (`python -m forum migrate`), then serve the forum on it."""
+def start_forum(
+    name: str,
+    database_url: str,
+    log_dir: Path,
+    *,
+    env: dict[str, str] | None = None,
+    options: list[str] | None = None,
+) -> Server:
+    """Migrate database_url (`python -m forum migrate`), then serve the forum on it, with extra
+    settings (env) and uvicorn options."""
     port = free_port()
-    env = {
+    forum_env = {
         "DATABASE_URL": database_url,
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "BASE_URL": f"http://127.0.0.1:{port}",
         "SECRET_KEY": "bench-" + uuid.uuid4().hex,
+        **(env or {}),
     }
     try:
         migrate = subprocess.run(
             [sys.executable, "-m", "forum", "migrate"],
             cwd=PROJECT_ROOT,
-            env={**os.environ, **env},
+            env={**os.environ, **forum_env},
             capture_output=True,
             text=True,
             check=False,
@@ -110,4 +155,7 @@ def start_forum(name: str, database_url: str, log_dir: Path) -> Server:
         raise ServerError(f"migrations took over {MIGRATE_TIMEOUT_S:.0f} s") from error
     if migrate.returncode:
         raise ServerError(f"migrations failed:\n{migrate.stdout}\n{migrate.stderr}")
-    return start_server(name, ["server:app"], "/api/articles", env, log_dir, port)
+    command = uvicorn_command(
+        ["server:app"], port, options or ["--ws-per-message-deflate", "false"]
+    )
+    return start_process(name, command, port, "/api/articles", forum_env, log_dir)
