@@ -253,6 +253,28 @@ async def anon(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+def forum_command(server: LiveServer, *args: str) -> None:
+    """Run `python -m forum ...` against the server's database."""
+    done = subprocess.run(
+        [sys.executable, "-m", "forum", *args],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **server.env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def import_article(server: LiveServer, folder: Path, prefix: str) -> str:
+    """A fresh article with an empty discussion, added by the import command; its slug."""
+    slug = f"{prefix}-{uuid.uuid4().hex[:10]}"
+    source = folder / f"{slug}.md"
+    source.write_text(f"---\nslug: {slug}\ntitle: Test article {slug}\n---\n\nSome text.\n")
+    forum_command(server, "import-article", str(source))
+    return slug
+
+
 def unique_name(prefix: str = "user") -> str:
     """A username no other test uses."""
     return f"{prefix}_{uuid.uuid4().hex[:10]}"

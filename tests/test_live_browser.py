@@ -4,8 +4,6 @@ without a reload, the "N new replies" button, presence, and catch-up after a los
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Dialog, Page, expect
 
-from tests.conftest import PASSWORD, PROJECT_ROOT, LiveServer, unique_name
+from tests.conftest import PASSWORD, LiveServer, import_article, unique_name
 
 pytestmark = pytest.mark.browser
 
@@ -27,15 +25,7 @@ OpenReader = Callable[..., Page]
 @pytest.fixture
 def article(server: LiveServer, tmp_path: Path) -> str:
     """A fresh article with an empty discussion, added by the import command; its path."""
-    slug = "live-" + uuid.uuid4().hex[:10]
-    source = tmp_path / f"{slug}.md"
-    source.write_text(f"---\nslug: {slug}\ntitle: Live test {slug}\n---\n\nSome text.\n")
-    command = [sys.executable, "-m", "forum", "import-article", str(source)]
-    imported = subprocess.run(
-        command, cwd=PROJECT_ROOT, env=server.env, capture_output=True, text=True, check=False
-    )
-    assert imported.returncode == 0, imported.stdout + imported.stderr
-    return f"/a/{slug}"
+    return f"/a/{import_article(server, tmp_path, 'live')}"
 
 
 @pytest.fixture

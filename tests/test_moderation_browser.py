@@ -3,9 +3,6 @@ suspended member's open page is told and stops listening."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -14,7 +11,13 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, WebSocket, expect
 
 from forum.accounts.identity import SESSION_COOKIE
-from tests.conftest import PASSWORD, PROJECT_ROOT, LiveServer, unique_name
+from tests.conftest import (
+    PASSWORD,
+    LiveServer,
+    forum_command,
+    import_article,
+    unique_name,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -51,19 +54,6 @@ def register(server: LiveServer, prefix: str) -> Account:
     return Account(username, session.cookies[SESSION_COOKIE], session.json()["csrf_token"])
 
 
-def forum_command(server: LiveServer, *args: str) -> None:
-    """Run `python -m forum ...` against the server's database."""
-    done = subprocess.run(
-        [sys.executable, "-m", "forum", *args],
-        cwd=PROJECT_ROOT,
-        env={**os.environ, **server.env},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-
-
 @pytest.fixture(scope="module")
 def moderator(server: LiveServer) -> Account:
     """A member promoted to moderator with the command line."""
@@ -75,11 +65,7 @@ def moderator(server: LiveServer) -> Account:
 @pytest.fixture(scope="module")
 def slug(server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> str:
     """An article of this module's own, imported with the command line."""
-    name = unique_name("moderated").replace("_", "-")
-    path = tmp_path_factory.mktemp("articles") / f"{name}.md"
-    path.write_text(f"---\nslug: {name}\ntitle: Moderated in a browser\n---\nText.\n")
-    forum_command(server, "import-article", str(path))
-    return name
+    return import_article(server, tmp_path_factory.mktemp("articles"), "moderated")
 
 
 @pytest.fixture

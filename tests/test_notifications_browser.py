@@ -3,9 +3,6 @@ someone answers them, and falls when they read."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +10,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.conftest import PASSWORD, PROJECT_ROOT, LiveServer, unique_name
+from tests.conftest import PASSWORD, LiveServer, import_article, unique_name
 
 pytestmark = pytest.mark.browser
 
@@ -24,15 +21,7 @@ WAIT = 15_000
 @pytest.fixture
 def article(server: LiveServer, tmp_path: Path) -> str:
     """A fresh article, added by the import command (nobody else reads it); its slug."""
-    slug = "bell-" + uuid.uuid4().hex[:10]
-    source = tmp_path / f"{slug}.md"
-    source.write_text(f"---\nslug: {slug}\ntitle: Bell test {slug}\n---\n\nSome text.\n")
-    command = [sys.executable, "-m", "forum", "import-article", str(source)]
-    imported = subprocess.run(
-        command, cwd=PROJECT_ROOT, env=server.env, capture_output=True, text=True, check=False
-    )
-    assert imported.returncode == 0, imported.stdout + imported.stderr
-    return slug
+    return import_article(server, tmp_path, "bell")
 
 
 @pytest.fixture
