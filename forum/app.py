@@ -15,10 +15,11 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import BaseRoute
 from starlette.staticfiles import StaticFiles
 
 from forum import openapi
+from forum.access import Access, PublicMount, page, socket
 from forum.accounts import api as accounts_api
 from forum.accounts import web as accounts_web
 from forum.accounts.identity import CsrfError, VisitorCookieMiddleware
@@ -53,84 +54,89 @@ from forum.validation import ValidationError
 log = logging.getLogger("forum")
 
 REPLY = "/a/{slug}/r/{reply_id:int}"
+API_REPLY = "/api/replies/{reply_id:int}"
+ANYONE, SIGNED_IN, ACTIVE, AUTHOR = Access.ANYONE, Access.SIGNED_IN, Access.ACTIVE, Access.AUTHOR
+MODERATOR, ADMIN = Access.MODERATOR, Access.ADMIN
 
 
-def _routes() -> list[Route | WebSocketRoute | Mount]:
+def _routes() -> list[BaseRoute]:
+    """The whole route table: each route says who may call it (see forum.access)."""
     return [
-        Route("/", articles_web.index, name="index"),
-        Route("/a/{slug}", articles_web.article_page, name="article"),
-        Route("/a/{slug}/replies", replies_web.create_reply, methods=["POST"]),
-        WebSocketRoute("/a/{slug}/live", thread_socket, name="live"),
-        Route(REPLY, replies_web.permalink, name="reply"),
-        Route(REPLY + "/reply", replies_web.reply_form),
-        Route(REPLY + "/edit", replies_web.edit_reply, methods=["GET", "POST"]),
-        Route(REPLY + "/delete", replies_web.delete_reply, methods=["GET", "POST"]),
-        Route(REPLY + "/hide", moderation_web.hide, methods=["GET", "POST"]),
-        Route(REPLY + "/unhide", moderation_web.unhide, methods=["GET", "POST"]),
-        Route(REPLY + "/flag", moderation_web.flag, methods=["GET", "POST"]),
-        Route(REPLY + "/dismiss", moderation_web.dismiss, methods=["POST"]),
-        Route("/a/{slug}/compose", moderation_web.compose),
-        Route("/a/{slug}/lock", moderation_web.lock, methods=["POST"]),
-        Route("/a/{slug}/unlock", moderation_web.lock, methods=["POST"]),
-        Route("/mod/flags", moderation_web.flag_queue),
-        Route("/mod/log", moderation_web.audit_log),
-        WebSocketRoute("/mod/live", moderation_socket),
-        Route("/u/{username}", moderation_web.profile),
-        Route("/u/{username}/suspend", moderation_web.suspend, methods=["POST"]),
-        Route("/u/{username}/unsuspend", moderation_web.unsuspend, methods=["POST"]),
-        Route("/u/{username}/role", moderation_web.set_role, methods=["POST"]),
-        Route("/a/{slug}/follow", notifications_web.follow, methods=["POST"]),
-        Route("/a/{slug}/unfollow", notifications_web.follow, methods=["POST"]),
-        Route("/a/{slug}/feed.atom", notifications_web.thread_feed),
-        Route("/feeds/{token}/replies.atom", notifications_web.private_feed),
-        Route("/notifications", notifications_web.notifications_page),
-        Route("/notifications/read", notifications_web.mark_read_form, methods=["POST"]),
-        Route("/notifications/feed", notifications_web.renew_feed, methods=["POST"]),
-        Route("/notifications/settings", notifications_web.reply_setting, methods=["POST"]),
-        Route("/unsubscribe/{token}", notifications_web.unsubscribe, methods=["GET", "POST"]),
-        Route("/register", accounts_web.register, methods=["GET", "POST"]),
-        Route("/login", accounts_web.login, methods=["GET", "POST"]),
-        Route("/logout", accounts_web.logout, methods=["POST"]),
-        Route("/api/openapi.json", openapi.openapi_document),
-        Route("/api/accounts", accounts_api.create_account, methods=["POST"]),
-        Route("/api/session", accounts_api.create_session, methods=["POST"]),
-        Route("/api/session", accounts_api.delete_session, methods=["DELETE"]),
-        Route("/api/articles", articles_api.articles),
-        Route("/api/articles/{slug}", articles_api.article),
-        Route("/api/articles/{slug}/replies", replies_api.list_replies, methods=["GET"]),
-        Route("/api/articles/{slug}/replies", replies_api.create_reply, methods=["POST"]),
-        Route("/api/replies/{reply_id:int}", replies_api.get_reply, methods=["GET"]),
-        Route("/api/replies/{reply_id:int}", replies_api.update_reply, methods=["PATCH"]),
-        Route("/api/replies/{reply_id:int}", replies_api.delete_reply, methods=["DELETE"]),
-        Route("/api/replies/{reply_id:int}/hide", moderation_api.hide, methods=["POST"]),
-        Route("/api/replies/{reply_id:int}/unhide", moderation_api.unhide, methods=["POST"]),
-        Route("/api/replies/{reply_id:int}/flags", moderation_api.flag, methods=["POST"]),
-        Route(
-            "/api/replies/{reply_id:int}/flags/dismiss", moderation_api.dismiss, methods=["POST"]
-        ),
-        Route("/api/articles/{slug}/lock", moderation_api.lock, methods=["POST"]),
-        Route("/api/articles/{slug}/unlock", moderation_api.lock, methods=["POST"]),
-        Route("/api/users/{username}", moderation_api.user),
-        Route("/api/users/{username}/suspend", moderation_api.suspend, methods=["POST"]),
-        Route("/api/users/{username}/unsuspend", moderation_api.unsuspend, methods=["POST"]),
-        Route("/api/users/{username}/role", moderation_api.set_role, methods=["POST"]),
-        Route("/api/mod/flags", moderation_api.flags),
-        Route(
+        page("/", articles_web.index, ANYONE, name="index"),
+        page("/a/{slug}", articles_web.article_page, ANYONE, name="article"),
+        page("/a/{slug}/replies", replies_web.create_reply, ACTIVE, ["POST"]),
+        socket("/a/{slug}/live", thread_socket, ANYONE, name="live"),
+        page(REPLY, replies_web.permalink, ANYONE, name="reply"),
+        page(REPLY + "/reply", replies_web.reply_form, ACTIVE),
+        page(REPLY + "/edit", replies_web.edit_reply, AUTHOR, ["GET", "POST"]),
+        page(REPLY + "/delete", replies_web.delete_reply, AUTHOR, ["GET", "POST"]),
+        page(REPLY + "/hide", moderation_web.hide, MODERATOR, ["GET", "POST"]),
+        page(REPLY + "/unhide", moderation_web.unhide, MODERATOR, ["GET", "POST"]),
+        page(REPLY + "/flag", moderation_web.flag, ACTIVE, ["GET", "POST"]),
+        page(REPLY + "/dismiss", moderation_web.dismiss, MODERATOR, ["POST"]),
+        page("/a/{slug}/compose", moderation_web.compose, ANYONE),
+        page("/a/{slug}/lock", moderation_web.lock, MODERATOR, ["POST"]),
+        page("/a/{slug}/unlock", moderation_web.lock, MODERATOR, ["POST"]),
+        page("/mod/flags", moderation_web.flag_queue, MODERATOR),
+        page("/mod/log", moderation_web.audit_log, MODERATOR),
+        socket("/mod/live", moderation_socket, MODERATOR),
+        page("/u/{username}", moderation_web.profile, ANYONE),
+        page("/u/{username}/suspend", moderation_web.suspend, MODERATOR, ["POST"]),
+        page("/u/{username}/unsuspend", moderation_web.unsuspend, MODERATOR, ["POST"]),
+        page("/u/{username}/role", moderation_web.set_role, ADMIN, ["POST"]),
+        page("/a/{slug}/follow", notifications_web.follow, ACTIVE, ["POST"]),
+        page("/a/{slug}/unfollow", notifications_web.follow, ACTIVE, ["POST"]),
+        page("/a/{slug}/feed.atom", notifications_web.thread_feed, ANYONE),
+        # The token in the path is the secret; the handler refuses suspended members' feeds.
+        page("/feeds/{token}/replies.atom", notifications_web.private_feed, ANYONE),
+        page("/notifications", notifications_web.notifications_page, SIGNED_IN),
+        page("/notifications/read", notifications_web.mark_read_form, SIGNED_IN, ["POST"]),
+        page("/notifications/feed", notifications_web.renew_feed, ACTIVE, ["POST"]),
+        page("/notifications/settings", notifications_web.reply_setting, ACTIVE, ["POST"]),
+        # One-click unsubscribe from a mail: the signed token is the permission.
+        page("/unsubscribe/{token}", notifications_web.unsubscribe, ANYONE, ["GET", "POST"]),
+        page("/register", accounts_web.register, ANYONE, ["GET", "POST"]),
+        page("/login", accounts_web.login, ANYONE, ["GET", "POST"]),
+        page("/logout", accounts_web.logout, ANYONE, ["POST"]),
+        page("/api/openapi.json", openapi.openapi_document, ANYONE),
+        page("/api/accounts", accounts_api.create_account, ANYONE, ["POST"]),
+        page("/api/session", accounts_api.create_session, ANYONE, ["POST"]),
+        page("/api/session", accounts_api.delete_session, ANYONE, ["DELETE"]),
+        page("/api/articles", articles_api.articles, ANYONE),
+        page("/api/articles/{slug}", articles_api.article, ANYONE),
+        page("/api/articles/{slug}/replies", replies_api.list_replies, ANYONE, ["GET"]),
+        page("/api/articles/{slug}/replies", replies_api.create_reply, ACTIVE, ["POST"]),
+        page(API_REPLY, replies_api.get_reply, ANYONE, ["GET"]),
+        page(API_REPLY, replies_api.update_reply, AUTHOR, ["PATCH"]),
+        page(API_REPLY, replies_api.delete_reply, AUTHOR, ["DELETE"]),
+        page(API_REPLY + "/hide", moderation_api.hide, MODERATOR, ["POST"]),
+        page(API_REPLY + "/unhide", moderation_api.unhide, MODERATOR, ["POST"]),
+        page(API_REPLY + "/flags", moderation_api.flag, ACTIVE, ["POST"]),
+        page(API_REPLY + "/flags/dismiss", moderation_api.dismiss, MODERATOR, ["POST"]),
+        page("/api/articles/{slug}/lock", moderation_api.lock, MODERATOR, ["POST"]),
+        page("/api/articles/{slug}/unlock", moderation_api.lock, MODERATOR, ["POST"]),
+        page("/api/users/{username}", moderation_api.user, ANYONE),
+        page("/api/users/{username}/suspend", moderation_api.suspend, MODERATOR, ["POST"]),
+        page("/api/users/{username}/unsuspend", moderation_api.unsuspend, MODERATOR, ["POST"]),
+        page("/api/users/{username}/role", moderation_api.set_role, ADMIN, ["POST"]),
+        page("/api/mod/flags", moderation_api.flags, MODERATOR),
+        page("/api/mod/log", moderation_api.log, MODERATOR),
+        page(
             "/api/articles/{slug}/subscription",
             notifications_web.api_subscription,
-            methods=["POST", "DELETE"],
+            ACTIVE,
+            ["POST", "DELETE"],
         ),
-        Route("/api/notifications", notifications_web.api_notifications),
-        Route("/api/notifications/read", notifications_web.api_mark_read, methods=["POST"]),
-        Route("/api/mod/log", moderation_api.log),
-        Mount(
+        page("/api/notifications", notifications_web.api_notifications, SIGNED_IN),
+        page("/api/notifications/read", notifications_web.api_mark_read, SIGNED_IN, ["POST"]),
+        PublicMount(
             "/static/vendor/htmx",
             StaticFiles(
                 directory=PROJECT_ROOT / "node_modules" / "htmx.org" / "dist", check_dir=False
             ),
             name="htmx",
         ),
-        Mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static"),
+        PublicMount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static"),
     ]
 
 
@@ -257,6 +263,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             else None
         )
         app.state.presence.start()
+        account_checks = asyncio.create_task(
+            app.state.accounts.run_checks(settings.live_account_check_seconds),
+            name="live-account-checks",
+        )
         # Live fan-out makes many short-lived objects; full collections over everything loaded
         # at start-up stalled every socket for ~0.5 s (bench/live.py). Freeze what start-up made
         # and collect the young generation less often.
@@ -270,6 +280,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 sending.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sending
+            account_checks.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await account_checks
             await app.state.presence.stop()
             await hub.stop()
             await close_database()

@@ -6,14 +6,22 @@ import argparse
 import asyncio
 import contextlib
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+from forum.actors import SYSTEM
 from forum.articles.service import ArticleFileError, import_article, read_article_file
 from forum.db import close_database, migrate_database, open_database
 from forum.errors import NotFound
+from forum.live.accounts import LiveAccounts
+from forum.live.backends import backend_for
+from forum.live.hub import Hub
+from forum.live.render import FrameRenderer
+from forum.moderation.queue import render_flag_queue
 from forum.moderation.service import set_role
 from forum.notifications.sender import MailSender, sender_rules, transport_for
 from forum.settings import Settings, load_settings
+from forum.templating import build_templates
 from forum.validation import ValidationError
 from models import Role
 
@@ -35,11 +43,30 @@ async def _import(settings: Settings, path: Path) -> int:
     return 0
 
 
+@contextlib.asynccontextmanager
+async def _account_events(settings: Settings) -> AsyncIterator[LiveAccounts]:
+    """Account notices from the command line: they reach the servers' open pages through the
+    hub when it is shared (Redis); with the in-process default, each server's periodic check
+    (LIVE_ACCOUNT_CHECK_SECONDS) notices the change instead."""
+    templates = build_templates()
+    hub = Hub(backend_for(settings.broker_url, settings.broker_prefix))
+    await hub.start()
+    try:
+        yield LiveAccounts(
+            hub,
+            FrameRenderer(templates.env, settings),
+            lambda: render_flag_queue(templates.env),
+        )
+    finally:
+        await hub.stop()
+
+
 async def _promote(settings: Settings, username: str, role: str) -> int:
     await migrate_database(settings)
     await open_database(settings)
     try:
-        user = await set_role(None, username, role)
+        async with _account_events(settings) as accounts:
+            user = await set_role(SYSTEM, username, role, user_events=accounts)
     except (NotFound, ValidationError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -45,6 +45,9 @@ class Settings:
     live_queue_size: int = 256
     #: Longest gap (in events) a reconnecting page is replayed; a larger one refreshes instead.
     live_replay_limit: int = 500
+    #: How often open live sockets are checked against their accounts (role, session,
+    #: suspension) for changes no notice announced, e.g. a role set from the command line.
+    live_account_check_seconds: float = 30.0
     #: smtp://[user:password@]host:port; empty: write mail as files to mail_dir.
     smtp_url: str = ""
     mail_from: str = "forum <forum@localhost>"
@@ -110,6 +113,7 @@ def load_settings(env_file: str | Path | None = PROJECT_ROOT / ".env") -> Settin
         broker_prefix=config("BROKER_PREFIX", default="forum"),
         live_queue_size=config("LIVE_QUEUE_SIZE", cast=int, default=256),
         live_replay_limit=config("LIVE_REPLAY_LIMIT", cast=int, default=500),
+        live_account_check_seconds=config("LIVE_ACCOUNT_CHECK_SECONDS", cast=float, default=30.0),
         smtp_url=config("SMTP_URL", default=""),
         mail_from=_mail_from(config("MAIL_FROM", default="forum <forum@localhost>")),
         mail_dir=Path(config("MAIL_DIR", default=str(PROJECT_ROOT / "var" / "mail"))),

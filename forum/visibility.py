@@ -12,6 +12,7 @@ later feeds and emails) asks these functions; none filters on its own.
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime
 from typing import Any
 
@@ -151,3 +152,22 @@ def shows_body(reply: Reply, viewer: User | None) -> bool:
     if reply.status == ReplyStatus.HIDDEN and viewer is not None:
         return is_moderator(viewer) or reply.author_id == viewer.id
     return False
+
+
+def as_seen_by(reply: Reply, viewer: User | None) -> Reply:
+    """The reply as viewer may see it: the reply itself, or (when shows_body says no) a stub
+    copy with its text, source and moderator's note emptied, so that no template or
+    serialiser can show what the rules did not allow, whatever it renders."""
+    if shows_body(reply, viewer):
+        return reply
+    return stub_of(reply)
+
+
+def stub_of(reply: Reply) -> Reply:
+    """A copy of reply without what its author wrote (the original is left as it was: live
+    rendering reuses it for other kinds of viewer)."""
+    stub = copy.copy(reply)
+    stub.source = ""
+    stub.html = ""
+    stub.hidden_note = ""
+    return stub

@@ -756,7 +756,7 @@ async def test_continue_this_thread_works_as_a_link_and_as_a_fragment(
 
 
 @pytest.mark.parametrize(
-    "path", ["/nowhere", "/a/no-such-article", f"/a/{SLUG}/r/2147483000", f"/a/{SLUG}/r/0/edit"]
+    "path", ["/nowhere", "/a/no-such-article", f"/a/{SLUG}/r/2147483000", "/u/no-such-member"]
 )
 async def test_not_found_outside_the_api_is_a_friendly_page(
     anon: httpx.AsyncClient, path: str

@@ -10,8 +10,8 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from forum.accounts.service import user_for_token
-from models import User
+from forum.accounts.service import session_for_token, user_for_token
+from models import Session, User
 
 SESSION_COOKIE = "forum_session"
 #: Identifies a signed-out browser so its forms (login, register) get a CSRF token of their own.
@@ -30,6 +30,12 @@ async def current_user(conn: HTTPConnection) -> User | None:
     if not hasattr(state, "user"):
         state.user = await user_for_token(conn.cookies.get(SESSION_COOKIE))
     return state.user
+
+
+async def current_session(conn: HTTPConnection) -> Session | None:
+    """The session the request's cookie names, if it is still valid (for live sockets, which
+    must end with it)."""
+    return await session_for_token(conn.cookies.get(SESSION_COOKIE))
 
 
 def _csrf_subject(conn: HTTPConnection) -> str:

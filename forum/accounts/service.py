@@ -7,6 +7,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from tortoise.exceptions import IntegrityError
 
@@ -31,6 +32,13 @@ class UsernameTaken(ValidationError):
 
     def __init__(self) -> None:
         super().__init__({"username": USERNAME_TAKEN})
+
+
+class SessionEvents(Protocol):
+    """Where the end of a session goes (forum.live.accounts.LiveAccounts)."""
+
+    async def session_ended(self, user_id: int, session_id: int | None = None) -> None:
+        """Close the sockets opened with that session (every session's when None)."""
 
 
 @dataclass(frozen=True)
@@ -105,10 +113,23 @@ async def start_session(user: User, days: int) -> NewSession:
     return NewSession(token=token, user=user, expires_at=expires_at)
 
 
-async def end_session(token: str | None) -> None:
-    """Delete the session server-side, so a replayed cookie is anonymous."""
-    if token:
-        await Session.filter(token_hash=token_hash(token)).delete()
+async def session_for_token(token: str | None) -> Session | None:
+    """The unexpired session a token names, or None."""
+    if not token or len(token) > 100:
+        return None
+    return await Session.get_or_none(token_hash=token_hash(token), expires_at__gt=datetime.now(UTC))
+
+
+async def end_session(token: str | None, user_events: SessionEvents) -> None:
+    """Delete the session server-side, so a replayed cookie is anonymous; the pages open with it
+    stop showing what only its account may see."""
+    if not token or len(token) > 100:
+        return
+    session = await Session.get_or_none(token_hash=token_hash(token))
+    if session is None:
+        return
+    await Session.filter(id=session.id).delete()
+    await user_events.session_ended(session.user_id, session.id)
 
 
 async def user_for_token(token: str | None) -> User | None:

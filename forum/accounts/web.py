@@ -102,7 +102,7 @@ async def login(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     """End the session server-side and forget the cookie."""
     await verified_form(request)
-    await service.end_session(request.cookies.get(SESSION_COOKIE))
+    await service.end_session(request.cookies.get(SESSION_COOKIE), request.app.state.accounts)
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax")
     return response

@@ -6,18 +6,25 @@ import asyncio
 import contextlib
 import json
 import time
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from forum.accounts.identity import current_user
-from forum.live.accounts import CLOSE_SUSPENDED, user_channel
+from forum.accounts.identity import current_session, current_user
+from forum.live.accounts import (
+    ACCOUNT_CLOSE_CODES,
+    CLOSE_SIGNED_OUT,
+    CLOSE_SUSPENDED,
+    account_closing,
+    user_channel,
+)
 from forum.live.hub import Delivery, Lagging, Subscriber
 from forum.live.threads import LiveThreads, thread_channel
 from forum.live.writer import DirectSocket, direct_socket
 from forum.moderation.service import is_suspended
 from forum.visibility import viewer_kind
-from models import User
+from models import Session, User
 
 #: Close codes (docs/live.md). 1013 makes htmx's ws extension reconnect, and then resume.
 CLOSE_POLICY = 1008
@@ -63,6 +70,7 @@ class ThreadConnection:
 
     # Thousands are open at once: no per-instance dict.
     __slots__ = (
+        "_closing",
         "_direct",
         "_frame_times",
         "_holding",
@@ -71,6 +79,7 @@ class ThreadConnection:
         "live",
         "send_lock",
         "sent_seq",
+        "session",
         "user_id",
         "websocket",
     )
@@ -82,6 +91,7 @@ class ThreadConnection:
         article_id: int,
         viewer: User | None,
         seen_seq: int,
+        session: Session | None = None,
     ) -> None:
         self.websocket = websocket
         self.live = live
@@ -98,6 +108,10 @@ class ThreadConnection:
         self._direct: DirectSocket | None = None
         #: Whether the sender task holds back events that overtook earlier ones.
         self._holding = False
+        #: The viewer's session: the socket shows what it may see only while it lasts.
+        self.session = session
+        #: Set when the account's close notice arrives: from then on nothing else is forwarded.
+        self._closing: int | None = None
 
     async def run(self, subscriber: Subscriber, personal: Subscriber | None) -> None:
         """Serve the socket until the client leaves, misbehaves, falls behind, or is suspended."""
@@ -106,6 +120,9 @@ class ThreadConnection:
         tasks = {sender, receiver}
         if personal is not None:
             tasks.add(asyncio.create_task(self._send_personal(personal)))
+            personal.watch = self._watch_account
+        if self.session is not None:
+            tasks.add(asyncio.create_task(self._expire(self.session)))
 
         def cut_off() -> None:
             for task in tasks:
@@ -129,21 +146,45 @@ class ThreadConnection:
             violation = receiver.exception()
             assert isinstance(violation, ProtocolViolation)
             await self._close(violation.code, violation.reason)
+        elif self._closing is not None:
+            await self._close(self._closing, "account changed")
         elif subscriber.lagging or (personal is not None and personal.lagging):
             await self._close(CLOSE_FELL_BEHIND, "fell behind; reconnect and resume")
-        elif any(not task.cancelled() and task.exception() is None for task in done - {receiver}):
-            await self._close(CLOSE_SUSPENDED, "account suspended")
+
+    def _concerns_me(self, delivery: Delivery) -> bool:
+        """Whether an account notice is for this socket (a session's sign-out is for its own)."""
+        if delivery.close_code not in ACCOUNT_CLOSE_CODES:
+            return False
+        own = self.session.id if self.session is not None else None
+        return delivery.session_id is None or delivery.session_id == own
+
+    def _watch_account(self, delivery: Delivery) -> None:
+        """Called as the user's channel is offered a delivery (see Subscriber.watch): an account
+        notice stops every other frame at once, before it is even sent."""
+        if self._concerns_me(delivery) and self._closing is None:
+            self._closing = delivery.close_code
 
     async def _send_personal(self, personal: Subscriber) -> None:
-        """Forward the user's own frames (bell, follow state); returns once suspended."""
+        """Forward the user's own frames (bell, follow state); returns once the account's close
+        notice is sent."""
         with contextlib.suppress(Lagging):
             while True:
                 delivery = await personal.next()
+                if delivery.session_id is not None and not self._concerns_me(delivery):
+                    continue  # another session's notice
                 async with self.send_lock:
                     await self._send(delivery)
-                if delivery.close_code is not None:
+                if self._concerns_me(delivery):
                     return
         raise Lagging()
+
+    async def _expire(self, session: Session) -> None:
+        """Close the socket when its session expires (4401), as a sign-out would."""
+        await asyncio.sleep(max(0.0, (session.expires_at - datetime.now(UTC)).total_seconds()))
+        self._closing = CLOSE_SIGNED_OUT
+        message = "Your session has expired: sign in again to reply."
+        async with self.send_lock:
+            await self._send(account_closing(CLOSE_SIGNED_OUT, message))
 
     async def _close(self, code: int, reason: str) -> None:
         # A reader that stopped reading may never take the close frame: do not wait for it long.
@@ -187,6 +228,8 @@ class ThreadConnection:
         """Send a live delivery from within the hub's fan-out when nothing is ahead of it (see
         Subscriber.direct); False leaves it to the sender task."""
         seq = delivery.seq
+        if self._closing is not None:
+            return True  # the account changed: drop it
         if self._holding or self.send_lock.locked() or delivery.close_code is not None:
             return False
         if seq is not None:
@@ -202,6 +245,8 @@ class ThreadConnection:
         return True
 
     async def _send(self, delivery: Delivery) -> None:
+        if self._closing is not None and delivery.close_code is None:
+            return  # the account changed: only its close notice goes out now
         frame = delivery.frame_for(self.kind, self.user_id)
         if frame is not None:
             await self.websocket.send_text(frame)
@@ -210,6 +255,8 @@ class ThreadConnection:
         """Send the events after after_seq up to up_to from the stream, or refresh when that gap
         cannot be replayed whole (call holding send_lock)."""
         deliveries = await self.live.replay(self.article_id, after_seq, up_to)
+        if self._closing is not None:
+            return
         if deliveries is None:
             await self.websocket.send_text(self.live.renderer.refresh(up_to))
         else:
@@ -272,19 +319,21 @@ async def thread_socket(websocket: WebSocket) -> None:
     if viewer is not None and is_suspended(viewer):
         await websocket.close(code=CLOSE_SUSPENDED)
         return
+    session = await current_session(websocket) if viewer is not None else None
     channel = thread_channel(article_id)
     # Read before subscribing: an event committed in between is then a gap, filled from the
     # stream, rather than an event the socket would count as already seen.
     seen_seq = await live.last_seq(article_id)
-    connection = ThreadConnection(websocket, live, article_id, viewer, seen_seq)
+    connection = ThreadConnection(websocket, live, article_id, viewer, seen_seq, session)
     # Nested blocks rather than an AsyncExitStack, which costs every open socket its deque.
     async with live.hub.subscribe(channel) as subscriber:
         if viewer is None:
             await _serve(connection, channel, subscriber, None)
         else:
-            # The user's own channel: the bell, follow buttons, and suspension.
-            async with live.hub.subscribe(user_channel(viewer.id)) as personal:
-                await _serve(connection, channel, subscriber, personal)
+            # The user's own channel: the bell, follow buttons, and account changes.
+            with state.accounts.watching(viewer, session):
+                async with live.hub.subscribe(user_channel(viewer.id)) as personal:
+                    await _serve(connection, channel, subscriber, personal)
     state.presence.changed(channel)
 
 

@@ -32,6 +32,8 @@ class Delivery:
     seq: int | None = None
     #: Close the receiving sockets with this code once the frame is sent (e.g. suspension).
     close_code: int | None = None
+    #: On a user's channel: meant only for the sockets of this session (e.g. its sign-out).
+    session_id: int | None = None
     #: Frames serialised for the wire, by frame text: made once for all the sockets that get
     #: them (filled by forum.live.writer).
     wire: dict[str, bytes] = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -48,7 +50,12 @@ class Delivery:
     def encode(self) -> str:
         """The wire form between processes."""
         return json.dumps(
-            {"seq": self.seq, "frames": self.frames, "close": self.close_code},
+            {
+                "seq": self.seq,
+                "frames": self.frames,
+                "close": self.close_code,
+                "session": self.session_id,
+            },
             separators=(",", ":"),
         )
 
@@ -56,7 +63,12 @@ class Delivery:
     def decode(cls, message: str) -> Delivery:
         """Read a delivery published by any process."""
         data = json.loads(message)
-        return cls(frames=data["frames"], seq=data["seq"], close_code=data.get("close"))
+        return cls(
+            frames=data["frames"],
+            seq=data["seq"],
+            close_code=data.get("close"),
+            session_id=data.get("session"),
+        )
 
 
 class Lagging(Exception):
@@ -97,12 +109,18 @@ class Subscriber:
     #: returns True, or returns False (without sending) to have it handed to the reader. Called
     #: inside the hub's fan-out loop, so it must neither block nor raise.
     direct: Callable[[Delivery], bool] | None = None
+    #: Sees every delivery as it is offered, before it is queued or sent (e.g. so that a socket
+    #: stops forwarding the moment its account's close notice arrives). Must neither block nor
+    #: raise.
+    watch: Callable[[Delivery], None] | None = None
     _waiter: asyncio.Future[Delivery] | None = field(default=None, repr=False)
 
     def offer(self, delivery: Delivery) -> None:
         """Queue a delivery without waiting; past the limit, mark the subscriber lagging."""
         if self.lagging:
             return
+        if self.watch is not None:
+            self.watch(delivery)
         waiter = self._waiter
         if waiter is not None and not waiter.done():  # done: its reader was cancelled
             if self.direct is not None and self.direct(delivery):

@@ -7,20 +7,52 @@ import contextlib
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from forum.accounts.identity import current_user
-from forum.live.accounts import MODERATION_CHANNEL
+from forum.accounts.identity import current_session, current_user
+from forum.live.accounts import ACCOUNT_CLOSE_CODES, MODERATION_CHANNEL, user_channel
 from forum.live.endpoint import CLOSE_FELL_BEHIND, CLOSE_POLICY, origin_allowed
-from forum.live.hub import Lagging, Subscriber
-from forum.moderation.service import is_suspended
-from forum.visibility import is_moderator
+from forum.live.hub import Delivery, Hub, Lagging, Subscriber
+from forum.visibility import MODERATOR, is_moderator
 
 
-async def _forward(websocket: WebSocket, subscriber: Subscriber) -> None:
-    while True:
-        delivery = await subscriber.next()
-        frame = delivery.frame_for("moderator")
-        if frame is not None:
-            await websocket.send_text(frame)
+class _AccountClosed(Exception):
+    """The moderator's account changed (demoted, signed out, suspended): stop at once."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+async def _forward(
+    websocket: WebSocket, queue: Subscriber, account: Subscriber, session_id: int | None
+) -> None:
+    closing: list[int] = []
+
+    def watch(delivery: Delivery) -> None:
+        # Any account notice ends the queue's updates, before another frame can go out.
+        mine = delivery.session_id is None or delivery.session_id == session_id
+        if delivery.close_code in ACCOUNT_CLOSE_CODES and mine:
+            closing.append(delivery.close_code)
+            queue.lagging = True  # takes nothing more
+
+    account.watch = watch
+    next_queue = asyncio.ensure_future(queue.next())
+    next_account = asyncio.ensure_future(account.next())
+    try:
+        while True:
+            await asyncio.wait({next_queue, next_account}, return_when=asyncio.FIRST_COMPLETED)
+            if closing:
+                raise _AccountClosed(closing[0])
+            if next_queue.done():
+                frame = next_queue.result().frame_for(MODERATOR)
+                if frame is not None:
+                    await websocket.send_text(frame)
+                next_queue = asyncio.ensure_future(queue.next())
+            if next_account.done():
+                next_account.result()  # bell and follow frames are not for this page
+                next_account = asyncio.ensure_future(account.next())
+    finally:
+        next_queue.cancel()
+        next_account.cancel()
 
 
 async def _drain(websocket: WebSocket) -> None:
@@ -30,24 +62,42 @@ async def _drain(websocket: WebSocket) -> None:
 
 
 async def moderation_socket(websocket: WebSocket) -> None:
-    """Flag-queue updates for signed-in, active moderators only."""
+    """Flag-queue updates for signed-in, active moderators only (the route's rule; checked
+    again here because the queue shows hidden replies)."""
     state = websocket.app.state
     user = await current_user(websocket)
-    allowed = user is not None and is_moderator(user) and not is_suspended(user)
-    if not allowed or not origin_allowed(websocket, state.settings.base_url):
+    if not is_moderator(user) or not origin_allowed(websocket, state.settings.base_url):
         await websocket.close(code=CLOSE_POLICY)
         return
+    assert user is not None
+    session = await current_session(websocket)
     await websocket.accept()
-    async with state.live.hub.subscribe(MODERATION_CHANNEL) as subscriber:
-        sender = asyncio.create_task(_forward(websocket, subscriber))
+    hub = state.live.hub
+    with state.accounts.watching(user, session):
+        await _serve(websocket, hub, user.id, session.id if session else None)
+
+
+async def _serve(websocket: WebSocket, hub: Hub, user_id: int, session_id: int | None) -> None:
+    async with (
+        hub.subscribe(MODERATION_CHANNEL) as queue,
+        hub.subscribe(user_channel(user_id)) as account,
+    ):
+        sender = asyncio.create_task(_forward(websocket, queue, account, session_id))
         receiver = asyncio.create_task(_drain(websocket))
-        subscriber.on_lag = lambda: None
+        queue.on_lag = lambda: None
         done, pending = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
             task.cancel()
         for task in (sender, receiver):
             with contextlib.suppress(BaseException):
                 await task
-        if sender in done and isinstance(sender.exception(), Lagging):
+        code = None
+        if sender in done and not sender.cancelled():
+            error = sender.exception()
+            if isinstance(error, _AccountClosed):
+                code = error.code
+            elif isinstance(error, Lagging):
+                code = CLOSE_FELL_BEHIND
+        if code is not None:
             with contextlib.suppress(Exception, WebSocketDisconnect):
-                await asyncio.wait_for(websocket.close(code=CLOSE_FELL_BEHIND), timeout=2)
+                await asyncio.wait_for(websocket.close(code=code), timeout=2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from forum.accounts.identity import check_csrf
+from forum.accounts.identity import check_csrf, current_user
 from forum.articles.web import article_or_404
 from forum.errors import NotFound
 from forum.http import json_body, json_errors, require_user
@@ -146,13 +146,15 @@ async def lock(request: Request) -> Response:
     return JSONResponse({"slug": article.slug, "locked": locked})
 
 
-def _user_state(user: User) -> dict[str, object]:
+def _user_state(user: User, viewer: User | None) -> dict[str, object]:
     return {
         "username": user.username,
         "role": user.role.value,
         "suspended": service.is_suspended(user),
         "suspended_until": user.suspended_until.isoformat() if user.suspended_until else None,
-        "suspension_reason": user.suspension_reason,
+        "suspension_reason": (
+            user.suspension_reason if service.may_see_suspension_reason(viewer, user) else None
+        ),
     }
 
 
@@ -169,7 +171,7 @@ async def suspend(request: Request) -> Response:
         publisher=request.app.state.live,
         user_events=request.app.state.accounts,
     )
-    return JSONResponse(_user_state(target))
+    return JSONResponse(_user_state(target, user))
 
 
 async def unsuspend(request: Request) -> Response:
@@ -177,15 +179,20 @@ async def unsuspend(request: Request) -> Response:
     user = await require_user(request)
     await _body(request)
     target = await service.unsuspend_user(user, request.path_params["username"])
-    return JSONResponse(_user_state(target))
+    return JSONResponse(_user_state(target, user))
 
 
 async def set_role(request: Request) -> Response:
     """POST /api/users/{username}/role {role}: admins appoint and demote moderators."""
     user = await require_user(request)
     data = await _body(request)
-    target = await service.set_role(user, request.path_params["username"], data.get("role"))
-    return JSONResponse(_user_state(target))
+    target = await service.set_role(
+        user,
+        request.path_params["username"],
+        data.get("role"),
+        user_events=request.app.state.accounts,
+    )
+    return JSONResponse(_user_state(target, user))
 
 
 async def user(request: Request) -> Response:
@@ -193,4 +200,4 @@ async def user(request: Request) -> Response:
     target = await User.get_or_none(username_key=request.path_params["username"].lower())
     if target is None:
         raise NotFound("There is no such user.")
-    return JSONResponse(_user_state(target))
+    return JSONResponse(_user_state(target, await current_user(request)))

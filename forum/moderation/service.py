@@ -12,6 +12,7 @@ from tortoise.expressions import Q
 from tortoise.functions import Count, Max
 from tortoise.transactions import in_transaction
 
+from forum.actors import SystemActor
 from forum.errors import Forbidden, NotFound, SignInRequired
 from forum.live.events import EventPublisher, ThreadEvent, committed, record_event
 from forum.validation import ValidationError, text_field
@@ -53,6 +54,9 @@ class UserEvents(Protocol):
 
     async def bell_changed(self, user_ids: list[int]) -> None:
         """Tell these users' open pages their new unread counts."""
+
+    async def access_changed(self, user_id: int) -> None:
+        """Close the user's open pages' sockets: what they may see has changed."""
 
 
 def suspension_message(user: User) -> str:
@@ -101,7 +105,7 @@ def _reason_and_note(reason: object, note: object) -> tuple[HideReason, str]:
 
 
 async def _audit(
-    actor: User | None,
+    actor: User | SystemActor,
     action: AuditAction,
     target: Reply | Article | User,
     *,
@@ -115,8 +119,8 @@ async def _audit(
     else:
         kind, label = "user", target.username
     await AuditEntry.create(
-        actor_id=actor.id if actor else None,
-        actor_name=actor.username if actor else "(command line)",
+        actor_id=actor.id,
+        actor_name=actor.username,
         action=action,
         target_type=kind,
         target_id=target.id,
@@ -216,8 +220,7 @@ async def flag_reply(
     """A reader reports a reply to the moderators, once per reply."""
     reader = require_active(user)
     reply = await _reply_or_404(reply_id)
-    if reply.status != ReplyStatus.VISIBLE:
-        raise NotFound("That reply does not exist.")
+    check_flaggable(reply, reader)
     errors: dict[str, str] = {}
     parsed = parse_reason(reason, errors)
     text = text_field(errors, "note", note, min_length=0, max_length=NOTE_MAX, label="Note")
@@ -232,6 +235,14 @@ async def flag_reply(
         raise AlreadyFlagged() from None
     await user_events.flags_changed()
     return flag
+
+
+def check_flaggable(reply: Reply, reader: User) -> None:
+    """Only visible replies can be flagged, and not by their own author."""
+    if reply.status != ReplyStatus.VISIBLE:
+        raise NotFound("That reply does not exist.")
+    if reply.author_id == reader.id:
+        raise Forbidden("You cannot flag your own reply; edit or delete it instead.")
 
 
 async def dismiss_flags(moderator: User | None, reply_id: int, *, user_events: UserEvents) -> int:
@@ -331,10 +342,9 @@ async def suspend_user(
     if errors:
         raise ValidationError(errors)
     moment = _parse_until(until)
-    if target.id == actor.id:
-        raise Forbidden("You cannot suspend yourself.")
-    if target.role == Role.ADMIN and actor.role != Role.ADMIN:
-        raise Forbidden("Only an admin may suspend an admin.")
+    refusal = suspension_refusal(actor, target)
+    if refusal:
+        raise Forbidden(refusal)
     async with committed(publisher) as events:
         target.suspended_until = moment
         target.suspension_reason = text
@@ -347,6 +357,24 @@ async def suspend_user(
             events.extend(await _hide_all_replies(actor, target))
     await user_events.suspended(target)
     return target
+
+
+def suspension_refusal(actor: User | None, target: User) -> str | None:
+    """Why actor may not suspend (or lift the suspension of) target, or None when they may:
+    moderators act on readers, only admins on moderators and admins, nobody on themselves."""
+    if not is_moderator(actor):
+        return "Only moderators may do that."
+    assert actor is not None
+    if target.id == actor.id:
+        return "You cannot suspend yourself."
+    if target.role != Role.READER and actor.role != Role.ADMIN:
+        return "Only an admin may suspend a moderator or an admin."
+    return None
+
+
+def may_see_suspension_reason(viewer: User | None, member: User) -> bool:
+    """The reason for a suspension is for the moderators and the member, not for everyone."""
+    return is_moderator(viewer) or (viewer is not None and viewer.id == member.id)
 
 
 async def _hide_all_replies(actor: User, target: User) -> list[ThreadEvent]:
@@ -373,6 +401,9 @@ async def unsuspend_user(moderator: User | None, username: str) -> User:
     target = await User.get_or_none(username_key=username.lower())
     if target is None:
         raise NotFound("There is no such user.")
+    refusal = suspension_refusal(actor, target)
+    if refusal:
+        raise Forbidden(refusal.replace("suspend", "lift the suspension of"))
     async with in_transaction():
         target.suspended_until = None
         target.suspension_reason = ""
@@ -381,9 +412,12 @@ async def unsuspend_user(moderator: User | None, username: str) -> User:
     return target
 
 
-async def set_role(actor: User | None, username: str, role: object) -> User:
-    """Appoint or demote (admins in the app; anyone with shell access via the command line)."""
-    if actor is not None and (require_active(actor).role != Role.ADMIN):
+async def set_role(
+    actor: User | SystemActor, username: str, role: object, *, user_events: UserEvents
+) -> User:
+    """Appoint or demote: an active admin in the app, or the command line (SYSTEM). The
+    member's open pages are told at once, so none keeps a view it no longer has."""
+    if not isinstance(actor, SystemActor) and require_active(actor).role != Role.ADMIN:
         raise Forbidden("Only an admin may appoint moderators.")
     try:
         new_role = Role(str(role))
@@ -396,6 +430,7 @@ async def set_role(actor: User | None, username: str, role: object) -> User:
         target.role = new_role
         await target.save(update_fields=["role"])
         await _audit(actor, AuditAction.SET_ROLE, target, note=new_role.value)
+    await user_events.access_changed(target.id)
     return target
 
 

@@ -10,7 +10,7 @@ from starlette.responses import RedirectResponse, Response
 from forum.accounts.identity import current_user
 from forum.articles.web import article_or_404
 from forum.errors import NotFound
-from forum.http import is_htmx, render, verified_form
+from forum.http import is_htmx, render, require_user, verified_form
 from forum.moderation import service
 from forum.replies.thread import ReplyNode
 from forum.replies.web import reply_in_article
@@ -79,7 +79,7 @@ async def unhide(request: Request) -> Response:
 async def flag(request: Request) -> Response:
     """Report a reply to the moderators."""
     article, reply = await reply_in_article(request)
-    service.require_active(await current_user(request))
+    service.check_flaggable(reply, await require_user(request))
     context: dict[str, Any] = {"article": article, "reply": reply, "reasons": REASONS}
     template = "_flag_form.html" if is_htmx(request) else "moderate_reply.html"
     if request.method == "GET":
@@ -162,9 +162,21 @@ async def _profile(request: Request) -> User:
 
 async def profile(request: Request) -> Response:
     """A member's page; moderators can suspend from here, admins change roles."""
-    user = await _profile(request)
-    context = {"member": user, "suspended": service.is_suspended(user), "form": {}, "errors": {}}
-    return await render(request, "user.html", context)
+    return await render(
+        request, "user.html", await _profile_context(request, await _profile(request))
+    )
+
+
+async def _profile_context(request: Request, member: User) -> dict[str, Any]:
+    viewer = await current_user(request)
+    return {
+        "member": member,
+        "suspended": service.is_suspended(member),
+        "show_reason": service.may_see_suspension_reason(viewer, member),
+        "may_suspend": service.suspension_refusal(viewer, member) is None,
+        "form": {},
+        "errors": {},
+    }
 
 
 async def suspend(request: Request) -> Response:
@@ -183,12 +195,8 @@ async def suspend(request: Request) -> Response:
             user_events=request.app.state.accounts,
         )
     except ValidationError as error:
-        context = {
-            "member": user,
-            "suspended": service.is_suspended(user),
-            "form": dict(form),
-            "errors": error.errors,
-        }
+        context = await _profile_context(request, user)
+        context.update(form=dict(form), errors=error.errors)
         return await render(request, "user.html", context, status_code=422)
     return RedirectResponse(f"/u/{user.username}", status_code=303)
 
@@ -205,5 +213,10 @@ async def set_role(request: Request) -> Response:
     """An admin appoints or demotes a moderator."""
     user = await _profile(request)
     form = await verified_form(request)
-    await service.set_role(await current_user(request), user.username, form.get("role"))
+    await service.set_role(
+        await require_user(request),
+        user.username,
+        form.get("role"),
+        user_events=request.app.state.accounts,
+    )
     return RedirectResponse(f"/u/{user.username}", status_code=303)

@@ -15,6 +15,7 @@ from forum.http import is_htmx, json_body, render, require_user, verified_form
 from forum.notifications import feeds, service
 from forum.notifications.tokens import read_unsubscribe_token
 from forum.urls import reply_permalink
+from forum.visibility import is_suspended
 from models import Article, User
 
 ATOM = "application/atom+xml; charset=utf-8"
@@ -144,7 +145,8 @@ async def private_feed(request: Request) -> Response:
     """GET /feeds/{token}/replies.atom: one reader's private feed (the token is the secret)."""
     token = request.path_params["token"]
     user = await User.get_or_none(feed_token=token) if len(token) <= 64 else None
-    if user is None:
+    # A suspended member's feed stops with the rest of their access.
+    if user is None or is_suspended(user):
         raise NotFound("There is no feed at this address (it may have been renewed).")
     body = await feeds.replies_to_me_feed(user, request.app.state.settings.base_url)
     return Response(body, media_type=ATOM)

@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from forum.db import select_models
 from forum.validation import ValidationError
-from forum.visibility import shows_body, thread_rows, thread_rows_sql
+from forum.visibility import as_seen_by, shows_body, stub_of, thread_rows, thread_rows_sql
 from models import Article, Reply, User
 
 #: Columns the tree statement adds to each reply's own (see _tree_sql).
@@ -38,6 +38,11 @@ class ReplyNode:
     children: list[ReplyNode] = field(default_factory=list)
     #: True when this reply's children are not loaded because the preview stops at this depth.
     at_preview_edge: bool = False
+
+    def __post_init__(self) -> None:
+        # A node is what one viewer sees: a stub carries no text to render by mistake.
+        if not self.shows_body:
+            self.reply = stub_of(self.reply)
 
     @property
     def more_children(self) -> int:
@@ -157,12 +162,15 @@ def _attach_author(row: Reply) -> None:
 
 
 async def visible_reply(reply_id: int, viewer: User | None) -> Reply | None:
-    """A reply the viewer may see in the thread, with its article and author, or None."""
-    return (
+    """The one loader of a reply for a viewer: the reply whole, as a stub without its text
+    (forum.visibility.as_seen_by), or None when the viewer may not see it at all; with its
+    article and author. Every handler that loads a reply by id goes through here."""
+    reply = (
         await Reply.filter(thread_rows(viewer), id=reply_id)
         .select_related("article", "author")
         .first()
     )
+    return as_seen_by(reply, viewer) if reply is not None else None
 
 
 def _tree_sql(
