@@ -36,9 +36,8 @@ class Access(StrEnum):
 
     #: Anyone, signed in or not (reading, signing in, one-click unsubscribe).
     ANYONE = "anyone"
-    #: Any signed-in account, suspended or not (reading one's own notifications).
-    SIGNED_IN = "signed in"
-    #: A signed-in account that is not suspended (writing anything).
+    #: A signed-in account that is not suspended. (A suspension ends the account's sessions
+    #: and refuses sign-in, so no rule admits suspended accounts.)
     ACTIVE = "active member"
     #: An active member who wrote the reply named by the path's reply_id.
     AUTHOR = "author of the reply"
@@ -54,8 +53,6 @@ def allows(rule: Access, user: User | None) -> bool:
         return True
     if user is None:
         return False
-    if rule is Access.SIGNED_IN:
-        return True
     if is_suspended(user):
         return False
     if rule is Access.MODERATOR:

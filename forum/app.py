@@ -55,7 +55,7 @@ log = logging.getLogger("forum")
 
 REPLY = "/a/{slug}/r/{reply_id:int}"
 API_REPLY = "/api/replies/{reply_id:int}"
-ANYONE, SIGNED_IN, ACTIVE, AUTHOR = Access.ANYONE, Access.SIGNED_IN, Access.ACTIVE, Access.AUTHOR
+ANYONE, ACTIVE, AUTHOR = Access.ANYONE, Access.ACTIVE, Access.AUTHOR
 MODERATOR, ADMIN = Access.MODERATOR, Access.ADMIN
 
 
@@ -89,8 +89,8 @@ def _routes() -> list[BaseRoute]:
         page("/a/{slug}/feed.atom", notifications_web.thread_feed, ANYONE),
         # The token in the path is the secret; the handler refuses suspended members' feeds.
         page("/feeds/{token}/replies.atom", notifications_web.private_feed, ANYONE),
-        page("/notifications", notifications_web.notifications_page, SIGNED_IN),
-        page("/notifications/read", notifications_web.mark_read_form, SIGNED_IN, ["POST"]),
+        page("/notifications", notifications_web.notifications_page, ACTIVE),
+        page("/notifications/read", notifications_web.mark_read_form, ACTIVE, ["POST"]),
         page("/notifications/feed", notifications_web.renew_feed, ACTIVE, ["POST"]),
         page("/notifications/settings", notifications_web.reply_setting, ACTIVE, ["POST"]),
         # One-click unsubscribe from a mail: the signed token is the permission.
@@ -127,8 +127,8 @@ def _routes() -> list[BaseRoute]:
             ACTIVE,
             ["POST", "DELETE"],
         ),
-        page("/api/notifications", notifications_web.api_notifications, SIGNED_IN),
-        page("/api/notifications/read", notifications_web.api_mark_read, SIGNED_IN, ["POST"]),
+        page("/api/notifications", notifications_web.api_notifications, ACTIVE),
+        page("/api/notifications/read", notifications_web.api_mark_read, ACTIVE, ["POST"]),
         PublicMount(
             "/static/vendor/htmx",
             StaticFiles(

@@ -7,6 +7,13 @@ document.addEventListener("htmx:after:swap", () => dropBufferedDuplicates());
 
 // ---- Live thread (see docs/live.md) ----
 
+// Besides htmx's own reconnect codes: 4401 (signed out) and 4409 (role changed) close a socket
+// whose account changed; the next one is opened with the view the account has now.
+htmx.config.ws = {
+  ...(htmx.config.ws || {}),
+  reconnectCodes: [1001, 1005, 1006, 1011, 1012, 1013, 1014, 4401, 4409],
+};
+
 function liveBar() {
   return document.getElementById("live");
 }
@@ -31,12 +38,21 @@ document.addEventListener("htmx:ws:before:message:incoming", (event) => {
   if (typeof frame.seq === "number") {
     bar.dataset.lastSeq = String(Math.max(Number(bar.dataset.lastSeq || 0), frame.seq));
   }
-  if (frame.type === "suspended") {
-    // The server closes this socket next (4403, no reconnect): say why, without moving focus.
+  if (frame.type === "suspended" || frame.type === "account") {
+    // The server closes this socket next (4403: no reconnect; 4401/4409: reconnect with the view
+    // the account has now). Say why, without moving focus; what the page shows stays until the
+    // reader reloads, so nothing they are typing is lost.
     const notice = document.createElement("p");
-    notice.className = "notice suspended-notice";
+    notice.className = frame.type === "suspended" ? "notice suspended-notice" : "notice account-notice";
     notice.setAttribute("role", "alert");
     notice.textContent = frame.message || "Your account has been suspended.";
+    if (frame.type === "account") {
+      notice.append(" ");
+      const reload = document.createElement("a");
+      reload.href = window.location.pathname + window.location.search;
+      reload.textContent = "Reload the page";
+      notice.append(reload);
+    }
     document.getElementById("main")?.prepend(notice);
     return;
   }

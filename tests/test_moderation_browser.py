@@ -172,3 +172,41 @@ def test_a_suspended_members_open_page_is_told_and_its_socket_closes(
     page.wait_for_function("window.liveClosed !== undefined")
     assert page.evaluate("window.liveClosed") == CLOSE_SUSPENDED
     assert any('"type":"suspended"' in frame for frame in frames), frames
+
+
+def test_a_demoted_moderators_page_says_so_and_reconnects_as_a_reader(
+    browser: Browser,
+    server: LiveServer,
+    contexts: list[BrowserContext],
+    moderator: Account,
+    slug: str,
+) -> None:
+    demoted = register(server, "demoted")
+    forum_command(server, "promote", demoted.username, "--role", "moderator")
+    admin = register(server, "admin")
+    forum_command(server, "promote", admin.username, "--role", "admin")
+    author = register(server, "author")
+    page = open_page(contexts, browser, server, demoted)
+    open_thread(page, slug)
+    page.get_by_label("Join the discussion").fill("Half-written words")
+
+    with admin.api(server) as client:
+        changed = client.post(f"/api/users/{demoted.username}/role", json={"role": "reader"})
+    assert changed.status_code == 200, changed.text
+
+    notice = page.get_by_role("alert").filter(has_text="Your role changed")
+    expect(notice).to_be_visible()
+    expect(notice.get_by_role("link", name="Reload the page")).to_be_visible()
+    page.wait_for_function("window.liveClosed !== undefined")
+    assert page.evaluate("window.liveClosed") == 4409
+    # Nothing typed is lost, and the page goes on live, now as a reader's: a reply hidden by a
+    # moderator is removed from it rather than shown marked hidden.
+    expect(page.get_by_label("Join the discussion")).to_have_value("Half-written words")
+    expect(page.locator("#presence")).to_contain_text("reading now")
+    reply_id = post(server, author, slug, "Soon hidden")
+    page.get_by_role("button", name="Show 1 new reply").click()
+    expect(page.locator(f"#reply-{reply_id}")).to_be_visible()
+    with moderator.api(server) as client:
+        hidden = client.post(f"/api/replies/{reply_id}/hide", json={"reason": "spam"})
+    assert hidden.status_code == 200, hidden.text
+    page.locator(f"#reply-{reply_id}").wait_for(state="detached")
