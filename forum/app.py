@@ -46,6 +46,7 @@ from forum.notifications.sender import MailSender, sender_rules, transport_for
 from forum.ratelimits import RateLimited, RateLimiter
 from forum.replies import api as replies_api
 from forum.replies import web as replies_web
+from forum.security_headers import SecurityHeadersMiddleware, SecurityPolicy
 from forum.settings import PROJECT_ROOT, Settings, load_settings
 from forum.templating import build_templates
 from forum.validation import ValidationError
@@ -213,6 +214,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def _server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    # Sent from outside the middleware stack: the security headers are put on here.
+    return request.app.state.security.apply(_server_error_response(request), request)
+
+
+def _server_error_response(request: Request) -> Response:
     if _is_api(request):
         return JSONResponse(
             {"errors": {"detail": "Something went wrong on our side."}}, status_code=500
@@ -229,6 +235,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     """Build the forum for these settings (read from the environment when not given)."""
     settings = settings or load_settings()
     templates = build_templates()
+    security = SecurityPolicy(settings.base_url)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -281,6 +288,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # First, so that it sees the server's own `send` (see forum.live.writer).
             Middleware(DirectWriteMiddleware),
             Middleware(VisitorCookieMiddleware, secure=settings.cookie_secure),
+            Middleware(SecurityHeadersMiddleware, policy=security),
         ],
         exception_handlers={
             NotFound: _not_found,
@@ -298,5 +306,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.settings = settings
     app.state.templates = templates
+    app.state.security = security
     app.state.limiter = RateLimiter(settings.limits, settings.broker_url)
     return app
