@@ -28,6 +28,9 @@ from forum.articles.service import load_seed_articles
 from forum.db import close_database, open_database
 from forum.errors import Forbidden, NotFound, SignInRequired
 from forum.http import PayloadTooLarge, UnsupportedMediaType, is_htmx, json_errors, render
+from forum.images import web as images_web
+from forum.images.fetcher import ImageFetcher
+from forum.images.policy import ImagePolicy
 from forum.live.accounts import LiveAccounts
 from forum.live.backends import backend_for
 from forum.live.endpoint import thread_socket
@@ -124,6 +127,7 @@ def _routes() -> list[Route | WebSocketRoute | Mount]:
         Route("/api/notifications", notifications_web.api_notifications),
         Route("/api/notifications/read", notifications_web.api_mark_read, methods=["POST"]),
         Route("/api/mod/log", moderation_api.log),
+        Route("/img/{signature}/{encoded}", images_web.proxy, name="image"),
         Mount(
             "/static/vendor/htmx",
             StaticFiles(
@@ -307,5 +311,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.settings = settings
     app.state.templates = templates
     app.state.security = security
+    app.state.images = ImagePolicy.from_settings(settings)
+    app.state.image_fetcher = ImageFetcher(allow_private=settings.image_proxy_allow_private)
     app.state.limiter = RateLimiter(settings.limits, settings.broker_url)
     return app
