@@ -29,6 +29,9 @@ from forum.articles.service import load_seed_articles
 from forum.db import close_database, open_database
 from forum.errors import Forbidden, NotFound, SignInRequired
 from forum.http import PayloadTooLarge, UnsupportedMediaType, is_htmx, json_errors, render
+from forum.images import web as images_web
+from forum.images.fetcher import ImageFetcher
+from forum.images.policy import ImagePolicy
 from forum.live.accounts import LiveAccounts
 from forum.live.backends import backend_for
 from forum.live.endpoint import thread_socket
@@ -47,6 +50,7 @@ from forum.notifications.sender import MailSender, sender_rules, transport_for
 from forum.ratelimits import RateLimited, RateLimiter
 from forum.replies import api as replies_api
 from forum.replies import web as replies_web
+from forum.security_headers import SecurityHeadersMiddleware, SecurityPolicy
 from forum.settings import PROJECT_ROOT, Settings, load_settings
 from forum.templating import build_templates
 from forum.validation import ValidationError
@@ -129,6 +133,8 @@ def _routes() -> list[BaseRoute]:
         ),
         page("/api/notifications", notifications_web.api_notifications, ACTIVE),
         page("/api/notifications/read", notifications_web.api_mark_read, ACTIVE, ["POST"]),
+        # The signed address is the permission: the forum signed it when rendering a reply.
+        page("/img/{signature}/{encoded}", images_web.proxy, ANYONE, name="image"),
         PublicMount(
             "/static/vendor/htmx",
             StaticFiles(
@@ -219,6 +225,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def _server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    # Sent from outside the middleware stack: the security headers are put on here.
+    return request.app.state.security.apply(_server_error_response(request), request)
+
+
+def _server_error_response(request: Request) -> Response:
     if _is_api(request):
         return JSONResponse(
             {"errors": {"detail": "Something went wrong on our side."}}, status_code=500
@@ -235,6 +246,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     """Build the forum for these settings (read from the environment when not given)."""
     settings = settings or load_settings()
     templates = build_templates()
+    security = SecurityPolicy(settings.base_url)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -294,6 +306,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # First, so that it sees the server's own `send` (see forum.live.writer).
             Middleware(DirectWriteMiddleware),
             Middleware(VisitorCookieMiddleware, secure=settings.cookie_secure),
+            Middleware(SecurityHeadersMiddleware, policy=security),
         ],
         exception_handlers={
             NotFound: _not_found,
@@ -311,5 +324,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.settings = settings
     app.state.templates = templates
+    app.state.security = security
+    app.state.images = ImagePolicy.from_settings(settings)
+    app.state.image_fetcher = ImageFetcher(allow_private=settings.image_proxy_allow_private)
     app.state.limiter = RateLimiter(settings.limits, settings.broker_url)
     return app

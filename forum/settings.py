@@ -63,6 +63,11 @@ class Settings:
     mail_sender_in_process: bool = True
     #: Anti-abuse limits (RATE_LIMITS=off turns them all off).
     limits: LimitRules = field(default_factory=LimitRules)
+    #: Images in replies: "link" (shown as a link, never loaded) or "proxy" (loaded through the
+    #: forum's own signed image proxy, /img/...). No reader's browser ever asks another site.
+    reply_images: str = "link"
+    #: Let the image proxy fetch from private, loopback and link-local addresses (tests only).
+    image_proxy_allow_private: bool = False
     #: Articles to load on first start (Markdown files with front matter).
     seed_dir: Path = field(default=PROJECT_ROOT / "forum" / "articles" / "content")
     debug: bool = False
@@ -92,6 +97,13 @@ def _mail_from(value: str) -> str:
         raise ValueError(
             f"MAIL_FROM must be one address, like 'forum <forum@example.org>': {value!r}"
         )
+    return value
+
+
+def _reply_images(value: str) -> str:
+    """REPLY_IMAGES, refused at start unless it is one of the two modes."""
+    if value not in ("link", "proxy"):
+        raise ValueError(f"REPLY_IMAGES must be 'link' or 'proxy': {value!r}")
     return value
 
 
@@ -130,5 +142,7 @@ def load_settings(env_file: str | Path | None = PROJECT_ROOT / ".env") -> Settin
             login_per_ip=config("RATE_LIMIT_LOGIN_IP", default="20/minute"),
             login_per_account=config("RATE_LIMIT_LOGIN_ACCOUNT", default="5/minute"),
         ),
+        reply_images=_reply_images(config("REPLY_IMAGES", default="link")),
+        image_proxy_allow_private=config("IMAGE_PROXY_ALLOW_PRIVATE", cast=bool, default=False),
         debug=config("DEBUG", cast=bool, default=False),
     )

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from starlette.templating import Jinja2Templates
 
+from forum.security_headers import csp_nonce
 from forum.settings import PROJECT_ROOT
 from forum.visibility import is_moderator, shows_body
 
@@ -35,7 +36,9 @@ def absolute_time(moment: datetime) -> str:
 
 def build_templates() -> Jinja2Templates:
     """The app's template renderer with the forum's filters."""
-    templates = Jinja2Templates(directory=PROJECT_ROOT / "templates")
+    templates = Jinja2Templates(
+        directory=PROJECT_ROOT / "templates", context_processors=[csp_nonce]
+    )
     templates.env.filters["ago"] = time_ago
     templates.env.filters["absolute_time"] = absolute_time
     templates.env.globals["is_moderator"] = is_moderator

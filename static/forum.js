@@ -5,6 +5,16 @@
 // the templates mark its textarea `autofocus`.
 document.addEventListener("htmx:after:swap", () => dropBufferedDuplicates());
 
+// Forms that ask before they act (data-confirm; data-confirm-hide when "hide all their replies"
+// is ticked). An inline onsubmit would be blocked by the Content-Security-Policy.
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  const message = form.dataset?.confirm;
+  if (!message) return;
+  const hiding = form.elements.namedItem("hide_replies")?.checked && form.dataset.confirmHide;
+  if (!window.confirm(hiding || message)) event.preventDefault();
+});
+
 // ---- Live thread (see docs/live.md) ----
 
 // Besides htmx's own reconnect codes: 4401 (signed out) and 4409 (role changed) close a socket

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -210,3 +211,32 @@ def test_a_demoted_moderators_page_says_so_and_reconnects_as_a_reader(
         hidden = client.post(f"/api/replies/{reply_id}/hide", json={"reason": "spam"})
     assert hidden.status_code == 200, hidden.text
     page.locator(f"#reply-{reply_id}").wait_for(state="detached")
+
+
+def test_suspending_asks_first_under_the_content_security_policy(
+    browser: Browser,
+    server: LiveServer,
+    contexts: list[BrowserContext],
+    moderator: Account,
+) -> None:
+    member = register(server, "member")
+    page = open_page(contexts, browser, server, moderator)
+    page.goto(f"/u/{member.username}")
+    page.get_by_label("Reason (shown to them)").fill("Spamming")
+    page.get_by_label("Also hide all their replies").check()
+    asked: list[str] = []
+
+    def decline(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.once("dialog", decline)
+    page.get_by_role("button", name="Suspend").click()
+    expect(page.get_by_role("button", name="Suspend")).to_be_visible()
+    assert asked == [f"Suspend {member.username} and hide all their replies?"]
+    with httpx.Client(base_url=server.url) as client:
+        assert client.get(f"/api/users/{member.username}").json()["suspended"] is False
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Suspend").click()
+    expect(page.get_by_role("button", name="Lift the suspension")).to_be_visible()

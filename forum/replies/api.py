@@ -93,6 +93,7 @@ async def create_reply(request: Request) -> Response:
         publisher=request.app.state.live,
         limiter=request.app.state.limiter,
         notifier=request.app.state.notifier,
+        images=request.app.state.images,
     )
     # Just posted: nothing is under it yet, and its author sees it whole.
     node = ReplyNode(reply, shows_body(reply, user))
@@ -120,7 +121,12 @@ async def update_reply(request: Request) -> Response:
     reply = await _reply_or_404(request)
     window = request.app.state.settings.edit_window_seconds
     updated = await service.edit_reply(
-        reply.id, user, data.get("body"), window, publisher=request.app.state.live
+        reply.id,
+        user,
+        data.get("body"),
+        window,
+        publisher=request.app.state.live,
+        images=request.app.state.images,
     )
     node = await single_node(updated, user, FLAT)
     return JSONResponse(reply_json(request, reply.article.slug, node))

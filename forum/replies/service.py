@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from forum.errors import Forbidden, NotFound
+from forum.images.policy import ImagePolicy
 from forum.live.events import EventPublisher, committed, record_event
 from forum.markdown import render_reply
 from forum.moderation.service import require_active
@@ -52,6 +53,7 @@ async def post_reply(
     publisher: EventPublisher,
     limiter: RateLimiter,
     notifier: Notifier,
+    images: ImagePolicy,
 ) -> Reply:
     """Post a reply to the article or to one of its replies; nothing is written on bad input.
 
@@ -76,7 +78,7 @@ async def post_reply(
     if not moderator:
         age = datetime.now(UTC) - author.created_at
         await limiter.check_post(author.id, age.total_seconds() / 3600)
-    html = render_reply(text)
+    html = render_reply(text, images)
     async with committed(publisher) as events:
         if parent is not None and not parent.has_replies:
             await Reply.filter(id=parent.id).update(has_replies=True)
@@ -127,7 +129,13 @@ def editable_until(reply: Reply, window_seconds: int) -> datetime:
 
 
 async def edit_reply(
-    reply_id: int, user: User, body: object, window_seconds: int, *, publisher: EventPublisher
+    reply_id: int,
+    user: User,
+    body: object,
+    window_seconds: int,
+    *,
+    publisher: EventPublisher,
+    images: ImagePolicy,
 ) -> Reply:
     """Replace the text of the user's own reply within the edit window."""
     reply = await _own_reply(reply_id, user)
@@ -138,7 +146,7 @@ async def edit_reply(
         )
     text = check_body(body)
     reply.source = text
-    reply.html = render_reply(text)
+    reply.html = render_reply(text, images)
     reply.edited_at = datetime.now(UTC)
     async with committed(publisher) as events:
         await reply.save(update_fields=["source", "html", "edited_at"])

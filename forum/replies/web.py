@@ -96,6 +96,7 @@ async def create_reply(request: Request) -> Response:
             publisher=request.app.state.live,
             limiter=request.app.state.limiter,
             notifier=request.app.state.notifier,
+            images=request.app.state.images,
         )
     except ValidationError as error:
         return await _form_errors(request, article, form, error.errors)
@@ -161,7 +162,12 @@ async def edit_reply(request: Request) -> Response:
     window = request.app.state.settings.edit_window_seconds
     try:
         updated = await service.edit_reply(
-            reply.id, user, form.get("body"), window, publisher=request.app.state.live
+            reply.id,
+            user,
+            form.get("body"),
+            window,
+            publisher=request.app.state.live,
+            images=request.app.state.images,
         )
     except ValidationError as error:
         context.update(form={"body": form.get("body") or ""}, errors=error.errors)
