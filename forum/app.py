@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from urllib.parse import urlencode, urlsplit
 
 from starlette.applications import Starlette
+from starlette.convertors import register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -25,9 +26,17 @@ from forum.accounts.identity import CsrfError, VisitorCookieMiddleware
 from forum.articles import api as articles_api
 from forum.articles import web as articles_web
 from forum.articles.service import load_seed_articles
+from forum.boundary import IdConvertor
 from forum.db import close_database, open_database
 from forum.errors import Forbidden, NotFound, SignInRequired
-from forum.http import PayloadTooLarge, UnsupportedMediaType, is_htmx, json_errors, render
+from forum.http import (
+    PayloadTooLarge,
+    SafeUrlMiddleware,
+    UnsupportedMediaType,
+    error_response,
+    is_htmx,
+    json_errors,
+)
 from forum.live.accounts import LiveAccounts
 from forum.live.backends import backend_for
 from forum.live.endpoint import thread_socket
@@ -52,7 +61,9 @@ from forum.validation import ValidationError
 
 log = logging.getLogger("forum")
 
-REPLY = "/a/{slug}/r/{reply_id:int}"
+# {reply_id:id} matches only ids a row can have: any other number is a 404, not a database error.
+register_url_convertor("id", IdConvertor())
+REPLY = "/a/{slug}/r/{reply_id:id}"
 
 
 def _routes() -> list[Route | WebSocketRoute | Mount]:
@@ -99,15 +110,13 @@ def _routes() -> list[Route | WebSocketRoute | Mount]:
         Route("/api/articles/{slug}", articles_api.article),
         Route("/api/articles/{slug}/replies", replies_api.list_replies, methods=["GET"]),
         Route("/api/articles/{slug}/replies", replies_api.create_reply, methods=["POST"]),
-        Route("/api/replies/{reply_id:int}", replies_api.get_reply, methods=["GET"]),
-        Route("/api/replies/{reply_id:int}", replies_api.update_reply, methods=["PATCH"]),
-        Route("/api/replies/{reply_id:int}", replies_api.delete_reply, methods=["DELETE"]),
-        Route("/api/replies/{reply_id:int}/hide", moderation_api.hide, methods=["POST"]),
-        Route("/api/replies/{reply_id:int}/unhide", moderation_api.unhide, methods=["POST"]),
-        Route("/api/replies/{reply_id:int}/flags", moderation_api.flag, methods=["POST"]),
-        Route(
-            "/api/replies/{reply_id:int}/flags/dismiss", moderation_api.dismiss, methods=["POST"]
-        ),
+        Route("/api/replies/{reply_id:id}", replies_api.get_reply, methods=["GET"]),
+        Route("/api/replies/{reply_id:id}", replies_api.update_reply, methods=["PATCH"]),
+        Route("/api/replies/{reply_id:id}", replies_api.delete_reply, methods=["DELETE"]),
+        Route("/api/replies/{reply_id:id}/hide", moderation_api.hide, methods=["POST"]),
+        Route("/api/replies/{reply_id:id}/unhide", moderation_api.unhide, methods=["POST"]),
+        Route("/api/replies/{reply_id:id}/flags", moderation_api.flag, methods=["POST"]),
+        Route("/api/replies/{reply_id:id}/flags/dismiss", moderation_api.dismiss, methods=["POST"]),
         Route("/api/articles/{slug}/lock", moderation_api.lock, methods=["POST"]),
         Route("/api/articles/{slug}/unlock", moderation_api.lock, methods=["POST"]),
         Route("/api/users/{username}", moderation_api.user),
@@ -141,14 +150,7 @@ def _is_api(request: Request) -> bool:
 async def _error(
     request: Request, status_code: int, message: str, field: str = "detail"
 ) -> Response:
-    if _is_api(request):
-        return json_errors({field: message}, status_code=status_code)
-    return await render(
-        request,
-        "error.html",
-        {"status_code": status_code, "message": message},
-        status_code=status_code,
-    )
+    return await error_response(request, status_code, message, field)
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
@@ -280,6 +282,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=[
             # First, so that it sees the server's own `send` (see forum.live.writer).
             Middleware(DirectWriteMiddleware),
+            Middleware(SafeUrlMiddleware),
             Middleware(VisitorCookieMiddleware, secure=settings.cookie_secure),
         ],
         exception_handlers={

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from forum.accounts.identity import current_user
+from forum.boundary import parse_json
 from forum.live.accounts import CLOSE_SUSPENDED, user_channel
 from forum.live.hub import Delivery, Lagging, Subscriber
 from forum.live.threads import LiveThreads, thread_channel
 from forum.live.writer import DirectSocket, direct_socket
 from forum.moderation.service import is_suspended
+from forum.validation import ValidationError
 from forum.visibility import viewer_kind
 from models import User
 
@@ -239,9 +240,9 @@ class ThreadConnection:
 
     async def _handle(self, text: str) -> None:
         try:
-            request = json.loads(text)
-        except ValueError:
-            raise ProtocolViolation(CLOSE_POLICY, "frames must be JSON") from None
+            request = parse_json(text)
+        except ValidationError as refused:
+            raise ProtocolViolation(CLOSE_POLICY, "frames must be JSON") from refused
         if not isinstance(request, dict):
             raise ProtocolViolation(CLOSE_POLICY, "frames must be JSON objects")
         kind = request.get("type")
