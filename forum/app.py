@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from urllib.parse import urlencode, urlsplit
 
 from starlette.applications import Starlette
+from starlette.convertors import register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -26,9 +27,17 @@ from forum.accounts.identity import CsrfError, VisitorCookieMiddleware
 from forum.articles import api as articles_api
 from forum.articles import web as articles_web
 from forum.articles.service import load_seed_articles
+from forum.boundary import IdConvertor
 from forum.db import close_database, open_database
 from forum.errors import Forbidden, NotFound, SignInRequired
-from forum.http import PayloadTooLarge, UnsupportedMediaType, is_htmx, json_errors, render
+from forum.http import (
+    PayloadTooLarge,
+    SafeUrlMiddleware,
+    UnsupportedMediaType,
+    error_response,
+    is_htmx,
+    json_errors,
+)
 from forum.images import web as images_web
 from forum.images.fetcher import ImageFetcher
 from forum.images.policy import ImagePolicy
@@ -57,8 +66,10 @@ from forum.validation import ValidationError
 
 log = logging.getLogger("forum")
 
-REPLY = "/a/{slug}/r/{reply_id:int}"
-API_REPLY = "/api/replies/{reply_id:int}"
+# {reply_id:id} matches only ids a row can have: any other number is a 404, not a database error.
+register_url_convertor("id", IdConvertor())
+REPLY = "/a/{slug}/r/{reply_id:id}"
+API_REPLY = "/api/replies/{reply_id:id}"
 ANYONE, ACTIVE, AUTHOR = Access.ANYONE, Access.ACTIVE, Access.AUTHOR
 MODERATOR, ADMIN = Access.MODERATOR, Access.ADMIN
 
@@ -153,14 +164,7 @@ def _is_api(request: Request) -> bool:
 async def _error(
     request: Request, status_code: int, message: str, field: str = "detail"
 ) -> Response:
-    if _is_api(request):
-        return json_errors({field: message}, status_code=status_code)
-    return await render(
-        request,
-        "error.html",
-        {"status_code": status_code, "message": message},
-        status_code=status_code,
-    )
+    return await error_response(request, status_code, message, field)
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
@@ -305,8 +309,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=[
             # First, so that it sees the server's own `send` (see forum.live.writer).
             Middleware(DirectWriteMiddleware),
-            Middleware(VisitorCookieMiddleware, secure=settings.cookie_secure),
+            # Before the others, so that every answer (refusals of bad URLs too) carries them.
             Middleware(SecurityHeadersMiddleware, policy=security),
+            Middleware(SafeUrlMiddleware),
+            Middleware(VisitorCookieMiddleware, secure=settings.cookie_secure),
         ],
         exception_handlers={
             NotFound: _not_found,

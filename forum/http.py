@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocketClose
 
 from forum.accounts.identity import CSRF_FIELD, check_csrf, csrf_token, current_user
+from forum.boundary import is_safe_text, parse_json, refuse_unsafe_text
 from forum.errors import SignInRequired
 from forum.notifications.service import unread_count
 from forum.validation import ValidationError
@@ -32,12 +34,25 @@ def is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
 
 
-async def _check_size(request: Request) -> None:
+async def read_body(request: Request) -> bytes:
+    """The request body, or PayloadTooLarge past MAX_BODY_BYTES.
+
+    Read a chunk at a time: a body without Content-Length (chunked) is refused as soon as it
+    passes the limit, never held whole first.
+    """
     length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
+    if length and length.isascii() and length.isdigit() and int(length) > MAX_BODY_BYTES:
         raise PayloadTooLarge()
-    if len(await request.body()) > MAX_BODY_BYTES:
-        raise PayloadTooLarge()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise PayloadTooLarge()
+        chunks.append(chunk)
+    # Starlette's own cache of the body: request.body() and request.form() read it from here.
+    request._body = b"".join(chunks)
+    return request._body
 
 
 async def require_user(request: Request) -> User:
@@ -49,28 +64,29 @@ async def require_user(request: Request) -> User:
 
 
 async def verified_form(request: Request) -> FormData:
-    """The posted form, after checking its CSRF token (hidden field or X-CSRF-Token header)."""
+    """The posted form, after checking its CSRF token (hidden field or X-CSRF-Token header);
+    ValidationError when any field holds a NUL or a lone surrogate."""
     await current_user(request)
-    await _check_size(request)
+    await read_body(request)
     form = await request.form()
     token = form.get(CSRF_FIELD)
     check_csrf(request, token if isinstance(token, str) else None)
+    refuse_unsafe_text(form.multi_items(), outer="form")
     return form
 
 
 async def json_body(request: Request, *, csrf: bool = True) -> dict[str, Any]:
-    """The request's JSON object; checks the X-CSRF-Token header unless csrf=False."""
+    """The request's JSON object; checks the X-CSRF-Token header unless csrf=False.
+
+    ValidationError for anything forum.boundary.parse_json refuses, or a JSON other than an object.
+    """
     await current_user(request)
     if csrf:
         check_csrf(request, None)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json":
         raise UnsupportedMediaType()
-    await _check_size(request)
-    try:
-        data = json.loads(await request.body() or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise ValidationError({"json": "The body is not valid JSON."}) from None
+    data = parse_json(await read_body(request) or b"null")
     if not isinstance(data, dict):
         raise ValidationError({"json": "Send a JSON object."})
     return data
@@ -79,6 +95,54 @@ async def json_body(request: Request, *, csrf: bool = True) -> dict[str, Any]:
 def json_errors(errors: dict[str, str], status_code: int = 422) -> JSONResponse:
     """The API's error shape: {"errors": {field: message}}."""
     return JSONResponse({"errors": errors}, status_code=status_code)
+
+
+async def error_response(
+    request: Request, status_code: int, message: str, field: str = "detail"
+) -> Response:
+    """An error as {"errors": {field: message}} under /api, else as the error page."""
+    if request.url.path.startswith("/api/"):
+        return json_errors({field: message}, status_code=status_code)
+    return await render(
+        request,
+        "error.html",
+        {"status_code": status_code, "message": message},
+        status_code=status_code,
+    )
+
+
+class SafeUrlMiddleware:
+    """Refuse a NUL or a lone surrogate in the URL before any route sees it: in the path there
+    is nothing (404), in the query string it is a field error (422 in the API, else a 400 page);
+    a WebSocket is closed with 1008. Handlers and the database never get such text."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        path_ok = is_safe_text(scope["path"])
+        errors: dict[str, str] = {}
+        try:
+            refuse_unsafe_text(QueryParams(scope["query_string"]).multi_items(), outer="query")
+        except ValidationError as error:
+            errors = error.errors
+        if path_ok and not errors:
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "websocket":
+            await WebSocketClose(code=1008)(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        if not path_ok:
+            response = await error_response(request, 404, "There is nothing at this address.")
+        elif request.url.path.startswith("/api/"):
+            response = json_errors(errors, status_code=422)
+        else:
+            response = await error_response(request, 400, " ".join(errors.values()))
+        await response(scope, receive, send)
 
 
 async def render(

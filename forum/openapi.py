@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from forum.accounts.service import EMAIL_MAX, PASSWORD_MAX, PASSWORD_MIN
+from forum.boundary import ID_MAX
 from forum.replies.api import LIMIT_MAX
 from forum.replies.service import BODY_MAX
 
@@ -32,7 +33,9 @@ _CSRF = {
     "description": "The csrf_token answered by POST /api/session.",
 }
 _SLUG = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
-_REPLY_ID = {"name": "reply_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+#: Ids are PostgreSQL integers: any other number is no id (404 in a path, 422 elsewhere).
+_ID = {"type": "integer", "minimum": 1, "maximum": ID_MAX}
+_REPLY_ID = {"name": "reply_id", "in": "path", "required": True, "schema": _ID}
 
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
@@ -115,7 +118,7 @@ DOCUMENT: dict[str, Any] = {
                     {
                         "name": "parent",
                         "in": "query",
-                        "schema": {"type": "integer"},
+                        "schema": _ID,
                         "description": "Replies to this reply; omitted: replies to the article.",
                     },
                     {
@@ -290,7 +293,7 @@ DOCUMENT: dict[str, Any] = {
                         "maxLength": BODY_MAX,
                         "description": "Markdown; raw HTML is not rendered.",
                     },
-                    "parent_id": {"type": ["integer", "null"]},
+                    "parent_id": {**_ID, "type": ["integer", "null"]},
                 },
             },
             "Reply": {
@@ -459,7 +462,7 @@ DOCUMENT["paths"].update(
                 [],
                 {
                     "type": "object",
-                    "properties": {"ids": {"type": "array", "items": {"type": "integer"}}},
+                    "properties": {"ids": {"type": "array", "items": _ID}},
                 },
             )
         },

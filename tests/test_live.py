@@ -326,6 +326,12 @@ JUNK: dict[str, tuple[list[str | bytes], int]] = {
     "a resume without a number": (['{"type": "resume", "last_seq": "3"}'], CLOSE_POLICY),
     "a flood of pings": (['{"type": "ping"}'] * 21, CLOSE_POLICY),
     "a frame over 64 KiB": ([json.dumps({"type": "ping", "pad": "x" * 65536})], CLOSE_TOO_BIG),
+    "JSON nested 20,000 deep": (
+        ['{"type": "resume", "last_seq": ' + "[" * 20_000 + "]" * 20_000 + "}"],
+        CLOSE_POLICY,
+    ),
+    "a lone surrogate": (['{"type": "ping", "note": "\\ud800"}'], CLOSE_POLICY),
+    "NaN": (['{"type": "resume", "last_seq": NaN}'], CLOSE_POLICY),
 }
 
 

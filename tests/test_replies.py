@@ -230,14 +230,14 @@ async def test_parent_must_exist_in_the_same_article(
 ) -> None:
     elsewhere = await post(member, "In another discussion.", slug=fresh_article.slug)
     before = await reply_rows()
-    for parent_id in (elsewhere, 2**31 - 1, 2**40, 0, -3):
+    for parent_id in (elsewhere, 2**31 - 1):
         response = await member.post_reply("Lost?", parent_id)
         assert response.status_code == 404, parent_id
         assert "errors" in response.json()
     assert await reply_rows() == before
 
 
-@pytest.mark.parametrize("parent_id", ["abc", True, 1.5, [1]])
+@pytest.mark.parametrize("parent_id", ["abc", True, 1.5, [1], "²", 2**31, 2**63, 0, -3])
 async def test_parent_id_must_be_an_id(member: Member, db: None, parent_id: object) -> None:
     before = await reply_rows()
     response = await member.client.post(
@@ -361,7 +361,10 @@ async def test_children_are_oldest_first_and_paginated(
      ({"limit": "-1"}, 422, "limit"), ({"limit": "ten"}, 422, "limit"),
      ({"limit": "1"}, 200, None), ({"limit": "100"}, 200, None),
      ({"order": "sideways"}, 422, "order"), ({"cursor": "abc"}, 422, "cursor"),
-     ({"parent": "abc"}, 422, "parent_id"), ({"parent": "2147483000"}, 404, None)],
+     ({"parent": "abc"}, 422, "parent"), ({"parent": "2147483000"}, 404, None),
+     ({"parent": "2147483648"}, 422, "parent"), ({"parent": "²"}, 422, "parent"),
+     ({"limit": "²"}, 422, "limit"), ({"cursor": "²"}, 422, "cursor"),
+     ({"cursor": "9223372036854775808"}, 422, "cursor")],
 )  # fmt: skip
 async def test_listing_checks_its_parameters(
     anon: httpx.AsyncClient, params: dict[str, str], status: int, field: str | None

@@ -64,7 +64,12 @@ def check_csrf(conn: HTTPConnection, submitted: str | None) -> None:
     header = conn.headers.get(CSRF_HEADER)
     candidate = header or submitted or ""
     subject = _csrf_subject(conn)
-    if subject.endswith(":") or not hmac.compare_digest(candidate, csrf_token(conn)):
+    # compare_digest raises on non-ASCII text; a token is ASCII, so such a candidate is wrong.
+    if (
+        subject.endswith(":")
+        or not candidate.isascii()
+        or not hmac.compare_digest(candidate, csrf_token(conn))
+    ):
         raise CsrfError()
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -12,6 +11,7 @@ from urllib.parse import urlsplit
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from forum.accounts.identity import current_session, current_user
+from forum.boundary import parse_json
 from forum.live.accounts import (
     ACCOUNT_CLOSE_CODES,
     CLOSE_SIGNED_OUT,
@@ -23,6 +23,7 @@ from forum.live.hub import Delivery, Lagging, Subscriber
 from forum.live.threads import LiveThreads, thread_channel
 from forum.live.writer import DirectSocket, direct_socket
 from forum.moderation.service import is_suspended
+from forum.validation import ValidationError
 from forum.visibility import viewer_kind
 from models import Session, User
 
@@ -286,9 +287,9 @@ class ThreadConnection:
 
     async def _handle(self, text: str) -> None:
         try:
-            request = json.loads(text)
-        except ValueError:
-            raise ProtocolViolation(CLOSE_POLICY, "frames must be JSON") from None
+            request = parse_json(text)
+        except ValidationError as refused:
+            raise ProtocolViolation(CLOSE_POLICY, "frames must be JSON") from refused
         if not isinstance(request, dict):
             raise ProtocolViolation(CLOSE_POLICY, "frames must be JSON objects")
         kind = request.get("type")

@@ -8,15 +8,16 @@ from starlette.responses import JSONResponse, Response
 from forum.accounts.identity import check_csrf, current_user
 from forum.articles.web import article_or_404
 from forum.errors import NotFound
-from forum.http import json_body, json_errors, require_user
+from forum.http import json_body, json_errors, read_body, require_user
 from forum.moderation import service
 from forum.urls import reply_permalink
+from forum.validation import ValidationError
 from models import AuditEntry, Reply, User
 
 
 async def _body(request: Request) -> dict[str, object]:
     """The JSON body if any; an empty body is an empty object. Checks the CSRF header."""
-    if not await request.body():
+    if not await read_body(request):
         check_csrf(request, None)
         return {}
     return await json_body(request)
@@ -162,12 +163,15 @@ async def suspend(request: Request) -> Response:
     """POST /api/users/{username}/suspend {reason, until?, hide_replies?}."""
     user = await require_user(request)
     data = await _body(request)
+    hide_replies = data.get("hide_replies", False)
+    if not isinstance(hide_replies, bool):
+        raise ValidationError({"hide_replies": "hide_replies must be true or false."})
     target = await service.suspend_user(
         user,
         request.path_params["username"],
         data.get("reason"),
         data.get("until"),
-        data.get("hide_replies") is True,
+        hide_replies,
         publisher=request.app.state.live,
         user_events=request.app.state.accounts,
     )

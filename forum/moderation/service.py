@@ -13,6 +13,7 @@ from tortoise.functions import Count, Max
 from tortoise.transactions import in_transaction
 
 from forum.actors import SystemActor
+from forum.boundary import parse_whole
 from forum.errors import Forbidden, NotFound, SignInRequired
 from forum.live.events import EventPublisher, ThreadEvent, committed, record_event
 from forum.validation import ValidationError, text_field
@@ -455,10 +456,7 @@ def suspension_end(days: object) -> datetime | None:
     """A helper for forms: 'days' as a number of days from now, or None for good."""
     if days in (None, "", "forever"):
         return None
-    try:
-        count = int(days)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        raise ValidationError({"until": "Choose how long."}) from None
-    if not 1 <= count <= 3650:
-        raise ValidationError({"until": "Between 1 and 3650 days."})
+    count = parse_whole(days, 1, 3650)
+    if count is None:
+        raise ValidationError({"until": "Choose how long: between 1 and 3650 days."})
     return datetime.now(UTC) + timedelta(days=count)

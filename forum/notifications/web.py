@@ -10,11 +10,13 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 
 from forum.accounts.identity import check_csrf
 from forum.articles.web import article_or_404
+from forum.boundary import parse_id
 from forum.errors import NotFound
-from forum.http import is_htmx, json_body, render, require_user, verified_form
+from forum.http import is_htmx, json_body, read_body, render, require_user, verified_form
 from forum.notifications import feeds, service
 from forum.notifications.tokens import read_unsubscribe_token
 from forum.urls import reply_permalink
+from forum.validation import ValidationError
 from forum.visibility import is_suspended
 from models import Article, User
 
@@ -53,7 +55,12 @@ async def mark_read_form(request: Request) -> Response:
     user = await require_user(request)
     form = await verified_form(request)
     raw = form.get("id")
-    ids = [int(raw)] if isinstance(raw, str) and raw.isdigit() else None
+    ids = None
+    if raw:  # without an id: all of them
+        notification_id = parse_id(raw)
+        if notification_id is None:
+            raise ValidationError({"id": "That is not a notification."})
+        ids = [notification_id]
     await service.mark_read(user, ids, request.app.state.accounts)
     return RedirectResponse("/notifications", status_code=303)
 
@@ -86,11 +93,11 @@ async def api_notifications(request: Request) -> Response:
 async def api_mark_read(request: Request) -> Response:
     """POST /api/notifications/read {ids?}: mark these (or all) read."""
     user = await require_user(request)
-    data = await json_body(request) if await request.body() else _checked_empty(request)
+    data = await json_body(request) if await read_body(request) else _checked_empty(request)
     ids = data.get("ids")
     if ids is not None and (
         not isinstance(ids, list)
-        or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
+        or not all(isinstance(i, int) and parse_id(i) is not None for i in ids)
         or len(ids) > 1000
     ):
         return JSONResponse({"errors": {"ids": "ids must be a list of notification ids."}}, 422)

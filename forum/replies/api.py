@@ -7,6 +7,7 @@ from starlette.responses import JSONResponse, Response
 
 from forum.accounts.identity import check_csrf, current_user
 from forum.articles.web import article_or_404
+from forum.boundary import parse_whole
 from forum.errors import NotFound
 from forum.http import json_body, require_user
 from forum.replies import service
@@ -49,9 +50,10 @@ def reply_json(request: Request, slug: str, node: ReplyNode) -> dict[str, object
 def _parse_limit(value: str | None, default: int) -> int:
     if value is None or value == "":
         return default
-    if not value.isdigit() or not 1 <= int(value) <= LIMIT_MAX:
+    limit = parse_whole(value, 1, LIMIT_MAX)
+    if limit is None:
         raise ValidationError({"limit": f"limit must be a whole number from 1 to {LIMIT_MAX}."})
-    return int(value)
+    return limit
 
 
 async def list_replies(request: Request) -> Response:
@@ -62,7 +64,7 @@ async def list_replies(request: Request) -> Response:
     limit = _parse_limit(params.get("limit"), request.app.state.settings.page_size)
     cursor = parse_cursor(params.get("cursor"))
     order = parse_order(params.get("order"))
-    parent_id = service.parse_parent_id(params.get("parent"))
+    parent_id = service.parse_parent_id(params.get("parent"), "parent")
     if parent_id is None:
         chunk = await top_level_chunk(
             article, viewer, order=order, cursor=cursor, limit=limit, shape=FLAT

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from forum.boundary import parse_id
 from forum.errors import Forbidden, NotFound
 from forum.images.policy import ImagePolicy
 from forum.live.events import EventPublisher, committed, record_event
@@ -28,19 +29,14 @@ def check_body(body: object) -> str:
     return text
 
 
-def parse_parent_id(value: object) -> int | None:
-    """A parent id from a form ("" means the article) or JSON (null); ValidationError otherwise."""
+def parse_parent_id(value: object, field: str = "parent_id") -> int | None:
+    """A parent id from a form ("" means the article), JSON (null) or a query; ValidationError
+    on field when it is no id at all (an id that is no reply is NotFound later)."""
     if value is None or value == "":
         return None
-    # int() would turn True into 1 and 1.5 into 1: only whole numbers and digit strings are ids.
-    if isinstance(value, bool | float):
-        raise ValidationError({"parent_id": "parent_id must be a reply id."})
-    try:
-        parent_id = int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        raise ValidationError({"parent_id": "parent_id must be a reply id."}) from None
-    if not 0 < parent_id < 2**31:
-        raise NotFound("That reply does not exist.")
+    parent_id = parse_id(value)
+    if parent_id is None:
+        raise ValidationError({field: f"{field} must be a reply id."})
     return parent_id
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from forum.boundary import ID_MAX, parse_whole
 from forum.db import select_models
 from forum.validation import ValidationError
 from forum.visibility import as_seen_by, shows_body, stub_of, thread_rows, thread_rows_sql
@@ -246,9 +247,10 @@ def parse_order(value: str | None) -> Order:
 
 
 def parse_cursor(value: str | None, name: str = "cursor") -> int | None:
-    """A cursor from a query string: the id of the last reply already shown."""
+    """A cursor from a query string: the id of the last reply already shown (0: none yet)."""
     if value is None or value == "":
         return None
-    if not value.isdigit() or len(value) > 10:
+    position = parse_whole(value, 0, ID_MAX)
+    if position is None:
         raise ValidationError({name: f"{name} is not a valid position in the thread."})
-    return int(value) or None
+    return position or None

@@ -9,6 +9,7 @@ from starlette.responses import RedirectResponse, Response
 
 from forum.accounts.identity import current_user
 from forum.articles.web import article_context, article_or_404, tree_shape
+from forum.boundary import parse_id
 from forum.errors import NotFound
 from forum.http import is_htmx, render, require_user, verified_form
 from forum.ratelimits import RateLimited
@@ -129,9 +130,9 @@ async def _form_errors(
 ) -> Response:
     """Show the reply form again with its text and the errors beside the fields (422)."""
     parent = None
-    parent_id = form.get("parent_id")
-    if parent_id and str(parent_id).isdigit():
-        parent = await visible_reply(int(parent_id), await current_user(request))
+    parent_id = parse_id(form.get("parent_id"))
+    if parent_id is not None:
+        parent = await visible_reply(parent_id, await current_user(request))
     context: dict[str, Any] = {
         "article": article,
         "parent": parent,
