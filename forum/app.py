@@ -298,5 +298,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.settings = settings
     app.state.templates = templates
-    app.state.limiter = RateLimiter(settings.limits, settings.broker_url)
+    app.state.limiter = RateLimiter(settings.limits, settings.broker_url, settings.broker_prefix)
     return app

@@ -125,6 +125,7 @@ def load_settings(env_file: str | Path | None = PROJECT_ROOT / ".env") -> Settin
             duplicate_window_seconds=config("DUPLICATE_WINDOW_SECONDS", cast=int, default=300),
             login_per_ip=config("RATE_LIMIT_LOGIN_IP", default="20/minute"),
             login_per_account=config("RATE_LIMIT_LOGIN_ACCOUNT", default="5/minute"),
+            register_per_ip=config("RATE_LIMIT_REGISTER_IP", default="10/hour"),
         ),
         debug=config("DEBUG", cast=bool, default=False),
     )

@@ -1,6 +1,7 @@
 """Anti-abuse limits with windows shortened through the settings: posting (new and established
-accounts, moderators exempt), the duplicate guard, sign-in throttling per address and per
-account, and RATE_LIMITS=off turning all of it off.
+accounts, moderators exempt), the duplicate guards (per author and per thread), sign-in
+throttling per address and per account (whatever its spelling), registrations per address,
+limits of forums sharing one Redis kept apart, and RATE_LIMITS=off turning all of it off.
 
 The limits hold per server process, so these tests start a server of their own with the limits
 on, over the same database as the session's server (to make accounts old or moderators there).
@@ -10,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -40,9 +43,12 @@ LIMITS = {
     "DUPLICATE_WINDOW_SECONDS": "1",
     "RATE_LIMIT_LOGIN_IP": "4/hour",
     "RATE_LIMIT_LOGIN_ACCOUNT": "2/hour",
+    "RATE_LIMIT_REGISTER_IP": "2/hour",
 }
 TOO_FAST = "You are posting too fast. Try again in {} s."
 TOO_MANY_SIGN_INS = "Too many sign-in attempts. Try again in {} s."
+TOO_MANY_ACCOUNTS = "Too many new accounts from your address. Try again in {} s."
+SAID_ALREADY = "Someone has just posted exactly this here. Say something of your own?"
 #: Each test signs in from addresses of its own (127.0.0.0/8 is all loopback on Linux), so that
 #: the per-address limit of one test does not count another's attempts.
 _addresses = (f"127.0.0.{n}" for n in itertools.count(2))
@@ -219,6 +225,23 @@ async def test_sign_in_is_throttled_per_account(
         assert (await api_sign_in(here, other.username, PASSWORD)).status_code == 200
 
 
+async def test_every_spelling_of_an_account_name_shares_its_sign_in_attempts(
+    limited: LiveServer, account: str
+) -> None:
+    async with (
+        client_at(limited, next(_addresses)) as here,
+        client_at(limited, next(_addresses)) as there,
+    ):
+        # Sign-in forgives surrounding spaces and case: each of these is the same account.
+        for spelling in (f" {account}", f"{account.upper()}\n"):
+            assert (await api_sign_in(here, spelling, "wrong password")).status_code == 401
+        for spelling in (account, f"{account}\n", f"\t{account.upper()} "):
+            refused = await api_sign_in(there, spelling, PASSWORD)
+            wait = retry_after(refused)
+            assert refused.json() == {"errors": {"password": TOO_MANY_SIGN_INS.format(wait)}}
+            assert "forum_session" not in refused.cookies
+
+
 async def test_sign_in_is_throttled_per_address(limited: LiveServer, account: str) -> None:
     async with client_at(limited, next(_addresses)) as client:
         for _ in range(4):
@@ -248,6 +271,88 @@ async def test_the_sign_in_form_shows_the_limit_beside_the_password(
     error = page.select_one(f"#{password['aria-describedby']}")
     assert error is not None and error.get_text(strip=True) == TOO_MANY_SIGN_INS.format(wait)
     assert "forum_session" not in response.cookies
+
+
+# Registering -----------------------------------------------------------------------------------
+
+
+async def api_register(client: httpx.AsyncClient, username: str) -> httpx.Response:
+    """POST /api/accounts."""
+    return await client.post("/api/accounts", json={"username": username, "password": PASSWORD})
+
+
+async def test_an_address_registers_a_few_accounts_through_the_api_then_waits(
+    limited: LiveServer, db: None
+) -> None:
+    async with client_at(limited, next(_addresses)) as client:
+        for _ in range(2):
+            assert (await api_register(client, unique_name("signup"))).status_code == 201
+        name = unique_name("signup")
+        refused = await api_register(client, name)
+        wait = retry_after(refused)
+        assert refused.json() == {"errors": {"username": TOO_MANY_ACCOUNTS.format(wait)}}
+        assert not await User.filter(username_key=name.lower()).exists()
+        # Mistakes in the form do not count as accounts made.
+        assert (await api_register(client, "x")).status_code == 422
+    async with client_at(limited, next(_addresses)) as elsewhere:
+        assert (await api_register(elsewhere, name)).status_code == 201
+
+
+async def register_form(server: LiveServer, address: str, username: str) -> httpx.Response:
+    """Register through the HTML form, as a new browser at address."""
+    async with client_at(server, address) as browser:
+        field = parse((await browser.get("/register")).text).select_one("[name=csrf_token]")
+        assert field is not None
+        form = {"username": username, "password": PASSWORD, "csrf_token": field["value"]}
+        return await browser.post("/register", data=form)
+
+
+async def test_the_register_form_shows_the_limit_beside_the_name(
+    limited: LiveServer, db: None
+) -> None:
+    address = next(_addresses)
+    for _ in range(2):
+        assert (await register_form(limited, address, unique_name("form"))).status_code == 303
+    name = unique_name("form")
+    response = await register_form(limited, address, name)
+    wait = retry_after(response)
+    page = parse(response.text)
+    username = page.select_one("form.account-form input[name=username]")
+    assert username is not None and username["value"] == name
+    assert username["aria-invalid"] == "true"
+    error = page.select_one(f"#{username['aria-describedby']}")
+    assert error is not None and error.get_text(strip=True) == TOO_MANY_ACCOUNTS.format(wait)
+    assert "forum_session" not in response.cookies
+    assert not await User.filter(username_key=name.lower()).exists()
+
+
+# Forums sharing one Redis --------------------------------------------------------------------
+
+
+@pytest.mark.redis
+async def test_forums_sharing_a_redis_keep_their_limits_apart(
+    database_url: str, redis_url: str, account: str, tmp_path: Path
+) -> None:
+    """Two processes of one forum (one BROKER_PREFIX) share their limits; another forum on the
+    same Redis (its own prefix) does not count their attempts."""
+    ours, theirs = f"forum-{uuid.uuid4().hex[:8]}", f"forum-{uuid.uuid4().hex[:8]}"
+    started = [
+        start_server(database_url, tmp_path, **LIMITS, BROKER_URL=redis_url, BROKER_PREFIX=prefix)
+        for prefix in (ours, ours, theirs)
+    ]
+    try:
+        (_, first), (_, second), (_, other_forum) = started
+        address = next(_addresses)
+        async with client_at(first, address) as client:
+            for _ in range(2):
+                assert (await api_sign_in(client, account, "wrong password")).status_code == 401
+        async with client_at(second, address) as client:
+            assert (await api_sign_in(client, account, PASSWORD)).status_code == 429
+        async with client_at(other_forum, address) as client:
+            assert (await api_sign_in(client, account, PASSWORD)).status_code == 200
+    finally:
+        for process, _ in started:
+            stop_server(process)
 
 
 # Limits off ------------------------------------------------------------------------------------
