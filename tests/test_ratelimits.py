@@ -160,6 +160,52 @@ async def test_the_same_text_twice_is_refused_within_the_window(
     assert (await moderator.post_reply("Same words", slug=slug)).status_code == 201
 
 
+async def test_the_same_text_from_many_fresh_accounts_goes_through_once(
+    limited: LiveServer, fresh_article: Article, moderator: Member
+) -> None:
+    slug = fresh_article.slug
+    # Spacing and capitals do not make a copy new.
+    spellings = ["Buy cheap watches at example.org", "buy  CHEAP watches\nat example.org "]
+    accounts = [await enrol(limited, "echo") for _ in range(20)]
+    try:
+        # All at once, as a script would: of concurrent posts, too, only one is kept.
+        answers = await asyncio.gather(
+            *(someone.post_reply(spellings[i % 2], slug=slug) for i, someone in enumerate(accounts))
+        )
+        statuses = sorted(answer.status_code for answer in answers)
+        assert statuses == [201] + [422] * 19
+        for answer in answers:
+            if answer.status_code == 422:
+                assert answer.json() == {"errors": {"body": SAID_ALREADY}}
+        # Nothing written for the refused ones: no reply, no event in the thread's stream.
+        assert await replies_in(fresh_article) == 1
+        await fresh_article.refresh_from_db()
+        assert (fresh_article.last_seq, fresh_article.reply_count) == (1, 1)
+
+        # The form says so beside the field, and keeps the text.
+        late = await enrol(limited, "echo")
+        try:
+            response = await late.client.post(
+                f"/a/{slug}/replies",
+                data={"body": spellings[0].upper(), "parent_id": ""},
+                headers={**late.headers(), **HTMX},
+            )
+        finally:
+            await late.client.aclose()
+        assert response.status_code == 422
+        textarea = parse(response.text).select_one("form#reply-form-top textarea[name=body]")
+        assert textarea is not None and textarea["aria-invalid"] == "true"
+        error = parse(response.text).select_one(f"#{textarea['aria-describedby']}")
+        assert error is not None and error.get_text(strip=True) == SAID_ALREADY
+        assert await replies_in(fresh_article) == 1
+    finally:
+        for someone in accounts:
+            await someone.client.aclose()
+    # Moderators may repeat what others said (quoting spam when they warn about it, say).
+    assert (await moderator.post_reply(spellings[0], slug=slug)).status_code == 201
+    assert await replies_in(fresh_article) == 2
+
+
 @pytest.mark.parametrize("htmx", [False, True], ids=["plain form", "htmx"])
 async def test_the_reply_form_shows_the_limit_beside_the_field(
     newcomer: Member, fresh_article: Article, htmx: bool
@@ -367,6 +413,13 @@ async def test_rate_limits_off_turns_every_limit_off(
         for body in ("One", "Two", "Three", "Three", "Three"):
             response = await newcomer.post_reply(body, slug=fresh_article.slug)
             assert response.status_code == 201, response.text
+        # Nor is anyone else's copy refused.
+        copycat = await enrol(server, "copycat")
+        try:
+            response = await copycat.post_reply("Three", slug=fresh_article.slug)
+            assert response.status_code == 201, response.text
+        finally:
+            await copycat.client.aclose()
     finally:
         await newcomer.client.aclose()
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
