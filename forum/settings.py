@@ -36,6 +36,10 @@ class Settings:
     preview_depth: int = 3
     #: Deeper replies are shown without further indent.
     max_indent: int = 6
+    #: Replies nest at most this many levels deep (a reply to the article is level 1).
+    max_reply_depth: int = 50
+    #: A permalink shows at most this many replies above its reply, then "N earlier replies".
+    permalink_ancestors: int = 8
     #: Hub backend: memory:// (one process) or redis://host:port/db (several processes).
     broker_url: str = "memory://"
     #: Start of every Redis channel and key of the hub: forums sharing one Redis need their own
@@ -106,6 +110,7 @@ def load_settings(env_file: str | Path | None = PROJECT_ROOT / ".env") -> Settin
         edit_window_seconds=config("EDIT_WINDOW_SECONDS", cast=int, default=15 * 60),
         session_days=config("SESSION_DAYS", cast=int, default=30),
         page_size=config("PAGE_SIZE", cast=int, default=20),
+        max_reply_depth=config("MAX_REPLY_DEPTH", cast=int, default=50),
         broker_url=config("BROKER_URL", default="memory://"),
         broker_prefix=config("BROKER_PREFIX", default="forum"),
         live_queue_size=config("LIVE_QUEUE_SIZE", cast=int, default=256),

@@ -93,6 +93,7 @@ async def create_reply(request: Request) -> Response:
         publisher=request.app.state.live,
         limiter=request.app.state.limiter,
         notifier=request.app.state.notifier,
+        max_depth=request.app.state.settings.max_reply_depth,
     )
     # Just posted: nothing is under it yet, and its author sees it whole.
     node = ReplyNode(reply, shows_body(reply, user))

@@ -54,9 +54,11 @@ async def post_reply(
     publisher: EventPublisher,
     limiter: RateLimiter,
     notifier: Notifier,
+    max_depth: int,
 ) -> Reply:
     """Post a reply to the article or to one of its replies; nothing is written on bad input.
 
+    Replies nest at most max_depth levels deep (a reply to the article is the first level).
     The notifications and mail it causes are written in the same transaction.
     """
     require_active(author)
@@ -73,6 +75,13 @@ async def post_reply(
             raise NotFound("That reply does not exist in this discussion.")
         if parent.status != ReplyStatus.VISIBLE:
             raise ValidationError({"parent_id": "That reply was removed; reply to another one."})
+        if parent.depth + 1 >= max_depth:
+            raise ValidationError(
+                {
+                    "parent_id": f"Replies nest at most {max_depth} levels deep:"
+                    " answer a reply further up this chain."
+                }
+            )
     text = check_body(body)
     await _refuse_duplicate(author, text, limiter.rules)
     if not moderator:

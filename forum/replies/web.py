@@ -53,7 +53,7 @@ async def _permalink_context(request: Request, article: Article, reply: Reply) -
     return {
         "article": article,
         "node": node,
-        "ancestors": await ancestors(reply, viewer),
+        "ancestors": await ancestors(reply, viewer, request.app.state.settings.permalink_ancestors),
         "children": chunk,
         "after": after,
     }
@@ -96,6 +96,7 @@ async def create_reply(request: Request) -> Response:
             publisher=request.app.state.live,
             limiter=request.app.state.limiter,
             notifier=request.app.state.notifier,
+            max_depth=request.app.state.settings.max_reply_depth,
         )
     except ValidationError as error:
         return await _form_errors(request, article, form, error.errors)
