@@ -9,6 +9,7 @@ from pathlib import Path
 
 from starlette.config import Config
 
+from forum.live.readers import SocketCaps
 from forum.ratelimits import LimitRules
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -49,6 +50,8 @@ class Settings:
     live_queue_size: int = 256
     #: Longest gap (in events) a reconnecting page is replayed; a larger one refreshes instead.
     live_replay_limit: int = 500
+    #: Most thread sockets one visitor and one address may hold open in a process.
+    live_sockets: SocketCaps = field(default_factory=SocketCaps)
     #: smtp://[user:password@]host:port; empty: write mail as files to mail_dir.
     smtp_url: str = ""
     mail_from: str = "forum <forum@localhost>"
@@ -115,6 +118,10 @@ def load_settings(env_file: str | Path | None = PROJECT_ROOT / ".env") -> Settin
         broker_prefix=config("BROKER_PREFIX", default="forum"),
         live_queue_size=config("LIVE_QUEUE_SIZE", cast=int, default=256),
         live_replay_limit=config("LIVE_REPLAY_LIMIT", cast=int, default=500),
+        live_sockets=SocketCaps(
+            per_visitor=config("LIVE_SOCKETS_PER_VISITOR", cast=int, default=8),
+            per_address=config("LIVE_SOCKETS_PER_ADDRESS", cast=int, default=200),
+        ),
         smtp_url=config("SMTP_URL", default=""),
         mail_from=_mail_from(config("MAIL_FROM", default="forum <forum@localhost>")),
         mail_dir=Path(config("MAIL_DIR", default=str(PROJECT_ROOT / "var" / "mail"))),
