@@ -14,7 +14,9 @@ awaits send_text on each socket in turn (bench/baselines/starlette_loop.py) and 
 `websockets` server using broadcast() (bench/baselines/websockets_broadcast.py), both sending
 frames of the forum's size. Finally the forum runs once more with per-message deflate on, for
 its memory per idle reader. Keepalive pings are off on every server so that they do not fall
-into a measurement window at random, and the forum's posting limits are off (RATE_LIMITS=off).
+into a measurement window at random, the forum's posting limits are off (RATE_LIMITS=off), and so
+are its caps on sockets per visitor and per address (LIVE_SOCKETS_PER_VISITOR=0,
+LIVE_SOCKETS_PER_ADDRESS=0): all the readers connect from loopback without cookies, one visitor.
 Exits 1 when a target is missed: p99 ≤ 250 ms at 5,000 readers, ≤ 25 µs of server CPU per
 delivery, ≤ 32 KiB per idle reader.
 """
@@ -115,8 +117,14 @@ def start_live_forum(name: str, workdir: Path, servers: list[Server], *, deflate
         name,
         f"sqlite://{workdir / f'{name}.sqlite3'}",
         workdir,
-        # Posting limits (one post per 30 s for a new account) would refuse a burst.
-        env={"BROKER_URL": "memory://", "RATE_LIMITS": "off"},
+        # Posting limits (one post per 30 s for a new account) would refuse a burst, and the
+        # socket caps all but a few of the readers (one visitor on one address).
+        env={
+            "BROKER_URL": "memory://",
+            "RATE_LIMITS": "off",
+            "LIVE_SOCKETS_PER_VISITOR": "0",
+            "LIVE_SOCKETS_PER_ADDRESS": "0",
+        },
         options=uvicorn_options(deflate=deflate),
     )
     servers.append(server)

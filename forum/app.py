@@ -47,6 +47,7 @@ from forum.live.endpoint import thread_socket
 from forum.live.hub import Hub
 from forum.live.moderation_socket import moderation_socket
 from forum.live.presence import Presence
+from forum.live.readers import Readers
 from forum.live.render import FrameRenderer
 from forum.live.threads import LiveThreads
 from forum.live.writer import DirectWriteMiddleware
@@ -265,7 +266,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await hub.start()
         renderer = FrameRenderer(templates.env, settings)
         app.state.live = LiveThreads(hub, renderer, replay_limit=settings.live_replay_limit)
-        app.state.presence = Presence(hub, renderer)
+        app.state.presence = Presence(hub, renderer, Readers(settings.live_sockets))
         app.state.accounts = LiveAccounts(hub, renderer, lambda: render_flag_queue(templates.env))
         sender = MailSender(settings, transport_for(settings), sender_rules(settings))
         app.state.notifier = AppNotifier(
@@ -333,5 +334,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.security = security
     app.state.images = ImagePolicy.from_settings(settings)
     app.state.image_fetcher = ImageFetcher(allow_private=settings.image_proxy_allow_private)
-    app.state.limiter = RateLimiter(settings.limits, settings.broker_url)
+    app.state.limiter = RateLimiter(settings.limits, settings.broker_url, settings.broker_prefix)
     return app

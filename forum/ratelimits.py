@@ -34,15 +34,18 @@ class LimitRules:
     duplicate_window_seconds: int = 300
     login_per_ip: str = "20/minute"
     login_per_account: str = "5/minute"
+    register_per_ip: str = "10/hour"
 
 
 class RateLimiter:
     """Checks and counts attempts against the configured limits."""
 
-    def __init__(self, rules: LimitRules, broker_url: str) -> None:
+    def __init__(self, rules: LimitRules, broker_url: str, prefix: str = "forum") -> None:
         self.rules = rules
+        # Under the hub's prefix (BROKER_PREFIX): forums sharing one Redis must not count each
+        # other's attempts against their members.
         storage: Storage = (
-            RedisStorage(broker_url, implementation="redispy", key_prefix="forum-limits")
+            RedisStorage(broker_url, implementation="redispy", key_prefix=f"{prefix}:limits")
             if broker_url.startswith(("redis://", "rediss://"))
             else MemoryStorage()
         )
@@ -51,6 +54,7 @@ class RateLimiter:
         self._posts = parse(rules.established_posts)
         self._login_ip = parse(rules.login_per_ip)
         self._login_account = parse(rules.login_per_account)
+        self._register_ip = parse(rules.register_per_ip)
 
     async def _hit(self, item: RateLimitItem, field: str, message: str, *keys: str) -> None:
         if not self.rules.enabled:
@@ -72,8 +76,15 @@ class RateLimiter:
             str(user_id),
         )
 
-    async def check_login(self, ip: str, username: str) -> None:
-        """Count a sign-in attempt per address and per account name."""
+    async def check_login(self, ip: str, username_key: str) -> None:
+        """Count a sign-in attempt per address and per account, keyed on the account name as
+        the sign-in looks it up (forum.accounts.service.username_key): every spelling that
+        reaches one account shares its attempts."""
         message = "Too many sign-in attempts. Try again in {seconds} s."
         await self._hit(self._login_ip, "password", message, "login-ip", ip)
-        await self._hit(self._login_account, "password", message, "login-user", username.lower())
+        await self._hit(self._login_account, "password", message, "login-user", username_key)
+
+    async def check_register(self, ip: str) -> None:
+        """Count an account registered from this address."""
+        message = "Too many new accounts from your address. Try again in {seconds} s."
+        await self._hit(self._register_ip, "username", message, "register-ip", ip)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from starlette.config import Config
 
+from forum.live.readers import SocketCaps
 from forum.ratelimits import LimitRules
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +37,10 @@ class Settings:
     preview_depth: int = 3
     #: Deeper replies are shown without further indent.
     max_indent: int = 6
+    #: Replies nest at most this many levels deep (a reply to the article is level 1).
+    max_reply_depth: int = 50
+    #: A permalink shows at most this many replies above its reply, then "N earlier replies".
+    permalink_ancestors: int = 8
     #: Hub backend: memory:// (one process) or redis://host:port/db (several processes).
     broker_url: str = "memory://"
     #: Start of every Redis channel and key of the hub: forums sharing one Redis need their own
@@ -48,6 +53,8 @@ class Settings:
     #: How often open live sockets are checked against their accounts (role, session,
     #: suspension) for changes no notice announced, e.g. a role set from the command line.
     live_account_check_seconds: float = 30.0
+    #: Most thread sockets one visitor and one address may hold open in a process.
+    live_sockets: SocketCaps = field(default_factory=SocketCaps)
     #: smtp://[user:password@]host:port; empty: write mail as files to mail_dir.
     smtp_url: str = ""
     mail_from: str = "forum <forum@localhost>"
@@ -121,11 +128,16 @@ def load_settings(env_file: str | Path | None = PROJECT_ROOT / ".env") -> Settin
         edit_window_seconds=config("EDIT_WINDOW_SECONDS", cast=int, default=15 * 60),
         session_days=config("SESSION_DAYS", cast=int, default=30),
         page_size=config("PAGE_SIZE", cast=int, default=20),
+        max_reply_depth=config("MAX_REPLY_DEPTH", cast=int, default=50),
         broker_url=config("BROKER_URL", default="memory://"),
         broker_prefix=config("BROKER_PREFIX", default="forum"),
         live_queue_size=config("LIVE_QUEUE_SIZE", cast=int, default=256),
         live_replay_limit=config("LIVE_REPLAY_LIMIT", cast=int, default=500),
         live_account_check_seconds=config("LIVE_ACCOUNT_CHECK_SECONDS", cast=float, default=30.0),
+        live_sockets=SocketCaps(
+            per_visitor=config("LIVE_SOCKETS_PER_VISITOR", cast=int, default=8),
+            per_address=config("LIVE_SOCKETS_PER_ADDRESS", cast=int, default=200),
+        ),
         smtp_url=config("SMTP_URL", default=""),
         mail_from=_mail_from(config("MAIL_FROM", default="forum <forum@localhost>")),
         mail_dir=Path(config("MAIL_DIR", default=str(PROJECT_ROOT / "var" / "mail"))),
@@ -141,6 +153,7 @@ def load_settings(env_file: str | Path | None = PROJECT_ROOT / ".env") -> Settin
             duplicate_window_seconds=config("DUPLICATE_WINDOW_SECONDS", cast=int, default=300),
             login_per_ip=config("RATE_LIMIT_LOGIN_IP", default="20/minute"),
             login_per_account=config("RATE_LIMIT_LOGIN_ACCOUNT", default="5/minute"),
+            register_per_ip=config("RATE_LIMIT_REGISTER_IP", default="10/hour"),
         ),
         reply_images=_reply_images(config("REPLY_IMAGES", default="link")),
         image_proxy_allow_private=config("IMAGE_PROXY_ALLOW_PRIVATE", cast=bool, default=False),

@@ -36,6 +36,17 @@ document.addEventListener("htmx:ws:after:connection", (event) => {
   event.detail.connection.socket.send(JSON.stringify({ type: "resume", last_seq: lastSeq }));
 });
 
+// Past the server's cap on open pages (close code 4429, docs/live.md) htmx does not reconnect;
+// tell the reader why this page stopped updating rather than leave "N reading now" standing.
+const CLOSE_TOO_MANY_SOCKETS = 4429;
+document.addEventListener("htmx:ws:close", (event) => {
+  const bar = liveBar();
+  if (!bar || event.target !== bar || event.detail.code !== CLOSE_TOO_MANY_SOCKETS) return;
+  const presence = document.getElementById("presence");
+  if (presence) presence.textContent = "Too many open pages: live updates paused here.";
+  announce("Too many open pages: live updates paused here. Close some and reload to resume.");
+});
+
 document.addEventListener("htmx:ws:before:message:incoming", (event) => {
   const bar = liveBar();
   if (!bar || event.target !== bar) return;

@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 from forum.live.backends import backend_for
 from forum.live.hub import Delivery, Hub, Lagging, Subscriber
 from forum.live.presence import Presence
+from forum.live.readers import Readers, SocketCaps
 from forum.live.render import FrameRenderer
 from forum.settings import Settings
 from forum.templating import build_templates
@@ -252,33 +253,40 @@ async def next_reading(subscriber: Subscriber, expected: int) -> None:
 
 @pytest.mark.redis
 async def test_presence_adds_up_across_hubs_on_redis(redis_url: str, channel: str) -> None:
+    """Each process counts its distinct readers; the processes' numbers add up."""
     renderer = FrameRenderer(build_templates().env, Settings())
     client = aioredis.Redis.from_url(redis_url)
+    readers_a, readers_b = Readers(SocketCaps()), Readers(SocketCaps())
     async with running_hub(redis_url) as hub_a, running_hub(redis_url) as hub_b:
-        presence_a = Presence(hub_a, renderer, debounce=0.01)
-        presence_b = Presence(hub_b, renderer, debounce=0.01)
+        presence_a = Presence(hub_a, renderer, readers_a, debounce=0.01)
+        presence_b = Presence(hub_b, renderer, readers_b, debounce=0.01)
         try:
-            async with (
-                hub_a.subscribe(channel) as watcher,
-                hub_a.subscribe(channel),
-                hub_b.subscribe(channel),
-            ):
-                await broker_subscribers(redis_url, channel, 2)
-                presence_a.changed(channel)
-                await next_reading(watcher, 2)
-                presence_b.changed(channel)
-                await next_reading(watcher, 3)
-                async with hub_b.subscribe(channel):
-                    presence_b.changed(channel)
-                    await next_reading(watcher, 4)
-                presence_b.changed(channel)
-                await next_reading(watcher, 3)
-                async with hub_b.subscribe(channel):
-                    presence_b.changed(channel)
-                    await next_reading(watcher, 4)
-                # A process shutting down reports the pages it no longer has.
-                await presence_b.stop()
-                await next_reading(watcher, 3)
+            async with hub_a.subscribe(channel) as watcher:
+                await broker_subscribers(redis_url, channel, 1)
+                with (
+                    readers_a.holding(channel, "user:1", "10.0.0.1"),
+                    readers_a.holding(channel, "user:2", "10.0.0.1"),
+                ):
+                    presence_a.changed(channel)
+                    await next_reading(watcher, 2)
+                    with readers_b.holding(channel, "user:3", "10.0.0.2"):
+                        presence_b.changed(channel)
+                        await next_reading(watcher, 3)
+                        with readers_b.holding(channel, "user:4", "10.0.0.2"):
+                            presence_b.changed(channel)
+                            await next_reading(watcher, 4)
+                        presence_b.changed(channel)
+                        await next_reading(watcher, 3)
+                        # A second page of a reader counts once; on another process, once more.
+                        with (
+                            readers_b.holding(channel, "user:3", "10.0.0.2"),
+                            readers_b.holding(channel, "user:1", "10.0.0.1"),
+                        ):
+                            presence_b.changed(channel)
+                            await next_reading(watcher, 4)
+                    # A process shutting down (its pages closed) reports that it has none left.
+                    await presence_b.stop()
+                    await next_reading(watcher, 2)
         finally:
             await presence_a.stop()
             await presence_b.stop()

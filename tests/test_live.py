@@ -41,6 +41,7 @@ from tests.conftest import (
 #: Generous, only so that a broken server fails a test instead of hanging it.
 TIMEOUT = 20
 CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_FELL_BEHIND = 1008, 1009, 1013
+CLOSE_TOO_MANY_SOCKETS = 4429
 
 #: A frame from the server, decoded.
 Message = dict[str, Any]
@@ -372,13 +373,84 @@ async def reading(ws: ClientConnection, expected: int) -> None:
                 return
 
 
+def as_visitor(visitor: str) -> dict[str, Any]:
+    """Connection options of a browser with this visitor cookie."""
+    return {"additional_headers": {"Cookie": f"forum_visitor={visitor}"}}
+
+
+def new_visitor() -> dict[str, Any]:
+    """Connection options of a browser of its own."""
+    return as_visitor(uuid.uuid4().hex[:22])
+
+
 async def test_presence_counts_the_open_pages(server: LiveServer) -> None:
-    async with connect(server) as first:
+    async with connect(server, **new_visitor()) as first:
         await reading(first, 1)
-        async with connect(server) as second:
+        async with connect(server, **new_visitor()) as second:
             await reading(first, 2)
             await reading(second, 2)
         await reading(first, 1)
+
+
+async def test_presence_counts_readers_not_sockets(server: LiveServer, member: Member) -> None:
+    """Many pages of one visitor (cookie, else signed-in user) count as one reader."""
+    browser = new_visitor()
+    async with contextlib.AsyncExitStack() as pages:
+        for _ in range(6):
+            last = await pages.enter_async_context(connect(server, **browser))
+        # A second reader arrives: all the first one's pages together count once.
+        signed_in = {"additional_headers": {"Cookie": cookie_header(member)}}
+        async with contextlib.AsyncExitStack() as theirs:
+            for _ in range(3):
+                other = await theirs.enter_async_context(connect(server, **signed_in))
+            await reading(other, 2)
+            await reading(last, 2)
+        await reading(last, 1)
+
+
+def cookie_header(member: Member) -> str:
+    """The Cookie header of a member's client."""
+    return "; ".join(f"{name}={value}" for name, value in member.client.cookies.items())
+
+
+async def closing_code(ws: ClientConnection) -> int:
+    """The code the server closes the socket with, before any frame."""
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        async with asyncio.timeout(TIMEOUT):
+            frame = await ws.recv()
+            pytest.fail(f"a refused socket got a frame: {frame!r}")
+    assert closed.value.rcvd is not None
+    return closed.value.rcvd.code
+
+
+async def test_sockets_past_the_caps_are_refused_with_4429(tmp_path: Path) -> None:
+    caps = {"LIVE_SOCKETS_PER_VISITOR": "2", "LIVE_SOCKETS_PER_ADDRESS": "3"}
+    alice, bob, carol = new_visitor(), new_visitor(), new_visitor()
+    with own_server(tmp_path, **caps) as server:
+        async with connect(server, **alice) as first, connect(server, **alice) as second:
+            await reading(second, 1)
+            async with connect(server, **alice) as third:
+                assert await closing_code(third) == CLOSE_TOO_MANY_SOCKETS
+            async with connect(server, **bob) as bobs:
+                await reading(bobs, 2)
+                # The address holds three sockets: a fourth browser there is refused.
+                async with connect(server, **carol) as carols:
+                    assert await closing_code(carols) == CLOSE_TOO_MANY_SOCKETS
+                await first.close()
+                await second.close()
+                # Once Alice's pages are no longer counted, their places are free again.
+                await reading(bobs, 1)
+                async with connect(server, **alice) as again, connect(server, **carol) as hers:
+                    await reading(again, 3)
+                    await reading(hers, 3)
+    # Off (0), as the benches run: no cap.
+    uncapped = tmp_path / "uncapped"
+    uncapped.mkdir()
+    with own_server(uncapped, LIVE_SOCKETS_PER_VISITOR="0") as server:
+        async with contextlib.AsyncExitStack() as pages:
+            for _ in range(10):
+                last = await pages.enter_async_context(connect(server, **alice))
+            await reading(last, 1)
 
 
 # Fan-out -------------------------------------------------------------------------------------
@@ -448,7 +520,9 @@ async def test_a_reader_that_stops_reading_is_cut_off_while_the_others_get_every
     # Big enough replies that the burst overflows every socket buffer on the way to the silent
     # reader (Linux lets a sender's buffer grow to 4 MiB), so that it really falls behind.
     body = "Lorem ipsum dolor sit amet. " * 150
-    with own_server(tmp_path, LIVE_QUEUE_SIZE="16") as server:
+    # Every reader here is one cookieless client on loopback: the socket caps off.
+    uncapped = {"LIVE_SOCKETS_PER_VISITOR": "0", "LIVE_SOCKETS_PER_ADDRESS": "0"}
+    with own_server(tmp_path, LIVE_QUEUE_SIZE="16", **uncapped) as server:
         silent = SilentClient(live_url(server))
         async with contextlib.AsyncExitStack() as stack:
             authors = await stack.enter_async_context(members(server, 4))
@@ -484,8 +558,8 @@ async def test_under_uvicorn_live_frames_are_written_directly(tmp_path: Path) ->
     with own_server(tmp_path, app="tests.live_direct_only:app") as server:
         async with (
             members(server, 1) as (author,),
-            connect(server) as first,
-            connect(server) as second,
+            connect(server, **new_visitor()) as first,
+            connect(server, **new_visitor()) as second,
         ):
             await reading(first, 2)
             sent = [await posted(author, f"Reply {i}") for i in range(10)]

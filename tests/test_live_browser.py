@@ -11,7 +11,15 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Dialog, Page, expect
 
-from tests.conftest import PASSWORD, LiveServer, import_article, unique_name
+from tests.conftest import (
+    PASSWORD,
+    SLUG,
+    LiveServer,
+    import_article,
+    start_server,
+    stop_server,
+    unique_name,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -338,3 +346,28 @@ def test_a_page_that_was_offline_catches_up_once(open_reader: OpenReader) -> Non
         assert a.locator(f"#reply-{reply_id}").count() == 1
     expect(b.locator("#reply-count")).to_have_text("4 replies")
     assert never_reloaded(b)
+
+
+def test_a_page_past_the_socket_cap_says_so_and_does_not_reconnect(
+    browser: Browser, database_url: str, tmp_path: Path
+) -> None:
+    process, server = start_server(database_url, tmp_path, LIVE_SOCKETS_PER_VISITOR="1")
+    context = browser.new_context(base_url=server.url)
+    try:
+        context.set_default_timeout(WAIT)
+        first = context.new_page()
+        first.goto(f"/a/{SLUG}")
+        expect(first.locator("#presence")).to_have_text("1 reading now")
+        second = context.new_page()
+        sockets: list[str] = []
+        second.on("websocket", lambda socket: sockets.append(socket.url))
+        second.goto(f"/a/{SLUG}")
+        paused = "Too many open pages: live updates paused here."
+        expect(second.locator("#presence")).to_have_text(paused)
+        # htmx dropped the connection rather than scheduling another attempt.
+        assert second.evaluate("document.getElementById('live')._htmx.ws.connection") is None
+        assert len(sockets) == 1
+        expect(first.locator("#presence")).to_have_text("1 reading now")
+    finally:
+        context.close()
+        stop_server(process)

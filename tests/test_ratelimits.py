@@ -1,6 +1,7 @@
 """Anti-abuse limits with windows shortened through the settings: posting (new and established
-accounts, moderators exempt), the duplicate guard, sign-in throttling per address and per
-account, and RATE_LIMITS=off turning all of it off.
+accounts, moderators exempt), the duplicate guards (per author and per thread), sign-in
+throttling per address and per account (whatever its spelling), registrations per address,
+limits of forums sharing one Redis kept apart, and RATE_LIMITS=off turning all of it off.
 
 The limits hold per server process, so these tests start a server of their own with the limits
 on, over the same database as the session's server (to make accounts old or moderators there).
@@ -10,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -40,9 +43,12 @@ LIMITS = {
     "DUPLICATE_WINDOW_SECONDS": "1",
     "RATE_LIMIT_LOGIN_IP": "4/hour",
     "RATE_LIMIT_LOGIN_ACCOUNT": "2/hour",
+    "RATE_LIMIT_REGISTER_IP": "2/hour",
 }
 TOO_FAST = "You are posting too fast. Try again in {} s."
 TOO_MANY_SIGN_INS = "Too many sign-in attempts. Try again in {} s."
+TOO_MANY_ACCOUNTS = "Too many new accounts from your address. Try again in {} s."
+SAID_ALREADY = "Someone has just posted exactly this here. Say something of your own?"
 #: Each test signs in from addresses of its own (127.0.0.0/8 is all loopback on Linux), so that
 #: the per-address limit of one test does not count another's attempts.
 _addresses = (f"127.0.0.{n}" for n in itertools.count(2))
@@ -154,6 +160,52 @@ async def test_the_same_text_twice_is_refused_within_the_window(
     assert (await moderator.post_reply("Same words", slug=slug)).status_code == 201
 
 
+async def test_the_same_text_from_many_fresh_accounts_goes_through_once(
+    limited: LiveServer, fresh_article: Article, moderator: Member
+) -> None:
+    slug = fresh_article.slug
+    # Spacing and capitals do not make a copy new.
+    spellings = ["Buy cheap watches at example.org", "buy  CHEAP watches\nat example.org "]
+    accounts = [await enrol(limited, "echo") for _ in range(20)]
+    try:
+        # All at once, as a script would: of concurrent posts, too, only one is kept.
+        answers = await asyncio.gather(
+            *(someone.post_reply(spellings[i % 2], slug=slug) for i, someone in enumerate(accounts))
+        )
+        statuses = sorted(answer.status_code for answer in answers)
+        assert statuses == [201] + [422] * 19
+        for answer in answers:
+            if answer.status_code == 422:
+                assert answer.json() == {"errors": {"body": SAID_ALREADY}}
+        # Nothing written for the refused ones: no reply, no event in the thread's stream.
+        assert await replies_in(fresh_article) == 1
+        await fresh_article.refresh_from_db()
+        assert (fresh_article.last_seq, fresh_article.reply_count) == (1, 1)
+
+        # The form says so beside the field, and keeps the text.
+        late = await enrol(limited, "echo")
+        try:
+            response = await late.client.post(
+                f"/a/{slug}/replies",
+                data={"body": spellings[0].upper(), "parent_id": ""},
+                headers={**late.headers(), **HTMX},
+            )
+        finally:
+            await late.client.aclose()
+        assert response.status_code == 422
+        textarea = parse(response.text).select_one("form#reply-form-top textarea[name=body]")
+        assert textarea is not None and textarea["aria-invalid"] == "true"
+        error = parse(response.text).select_one(f"#{textarea['aria-describedby']}")
+        assert error is not None and error.get_text(strip=True) == SAID_ALREADY
+        assert await replies_in(fresh_article) == 1
+    finally:
+        for someone in accounts:
+            await someone.client.aclose()
+    # Moderators may repeat what others said (quoting spam when they warn about it, say).
+    assert (await moderator.post_reply(spellings[0], slug=slug)).status_code == 201
+    assert await replies_in(fresh_article) == 2
+
+
 @pytest.mark.parametrize("htmx", [False, True], ids=["plain form", "htmx"])
 async def test_the_reply_form_shows_the_limit_beside_the_field(
     newcomer: Member, fresh_article: Article, htmx: bool
@@ -219,6 +271,23 @@ async def test_sign_in_is_throttled_per_account(
         assert (await api_sign_in(here, other.username, PASSWORD)).status_code == 200
 
 
+async def test_every_spelling_of_an_account_name_shares_its_sign_in_attempts(
+    limited: LiveServer, account: str
+) -> None:
+    async with (
+        client_at(limited, next(_addresses)) as here,
+        client_at(limited, next(_addresses)) as there,
+    ):
+        # Sign-in forgives surrounding spaces and case: each of these is the same account.
+        for spelling in (f" {account}", f"{account.upper()}\n"):
+            assert (await api_sign_in(here, spelling, "wrong password")).status_code == 401
+        for spelling in (account, f"{account}\n", f"\t{account.upper()} "):
+            refused = await api_sign_in(there, spelling, PASSWORD)
+            wait = retry_after(refused)
+            assert refused.json() == {"errors": {"password": TOO_MANY_SIGN_INS.format(wait)}}
+            assert "forum_session" not in refused.cookies
+
+
 async def test_sign_in_is_throttled_per_address(limited: LiveServer, account: str) -> None:
     async with client_at(limited, next(_addresses)) as client:
         for _ in range(4):
@@ -250,6 +319,88 @@ async def test_the_sign_in_form_shows_the_limit_beside_the_password(
     assert "forum_session" not in response.cookies
 
 
+# Registering -----------------------------------------------------------------------------------
+
+
+async def api_register(client: httpx.AsyncClient, username: str) -> httpx.Response:
+    """POST /api/accounts."""
+    return await client.post("/api/accounts", json={"username": username, "password": PASSWORD})
+
+
+async def test_an_address_registers_a_few_accounts_through_the_api_then_waits(
+    limited: LiveServer, db: None
+) -> None:
+    async with client_at(limited, next(_addresses)) as client:
+        for _ in range(2):
+            assert (await api_register(client, unique_name("signup"))).status_code == 201
+        name = unique_name("signup")
+        refused = await api_register(client, name)
+        wait = retry_after(refused)
+        assert refused.json() == {"errors": {"username": TOO_MANY_ACCOUNTS.format(wait)}}
+        assert not await User.filter(username_key=name.lower()).exists()
+        # Mistakes in the form do not count as accounts made.
+        assert (await api_register(client, "x")).status_code == 422
+    async with client_at(limited, next(_addresses)) as elsewhere:
+        assert (await api_register(elsewhere, name)).status_code == 201
+
+
+async def register_form(server: LiveServer, address: str, username: str) -> httpx.Response:
+    """Register through the HTML form, as a new browser at address."""
+    async with client_at(server, address) as browser:
+        field = parse((await browser.get("/register")).text).select_one("[name=csrf_token]")
+        assert field is not None
+        form = {"username": username, "password": PASSWORD, "csrf_token": field["value"]}
+        return await browser.post("/register", data=form)
+
+
+async def test_the_register_form_shows_the_limit_beside_the_name(
+    limited: LiveServer, db: None
+) -> None:
+    address = next(_addresses)
+    for _ in range(2):
+        assert (await register_form(limited, address, unique_name("form"))).status_code == 303
+    name = unique_name("form")
+    response = await register_form(limited, address, name)
+    wait = retry_after(response)
+    page = parse(response.text)
+    username = page.select_one("form.account-form input[name=username]")
+    assert username is not None and username["value"] == name
+    assert username["aria-invalid"] == "true"
+    error = page.select_one(f"#{username['aria-describedby']}")
+    assert error is not None and error.get_text(strip=True) == TOO_MANY_ACCOUNTS.format(wait)
+    assert "forum_session" not in response.cookies
+    assert not await User.filter(username_key=name.lower()).exists()
+
+
+# Forums sharing one Redis --------------------------------------------------------------------
+
+
+@pytest.mark.redis
+async def test_forums_sharing_a_redis_keep_their_limits_apart(
+    database_url: str, redis_url: str, account: str, tmp_path: Path
+) -> None:
+    """Two processes of one forum (one BROKER_PREFIX) share their limits; another forum on the
+    same Redis (its own prefix) does not count their attempts."""
+    ours, theirs = f"forum-{uuid.uuid4().hex[:8]}", f"forum-{uuid.uuid4().hex[:8]}"
+    started = [
+        start_server(database_url, tmp_path, **LIMITS, BROKER_URL=redis_url, BROKER_PREFIX=prefix)
+        for prefix in (ours, ours, theirs)
+    ]
+    try:
+        (_, first), (_, second), (_, other_forum) = started
+        address = next(_addresses)
+        async with client_at(first, address) as client:
+            for _ in range(2):
+                assert (await api_sign_in(client, account, "wrong password")).status_code == 401
+        async with client_at(second, address) as client:
+            assert (await api_sign_in(client, account, PASSWORD)).status_code == 429
+        async with client_at(other_forum, address) as client:
+            assert (await api_sign_in(client, account, PASSWORD)).status_code == 200
+    finally:
+        for process, _ in started:
+            stop_server(process)
+
+
 # Limits off ------------------------------------------------------------------------------------
 
 
@@ -262,6 +413,13 @@ async def test_rate_limits_off_turns_every_limit_off(
         for body in ("One", "Two", "Three", "Three", "Three"):
             response = await newcomer.post_reply(body, slug=fresh_article.slug)
             assert response.status_code == 201, response.text
+        # Nor is anyone else's copy refused.
+        copycat = await enrol(server, "copycat")
+        try:
+            response = await copycat.post_reply("Three", slug=fresh_article.slug)
+            assert response.status_code == 201, response.text
+        finally:
+            await copycat.client.aclose()
     finally:
         await newcomer.client.aclose()
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:

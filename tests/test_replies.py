@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -13,7 +13,8 @@ import pytest_asyncio
 from bs4 import BeautifulSoup, Tag
 
 from models import Article, Reply, ReplyStatus
-from tests.conftest import SLUG, LiveServer, Member, sign_up
+from tests.conftest import SLUG, LiveServer, Member, sign_up, start_server, stop_server
+from tests.test_moderation import enrol
 
 HTMX = {"HX-Request": "true"}
 REPLY_FIELDS = {
@@ -671,6 +672,79 @@ async def test_permalink_shows_the_reply_with_its_ancestors(
     top = parse((await anon.get(f"/a/{slug}/r/{root}")).text)
     assert top.select_one("ol.context") is None
     assert reply_ids(top.select(".focus article.reply")) == [root, child, grandchild, sibling]
+
+
+def context_ids(page: BeautifulSoup) -> list[int]:
+    """The replies a permalink shows above its own."""
+    return reply_ids(page.select("ol.context > li.context-reply"))
+
+
+async def test_a_deep_permalink_shows_the_nearest_ancestors_and_links_to_the_earlier(
+    member: Member, anon: httpx.AsyncClient, fresh_article: Article
+) -> None:
+    slug = fresh_article.slug
+    chain: list[int] = []
+    for level in range(12):
+        chain.append(await post(member, f"Level {level}", chain[-1] if chain else None, slug))
+    page = parse((await anon.get(f"/a/{slug}/r/{chain[11]}")).text)
+    assert context_ids(page) == chain[3:11], "the nearest 8"
+    earlier = page.select_one(".earlier-replies a")
+    assert earlier is not None and earlier.get_text(strip=True) == "3 earlier replies"
+    assert earlier["href"] == f"/a/{slug}/r/{chain[2]}#reply-{chain[2]}"
+    # The link opens the chain where the page's ancestors start, with the rest above it.
+    above = parse((await anon.get(str(earlier["href"]))).text)
+    assert context_ids(above) == chain[:2]
+    assert above.select_one(".earlier-replies") is None
+    one_more = parse((await anon.get(f"/a/{slug}/r/{chain[9]}")).text)
+    assert context_ids(one_more) == chain[1:9]
+    link = one_more.select_one(".earlier-replies a")
+    assert link is not None and link.get_text(strip=True) == "1 earlier reply"
+    assert link["href"] == f"/a/{slug}/r/{chain[0]}#reply-{chain[0]}"
+
+
+@pytest.fixture(scope="module")
+def shallow(
+    server: LiveServer, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """A server where replies nest at most three levels deep, over the session's database."""
+    process, live = start_server(
+        database_url, tmp_path_factory.mktemp("shallow"), MAX_REPLY_DEPTH="3"
+    )
+    yield live
+    stop_server(process)
+
+
+TOO_DEEP = "Replies nest at most 3 levels deep: answer a reply further up this chain."
+
+
+async def test_replies_nest_at_most_max_reply_depth_levels(
+    shallow: LiveServer, fresh_article: Article
+) -> None:
+    slug = fresh_article.slug
+    author = await enrol(shallow, "nester")
+    try:
+        first = await post(author, "Level 1", slug=slug)
+        second = await post(author, "Level 2", first, slug)
+        third = await post(author, "Level 3", second, slug)
+        assert (await Reply.get(id=third)).depth == 2
+
+        refused = await author.post_reply("Level 4", third, slug)
+        assert refused.status_code == 422
+        assert refused.json() == {"errors": {"parent_id": TOO_DEEP}}
+
+        form = await post_form(author, slug, "Level 4 by form", third)
+        assert form.status_code == 422
+        reply_form = parse(form.text).select_one(f"form#reply-form-{third}")
+        assert reply_form is not None
+        assert reply_form.select_one("textarea[name=body]").get_text() == "Level 4 by form"
+        error = reply_form.select_one(".field-error")
+        assert error is not None and error.get_text(strip=True) == TOO_DEEP
+        assert not await Reply.filter(parent_id=third).exists()
+
+        # Higher up the chain is still open.
+        assert (await author.post_reply("Level 3, again", second, slug)).status_code == 201
+    finally:
+        await author.client.aclose()
 
 
 async def test_permalink_of_a_reply_under_another_article_is_404(

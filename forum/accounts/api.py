@@ -12,10 +12,17 @@ from forum.http import json_body, json_errors
 
 
 async def create_account(request: Request) -> Response:
-    """POST /api/accounts: register; 201, or 409/422 with field errors."""
+    """POST /api/accounts: register; 201, or 409/422 with field errors (429 when this address
+    registered too many accounts lately)."""
     data = await json_body(request, csrf=False)
     try:
-        user = await service.register(data.get("username"), data.get("password"), data.get("email"))
+        user = await service.register(
+            data.get("username"),
+            data.get("password"),
+            data.get("email"),
+            limiter=request.app.state.limiter,
+            ip=client_ip(request),
+        )
     except service.UsernameTaken as error:
         return json_errors(error.errors, status_code=409)
     return JSONResponse({"username": user.username, "email": user.email}, status_code=201)

@@ -38,6 +38,18 @@ async def current_session(conn: HTTPConnection) -> Session | None:
     return await session_for_token(conn.cookies.get(SESSION_COOKIE))
 
 
+def visitor_key(conn: HTTPConnection, user: User | None) -> str:
+    """Who is behind a connection, to count readers and their sockets: the signed-in user,
+    else the browser's visitor cookie, else the client's address."""
+    if user is not None:
+        return f"user:{user.id}"
+    visitor = conn.cookies.get(VISITOR_COOKIE)
+    # The middleware makes 22 characters; a longer one is not ours and must not cost memory.
+    if visitor and len(visitor) <= 64:
+        return "visitor:" + visitor
+    return "address:" + (conn.client.host if conn.client else "unknown")
+
+
 def _csrf_subject(conn: HTTPConnection) -> str:
     session = conn.cookies.get(SESSION_COOKIE)
     if session and getattr(conn.state, "user", None) is not None:

@@ -50,6 +50,15 @@ class NewSession:
     expires_at: datetime
 
 
+def username_key(username: str) -> str:
+    """The one form of an account name that finds the account and keys its limits.
+
+    Sign-in forgives surrounding spaces and case, so every spelling that reaches an account
+    must share that account's sign-in attempts: the lookup and the limits both use this.
+    """
+    return username.strip().lower()
+
+
 def token_hash(token: str) -> str:
     """The stored form of a session token."""
     return hashlib.sha256(token.encode()).hexdigest()
@@ -79,15 +88,23 @@ def _check_registration(
     return name, secret, address or None
 
 
-async def register(username: object, password: object, email: object = None) -> User:
-    """Create an account; on bad input raise ValidationError (or UsernameTaken), write nothing."""
+async def register(
+    username: object, password: object, email: object, *, limiter: RateLimiter, ip: str
+) -> User:
+    """Create an account; on bad input raise ValidationError (or UsernameTaken), write nothing.
+
+    Raises RateLimited when this address has registered too many accounts lately (counted
+    before the costly password hash; mistakes in the form do not count).
+    """
     name, secret, address = _check_registration(username, password, email)
-    if await User.filter(username_key=name.lower()).exists():
+    key = username_key(name)
+    if await User.filter(username_key=key).exists():
         raise UsernameTaken()
+    await limiter.check_register(ip)
     password_hash = await hash_password(secret)
     try:
         return await User.create(
-            username=name, username_key=name.lower(), email=address, password_hash=password_hash
+            username=name, username_key=key, email=address, password_hash=password_hash
         )
     except IntegrityError:
         # Lost a race with a concurrent registration of the same name.
@@ -100,7 +117,7 @@ async def authenticate(username: object, password: object) -> User | None:
         return None
     if len(username) > 30 or len(password) > PASSWORD_MAX:
         return None
-    user = await User.get_or_none(username_key=username.strip().lower())
+    user = await User.get_or_none(username_key=username_key(username))
     ok = await verify_password(user.password_hash if user else None, password)
     return user if ok and user else None
 
@@ -154,8 +171,10 @@ async def sign_in(username: object, password: object, limiter: RateLimiter, ip: 
     Returns None for wrong credentials (without saying which part was wrong); raises
     RateLimited when throttled and Forbidden when the account is suspended.
     """
-    name = username if isinstance(username, str) else ""
-    await limiter.check_login(ip, name[:30])
+    # Keyed exactly as authenticate looks the account up; names past 30 characters never sign
+    # in, so their key need not be longer.
+    key = username_key(username)[:30] if isinstance(username, str) else ""
+    await limiter.check_login(ip, key)
     user = await authenticate(username, password)
     if user is not None and is_suspended(user):
         raise Forbidden(suspension_message(user))

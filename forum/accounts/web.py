@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import RedirectResponse, Response
 
 from forum.accounts import service
@@ -16,9 +16,9 @@ from models import User
 LOGIN_FAILED = "Wrong username or password."
 
 
-def client_ip(request: Request) -> str:
-    """The address a request came from (uvicorn applies trusted proxy headers)."""
-    return request.client.host if request.client else "unknown"
+def client_ip(conn: HTTPConnection) -> str:
+    """The address a request or WebSocket came from (uvicorn applies trusted proxy headers)."""
+    return conn.client.host if conn.client else "unknown"
 
 
 def safe_next(value: object) -> str:
@@ -58,12 +58,24 @@ async def register(request: Request) -> Response:
         return await render(request, "register.html", {"form": {}, "errors": {}, "next": next_path})
     form = await verified_form(request)
     next_path = safe_next(form.get("next"))
+    values = {"username": form.get("username") or "", "email": form.get("email") or ""}
+    context = {"form": values, "next": next_path}
     try:
-        user = await service.register(form.get("username"), form.get("password"), form.get("email"))
+        user = await service.register(
+            form.get("username"),
+            form.get("password"),
+            form.get("email"),
+            limiter=request.app.state.limiter,
+            ip=client_ip(request),
+        )
     except ValidationError as error:
-        values = {"username": form.get("username") or "", "email": form.get("email") or ""}
-        context = {"form": values, "errors": error.errors, "next": next_path}
+        context["errors"] = error.errors
         return await render(request, "register.html", context, status_code=422)
+    except RateLimited as limited:
+        context["errors"] = {limited.field: limited.message}
+        response = await render(request, "register.html", context, status_code=429)
+        response.headers["Retry-After"] = str(limited.retry_after)
+        return response
     return await _signed_in(request, user, next_path)
 
 

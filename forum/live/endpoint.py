@@ -10,7 +10,8 @@ from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from forum.accounts.identity import current_session, current_user
+from forum.accounts.identity import current_session, current_user, visitor_key
+from forum.accounts.web import client_ip
 from forum.boundary import parse_json
 from forum.live.accounts import (
     ACCOUNT_CLOSE_CODES,
@@ -31,6 +32,9 @@ from models import Session, User
 CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
 CLOSE_FELL_BEHIND = 1013
+#: The visitor or its address holds as many thread sockets as LIVE_SOCKETS_PER_VISITOR /
+#: LIVE_SOCKETS_PER_ADDRESS allow: do not reconnect (htmx's ws extension does not, on 4xxx).
+CLOSE_TOO_MANY_SOCKETS = 4429
 MAX_FRAME_CHARS = 64 * 1024
 #: A client may send this many frames per window (resume requests are all it needs).
 CLIENT_FRAMES_PER_WINDOW, CLIENT_WINDOW_SECONDS = 20, 10.0
@@ -322,6 +326,27 @@ async def thread_socket(websocket: WebSocket) -> None:
         return
     session = await current_session(websocket) if viewer is not None else None
     channel = thread_channel(article_id)
+    readers = state.presence.readers
+    with readers.holding(channel, visitor_key(websocket, viewer), client_ip(websocket)) as held:
+        if not held:
+            # Refused after the handshake rather than at it: a browser sees a refused handshake
+            # as 1006 and htmx would retry it forever; this code tells the page to stop.
+            await websocket.accept()
+            await websocket.close(code=CLOSE_TOO_MANY_SOCKETS, reason="too many open pages")
+            return
+        await _follow(websocket, live, article_id, viewer, session)
+    state.presence.changed(channel)
+
+
+async def _follow(
+    websocket: WebSocket,
+    live: LiveThreads,
+    article_id: int,
+    viewer: User | None,
+    session: Session | None,
+) -> None:
+    """Subscribe to the thread (and the viewer's own channel), then serve the socket."""
+    channel = thread_channel(article_id)
     # Read before subscribing: an event committed in between is then a gap, filled from the
     # stream, rather than an event the socket would count as already seen.
     seen_seq = await live.last_seq(article_id)
@@ -332,10 +357,9 @@ async def thread_socket(websocket: WebSocket) -> None:
             await _serve(connection, channel, subscriber, None)
         else:
             # The user's own channel: the bell, follow buttons, and account changes.
-            with state.accounts.watching(viewer, session):
+            with websocket.app.state.accounts.watching(viewer, session):
                 async with live.hub.subscribe(user_channel(viewer.id)) as personal:
                     await _serve(connection, channel, subscriber, personal)
-    state.presence.changed(channel)
 
 
 async def _serve(
@@ -344,7 +368,7 @@ async def _serve(
     subscriber: Subscriber,
     personal: Subscriber | None,
 ) -> None:
-    """Accept the handshake, count the reader in, and serve it until the socket ends."""
+    """Accept the handshake, announce the reader, and serve it until the socket ends."""
     websocket = connection.websocket
     # Accepted once subscribed: every event committed after the handshake reaches the client.
     await websocket.accept()

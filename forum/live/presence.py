@@ -1,4 +1,8 @@
-"""'N reading now': how many pages have a thread open, summed over every server process."""
+"""'N reading now': how many readers have a thread open, summed over every server process.
+
+Each process counts its distinct readers (forum.live.readers) and reports that number; the
+total adds the processes' numbers, so one reader with pages on two processes counts twice.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import logging
 import uuid
 
 from forum.live.hub import Hub
+from forum.live.readers import Readers
 from forum.live.render import FrameRenderer
 
 log = logging.getLogger("forum.live")
@@ -16,8 +21,12 @@ log = logging.getLogger("forum.live")
 class Presence:
     """Reports this process's readers per channel and publishes the total, debounced."""
 
-    def __init__(self, hub: Hub, renderer: FrameRenderer, *, debounce: float = 0.25) -> None:
+    def __init__(
+        self, hub: Hub, renderer: FrameRenderer, readers: Readers, *, debounce: float = 0.25
+    ) -> None:
         self._hub = hub
+        #: This process's readers per thread, and the caps on their sockets.
+        self.readers = readers
         self._renderer = renderer
         self._debounce = debounce
         self._node = uuid.uuid4().hex
@@ -57,7 +66,7 @@ class Presence:
         task.add_done_callback(self._tasks.discard)
 
     async def _flush(self, channel: str, *, announce: bool) -> None:
-        local = self._hub.local_count(channel)
+        local = self.readers.count(channel)
         try:
             total = await self._hub.backend.report_presence(channel, self._node, local)
             if announce:

@@ -96,6 +96,7 @@ async def create_reply(request: Request) -> Response:
         limiter=request.app.state.limiter,
         notifier=request.app.state.notifier,
         images=request.app.state.images,
+        max_depth=request.app.state.settings.max_reply_depth,
     )
     # Just posted: nothing is under it yet, and its author sees it whole.
     node = ReplyNode(reply, shows_body(reply, user))

@@ -18,6 +18,8 @@ from forum.visibility import counted_change, is_moderator, thread_rows
 from models import Article, EventKind, Reply, ReplyStatus, User
 
 BODY_MAX = 10_000
+OWN_DUPLICATE = "You have just posted exactly this. Say something new?"
+THREAD_DUPLICATE = "Someone has just posted exactly this here. Say something of your own?"
 
 
 def check_body(body: object) -> str:
@@ -50,9 +52,11 @@ async def post_reply(
     limiter: RateLimiter,
     notifier: Notifier,
     images: ImagePolicy,
+    max_depth: int,
 ) -> Reply:
     """Post a reply to the article or to one of its replies; nothing is written on bad input.
 
+    Replies nest at most max_depth levels deep (a reply to the article is the first level).
     The notifications and mail it causes are written in the same transaction.
     """
     require_active(author)
@@ -69,9 +73,17 @@ async def post_reply(
             raise NotFound("That reply does not exist in this discussion.")
         if parent.status != ReplyStatus.VISIBLE:
             raise ValidationError({"parent_id": "That reply was removed; reply to another one."})
+        if parent.depth + 1 >= max_depth:
+            raise ValidationError(
+                {
+                    "parent_id": f"Replies nest at most {max_depth} levels deep:"
+                    " answer a reply further up this chain."
+                }
+            )
     text = check_body(body)
     await _refuse_duplicate(author, text, limiter.rules)
     if not moderator:
+        await _refuse_thread_duplicate(article.id, text, limiter.rules)
         age = datetime.now(UTC) - author.created_at
         await limiter.check_post(author.id, age.total_seconds() / 3600)
     html = render_reply(text, images)
@@ -92,6 +104,10 @@ async def post_reply(
             article.id, EventKind.POSTED, reply.id, reply_count_change=counted
         )
         events.append(posted)
+        if not moderator:
+            # Again, now that the article's row is locked (record_event) until commit: of
+            # concurrent posts of one text, the later ones see the first and roll back.
+            await _refuse_thread_duplicate(article.id, text, limiter.rules, besides=reply.id)
         notified = await record_notifications(reply, parent, article, notifier.coalesce_seconds)
     await notifier.notified(notified)
     return reply
@@ -102,7 +118,31 @@ async def _refuse_duplicate(author: User, text: str, rules: LimitRules) -> None:
         return
     since = datetime.now(UTC) - timedelta(seconds=rules.duplicate_window_seconds)
     if await Reply.filter(author_id=author.id, source=text, created_at__gte=since).exists():
-        raise ValidationError({"body": "You have just posted exactly this. Say something new?"})
+        raise ValidationError({"body": OWN_DUPLICATE})
+
+
+def _comparable(text: str) -> str:
+    """Text as the thread's duplicate guard compares it: runs of whitespace as one space, and
+    case folded, so that spacing and capitals do not make spam new."""
+    return " ".join(text.split()).casefold()
+
+
+async def _refuse_thread_duplicate(
+    article_id: int, text: str, rules: LimitRules, *, besides: int | None = None
+) -> None:
+    """ValidationError when anyone posted the same text (as _comparable sees it) in this
+    thread within the duplicate window: many fresh accounts must not post one message."""
+    if not rules.enabled:
+        return
+    since = datetime.now(UTC) - timedelta(seconds=rules.duplicate_window_seconds)
+    recent = Reply.filter(article_id=article_id, created_at__gte=since)
+    if besides is not None:
+        recent = recent.exclude(id=besides)
+    # Whitespace and case cannot be compared in portable SQL; the window holds few replies.
+    wanted = _comparable(text)
+    for source in await recent.values_list("source", flat=True):
+        if _comparable(str(source)) == wanted:
+            raise ValidationError({"body": THREAD_DUPLICATE})
 
 
 async def _own_reply(reply_id: int, user: User) -> Reply:

@@ -130,14 +130,29 @@ async def single_node(reply: Reply, viewer: User | None, shape: TreeShape) -> Re
     return chunk.nodes[0]
 
 
-async def ancestors(reply: Reply, viewer: User | None) -> list[ReplyNode]:
-    """The replies above this one, root first, in one query."""
+@dataclass
+class Ancestors:
+    """The nearest replies above one reply, root-most first, and how many more are above them."""
+
+    nodes: list[ReplyNode]
+    #: Replies above the first one shown.
+    earlier: int = 0
+    #: The parent of the first one shown, whose permalink shows the earlier ones (or None).
+    earlier_id: int | None = None
+
+
+async def ancestors(reply: Reply, viewer: User | None, limit: int) -> Ancestors:
+    """At most limit replies above this one, the nearest ones, in one query: a page stays the
+    same size however deep the chain it opens."""
     ids = [int(part) for part in reply.ancestry.split("/") if part]
-    if not ids:
-        return []
-    rows = await Reply.filter(thread_rows(viewer), id__in=ids).select_related("author")
+    earlier = max(len(ids) - limit, 0)
+    shown = ids[earlier:]
+    if not shown:
+        return Ancestors([])
+    rows = await Reply.filter(thread_rows(viewer), id__in=shown).select_related("author")
     by_id = {row.id: row for row in rows}
-    return [ReplyNode(by_id[i], shows_body(by_id[i], viewer)) for i in ids if i in by_id]
+    nodes = [ReplyNode(by_id[i], shows_body(by_id[i], viewer)) for i in shown if i in by_id]
+    return Ancestors(nodes, earlier, ids[earlier - 1] if earlier else None)
 
 
 async def replies_by_id(ids: set[int]) -> dict[int, Reply]:

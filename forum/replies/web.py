@@ -54,7 +54,7 @@ async def _permalink_context(request: Request, article: Article, reply: Reply) -
     return {
         "article": article,
         "node": node,
-        "ancestors": await ancestors(reply, viewer),
+        "ancestors": await ancestors(reply, viewer, request.app.state.settings.permalink_ancestors),
         "children": chunk,
         "after": after,
     }
@@ -98,6 +98,7 @@ async def create_reply(request: Request) -> Response:
             limiter=request.app.state.limiter,
             notifier=request.app.state.notifier,
             images=request.app.state.images,
+            max_depth=request.app.state.settings.max_reply_depth,
         )
     except ValidationError as error:
         return await _form_errors(request, article, form, error.errors)

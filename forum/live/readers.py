@@ -1,0 +1,71 @@
+"""Who has a thread open in this process: distinct readers per thread for "N reading now", and
+caps on the sockets one visitor, or one address, may hold open.
+
+A reader is the signed-in user, else the browser's visitor cookie, else the client's address
+(forum.accounts.identity.visitor_key): many sockets of one reader count once, so a client that
+opens hundreds of sockets is still one reader, and past the caps its extra sockets are refused.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SocketCaps:
+    """Most thread sockets one visitor and one address may hold open in a process (0: no cap)."""
+
+    per_visitor: int = 8
+    per_address: int = 200
+
+
+class Readers:
+    """Open thread sockets of this process, by visitor, by address and by thread."""
+
+    def __init__(self, caps: SocketCaps) -> None:
+        self._caps = caps
+        self._by_visitor: Counter[str] = Counter()
+        self._by_address: Counter[str] = Counter()
+        #: Per thread channel: each reader and how many of its sockets follow that thread.
+        self._by_channel: dict[str, Counter[str]] = {}
+
+    @contextmanager
+    def holding(self, channel: str, visitor: str, address: str) -> Iterator[bool]:
+        """Hold one socket of visitor, from address, on channel for the duration of the block
+        (True), counting visitor among channel's readers; or nothing (False) when the visitor
+        or the address already holds as many sockets as its cap allows.
+
+        Caps and counts change together, so a count that dropped means the slot is free.
+        """
+        caps = self._caps
+        if (caps.per_visitor and self._by_visitor[visitor] >= caps.per_visitor) or (
+            caps.per_address and self._by_address[address] >= caps.per_address
+        ):
+            yield False
+            return
+        readers = self._by_channel.setdefault(channel, Counter())
+        readers[visitor] += 1
+        self._by_visitor[visitor] += 1
+        self._by_address[address] += 1
+        try:
+            yield True
+        finally:
+            _release(self._by_visitor, visitor)
+            _release(self._by_address, address)
+            _release(readers, visitor)
+            if not readers:
+                self._by_channel.pop(channel, None)
+
+    def count(self, channel: str) -> int:
+        """How many distinct readers this process has on channel."""
+        return len(self._by_channel.get(channel, ()))
+
+
+def _release(counter: Counter[str], key: str) -> None:
+    """One fewer for key; no entry left at zero, so the counters only hold who is here."""
+    counter[key] -= 1
+    if counter[key] <= 0:
+        del counter[key]
