@@ -22,9 +22,9 @@ from starlette.types import ASGIApp
 from starlette.websockets import WebSocket
 
 from forum.accounts.identity import current_user
+from forum.accounts.standing import is_moderator, is_suspended, suspension_message
 from forum.errors import Forbidden, NotFound, SignInRequired
-from forum.moderation.service import suspension_message
-from forum.visibility import is_moderator, is_suspended, thread_rows
+from forum.visibility import thread_rows
 from models import Reply, Role, User
 
 #: Close code of a live socket refused at the handshake (docs/live.md).

@@ -55,7 +55,6 @@ from forum.moderation import api as moderation_api
 from forum.moderation import web as moderation_web
 from forum.moderation.queue import render_flag_queue
 from forum.notifications import web as notifications_web
-from forum.notifications.notifier import AppNotifier
 from forum.notifications.sender import MailSender, sender_rules, transport_for
 from forum.ratelimits import RateLimited, RateLimiter
 from forum.replies import api as replies_api
@@ -64,6 +63,7 @@ from forum.security_headers import SecurityHeadersMiddleware, SecurityPolicy
 from forum.settings import PROJECT_ROOT, Settings, load_settings
 from forum.templating import build_templates
 from forum.validation import ValidationError
+from forum.wiring import event_bus, subscribe_live
 
 log = logging.getLogger("forum")
 
@@ -269,10 +269,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.presence = Presence(hub, renderer, Readers(settings.live_sockets))
         app.state.accounts = LiveAccounts(hub, renderer, lambda: render_flag_queue(templates.env))
         sender = MailSender(settings, transport_for(settings), sender_rules(settings))
-        app.state.notifier = AppNotifier(
+        subscribe_live(
+            app.state.events,
+            app.state.live,
             app.state.accounts,
             sender if settings.mail_sender_in_process else None,
-            settings.mail_coalesce_seconds,
         )
         sending = (
             asyncio.create_task(sender.run(), name="mail-sender")
@@ -330,6 +331,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.events = event_bus(settings)
     app.state.templates = templates
     app.state.security = security
     app.state.images = ImagePolicy.from_settings(settings)

@@ -13,16 +13,19 @@ from forum.actors import SYSTEM
 from forum.articles.service import ArticleFileError, import_article, read_article_file
 from forum.db import close_database, migrate_database, open_database
 from forum.errors import NotFound
+from forum.events import EventBus
 from forum.live.accounts import LiveAccounts
 from forum.live.backends import backend_for
 from forum.live.hub import Hub
 from forum.live.render import FrameRenderer
+from forum.live.threads import LiveThreads
 from forum.moderation.queue import render_flag_queue
 from forum.moderation.service import set_role
 from forum.notifications.sender import MailSender, sender_rules, transport_for
 from forum.settings import Settings, load_settings
 from forum.templating import build_templates
 from forum.validation import ValidationError
+from forum.wiring import event_bus, subscribe_live
 from models import Role
 
 
@@ -44,19 +47,23 @@ async def _import(settings: Settings, path: Path) -> int:
 
 
 @contextlib.asynccontextmanager
-async def _account_events(settings: Settings) -> AsyncIterator[LiveAccounts]:
-    """Account notices from the command line: they reach the servers' open pages through the
+async def _events(settings: Settings) -> AsyncIterator[EventBus]:
+    """The event bus of a command: account notices reach the servers' open pages through the
     hub when it is shared (Redis); with the in-process default, each server's periodic check
     (LIVE_ACCOUNT_CHECK_SECONDS) notices the change instead."""
     templates = build_templates()
     hub = Hub(backend_for(settings.broker_url, settings.broker_prefix))
     await hub.start()
+    renderer = FrameRenderer(templates.env, settings)
+    bus = event_bus(settings)
+    subscribe_live(
+        bus,
+        LiveThreads(hub, renderer, replay_limit=settings.live_replay_limit),
+        LiveAccounts(hub, renderer, lambda: render_flag_queue(templates.env)),
+        None,
+    )
     try:
-        yield LiveAccounts(
-            hub,
-            FrameRenderer(templates.env, settings),
-            lambda: render_flag_queue(templates.env),
-        )
+        yield bus
     finally:
         await hub.stop()
 
@@ -65,8 +72,8 @@ async def _promote(settings: Settings, username: str, role: str) -> int:
     await migrate_database(settings)
     await open_database(settings)
     try:
-        async with _account_events(settings) as accounts:
-            user = await set_role(SYSTEM, username, role, user_events=accounts)
+        async with _events(settings) as bus:
+            user = await set_role(SYSTEM, username, role, bus=bus)
     except (NotFound, ValidationError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -13,11 +13,11 @@ later feeds and emails) asks these functions; none filters on its own.
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.expressions import Q
 
+from forum.accounts.standing import is_moderator
 from models import Reply, ReplyStatus, Role, User
 
 #: Kinds of viewer that see a thread differently; live events are rendered once per kind, plus
@@ -26,21 +26,6 @@ READER, MODERATOR = "reader", "moderator"
 VIEWER_KINDS = (READER, MODERATOR)
 #: The status of the replies that reply counts count (the article's stored count included).
 COUNTED_STATUS = ReplyStatus.VISIBLE
-
-
-def is_suspended(user: User, now: datetime | None = None) -> bool:
-    """Whether the account is suspended at this moment."""
-    return user.suspended_until is not None and user.suspended_until > (now or datetime.now(UTC))
-
-
-def is_moderator(viewer: User | None) -> bool:
-    """Whether viewer moderates (moderators and admins), which a suspension puts on hold: a
-    suspended moderator sees what readers see."""
-    return (
-        viewer is not None
-        and viewer.role in (Role.MODERATOR, Role.ADMIN)
-        and not is_suspended(viewer)
-    )
 
 
 def viewer_kind(viewer: User | None) -> str:

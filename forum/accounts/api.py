@@ -48,7 +48,7 @@ async def delete_session(request: Request) -> Response:
     # Like any unsafe request: another site must not be able to sign the reader out.
     if await current_user(request) is not None:
         check_csrf(request, None)
-    await service.end_session(request.cookies.get(SESSION_COOKIE), request.app.state.accounts)
+    await service.end_session(request.cookies.get(SESSION_COOKIE), request.app.state.events)
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax")
     return response

@@ -7,14 +7,15 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
 from tortoise.exceptions import IntegrityError
 
 from forum.accounts.passwords import hash_password, verify_password
+from forum.accounts.standing import is_suspended, suspension_message
 from forum.db import select_models
 from forum.errors import Forbidden
-from forum.moderation.service import is_suspended, suspension_message
+from forum.event_types import SessionEnded
+from forum.events import EventBus
 from forum.ratelimits import RateLimiter
 from forum.validation import ValidationError, text_field
 from models import Session, User
@@ -32,13 +33,6 @@ class UsernameTaken(ValidationError):
 
     def __init__(self) -> None:
         super().__init__({"username": USERNAME_TAKEN})
-
-
-class SessionEvents(Protocol):
-    """Where the end of a session goes (forum.live.accounts.LiveAccounts)."""
-
-    async def session_ended(self, user_id: int, session_id: int | None = None) -> None:
-        """Close the sockets opened with that session (every session's when None)."""
 
 
 @dataclass(frozen=True)
@@ -137,7 +131,7 @@ async def session_for_token(token: str | None) -> Session | None:
     return await Session.get_or_none(token_hash=token_hash(token), expires_at__gt=datetime.now(UTC))
 
 
-async def end_session(token: str | None, user_events: SessionEvents) -> None:
+async def end_session(token: str | None, bus: EventBus) -> None:
     """Delete the session server-side, so a replayed cookie is anonymous; the pages open with it
     stop showing what only its account may see."""
     if not token or len(token) > 100:
@@ -145,8 +139,9 @@ async def end_session(token: str | None, user_events: SessionEvents) -> None:
     session = await Session.get_or_none(token_hash=token_hash(token))
     if session is None:
         return
-    await Session.filter(id=session.id).delete()
-    await user_events.session_ended(session.user_id, session.id)
+    async with bus.transaction() as tx:
+        await Session.filter(id=session.id).delete()
+        await tx.emit(SessionEnded(user_id=session.user_id, session_id=session.id))
 
 
 async def user_for_token(token: str | None) -> User | None:

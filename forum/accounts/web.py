@@ -114,7 +114,7 @@ async def login(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     """End the session server-side and forget the cookie."""
     await verified_form(request)
-    await service.end_session(request.cookies.get(SESSION_COOKIE), request.app.state.accounts)
+    await service.end_session(request.cookies.get(SESSION_COOKIE), request.app.state.events)
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax")
     return response

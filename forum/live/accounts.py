@@ -7,13 +7,14 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from datetime import UTC, datetime
 
+from forum.accounts.standing import is_suspended
 from forum.live.hub import Delivery, Hub
 from forum.live.render import FrameRenderer, encode_frame
-from forum.notifications.service import unread_count
-from forum.visibility import is_suspended, viewer_kind
+from forum.notifications.service import unread_counts
+from forum.visibility import viewer_kind
 from models import Article, Session, User
 
 log = logging.getLogger("forum.live")
@@ -93,7 +94,7 @@ class LiveAccounts:
             if user is None or (session_id is not None and session_id not in live_sessions):
                 await self.session_ended(user_id, session_id)
             elif is_suspended(user):
-                await self.suspended(user)
+                await self.suspended(user.id)
             elif viewer_kind(user) != kind:
                 await self.access_changed(user_id)
             else:
@@ -110,20 +111,20 @@ class LiveAccounts:
             except Exception:
                 log.exception("could not check the open sockets' accounts")
 
-    async def bell_changed(self, user_ids: list[int]) -> None:
+    async def bell_changed(self, user_ids: Iterable[int]) -> None:
         """Send each user's open pages their unread count."""
-        for user in await User.filter(id__in=user_ids):
-            delivery = self._renderer.bell(await unread_count(user))
-            await self._hub.publish(user_channel(user.id), delivery)
+        for user_id, unread in (await unread_counts(set(user_ids))).items():
+            await self._hub.publish(user_channel(user_id), self._renderer.bell(unread))
 
-    async def following_changed(self, user: User, article: Article, follows: bool) -> None:
+    async def following_changed(self, user_id: int, article_id: int, follows: bool) -> None:
         """Update the follow button on the user's other pages of the thread."""
-        await self._hub.publish(user_channel(user.id), self._renderer.following(article, follows))
+        article = await Article.get(id=article_id).only("id", "slug")
+        await self._hub.publish(user_channel(user_id), self._renderer.following(article, follows))
 
-    async def suspended(self, user: User) -> None:
+    async def suspended(self, user_id: int) -> None:
         """Tell the user's open pages they are suspended; their sockets then close."""
         delivery = account_closing(CLOSE_SUSPENDED, "Your account has been suspended.")
-        await self._hub.publish(user_channel(user.id), delivery)
+        await self._hub.publish(user_channel(user_id), delivery)
 
     async def access_changed(self, user_id: int) -> None:
         """The account's role changed: its sockets close, and reconnect with the view it has."""

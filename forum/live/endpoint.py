@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from forum.accounts.identity import current_session, current_user, visitor_key
+from forum.accounts.standing import is_suspended
 from forum.accounts.web import client_ip
 from forum.boundary import parse_json
 from forum.live.accounts import (
@@ -23,7 +24,6 @@ from forum.live.accounts import (
 from forum.live.hub import Delivery, Lagging, Subscriber
 from forum.live.threads import LiveThreads, thread_channel
 from forum.live.writer import DirectSocket, direct_socket
-from forum.moderation.service import is_suspended
 from forum.validation import ValidationError
 from forum.visibility import viewer_kind
 from models import Session, User

@@ -9,7 +9,7 @@ from typing import Any
 
 from jinja2 import Environment
 
-from forum.live.events import ThreadEvent
+from forum.event_types import ThreadEvent
 from forum.live.hub import Delivery
 from forum.replies.thread import ReplyNode, replies_by_id
 from forum.settings import Settings

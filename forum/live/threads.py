@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from itertools import groupby
 
-from forum.live.events import ThreadEvent
+from forum.event_types import ThreadEvent, thread_event
 from forum.live.hub import Delivery, Hub
 from forum.live.render import FrameRenderer
 from models import Article, LiveEvent
@@ -19,12 +19,17 @@ def thread_channel(article_id: int) -> str:
 
 
 class LiveThreads:
-    """The app's EventPublisher: renders each committed event once and hands it to the hub."""
+    """Renders each committed thread event once and hands it to the hub (a handler of the
+    event bus), and replays the stream to pages that reconnect."""
 
     def __init__(self, hub: Hub, renderer: FrameRenderer, *, replay_limit: int) -> None:
         self.hub = hub
         self.renderer = renderer
         self.replay_limit = replay_limit
+
+    async def committed(self, event: ThreadEvent) -> None:
+        """The bus's handler of thread events."""
+        await self.publish([event])
 
     async def publish(self, events: list[ThreadEvent]) -> None:
         """Deliver committed events to the pages that have their thread open."""
@@ -57,5 +62,5 @@ class LiveThreads:
         ).order_by("seq")
         if [row.seq for row in rows] != list(range(after_seq + 1, up_to + 1)):
             return None
-        events = [ThreadEvent(row.article_id, row.seq, row.kind, row.reply_id) for row in rows]
+        events = [thread_event(row.kind, row.article_id, row.reply_id, row.seq) for row in rows]
         return await self.renderer.render(article_id, events)

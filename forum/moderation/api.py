@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from forum.accounts.identity import check_csrf, current_user
+from forum.accounts.standing import is_suspended
 from forum.articles.web import article_or_404
 from forum.errors import NotFound
 from forum.http import json_body, json_errors, read_body, require_user
@@ -41,8 +42,7 @@ async def hide(request: Request) -> Response:
         request.path_params["reply_id"],
         data.get("reason"),
         data.get("note"),
-        publisher=request.app.state.live,
-        user_events=request.app.state.accounts,
+        bus=request.app.state.events,
     )
     return JSONResponse(_reply_state(reply))
 
@@ -54,8 +54,7 @@ async def unhide(request: Request) -> Response:
     reply = await service.unhide_reply(
         user,
         request.path_params["reply_id"],
-        publisher=request.app.state.live,
-        user_events=request.app.state.accounts,
+        bus=request.app.state.events,
     )
     return JSONResponse(_reply_state(reply))
 
@@ -70,7 +69,7 @@ async def flag(request: Request) -> Response:
             request.path_params["reply_id"],
             data.get("reason"),
             data.get("note"),
-            user_events=request.app.state.accounts,
+            bus=request.app.state.events,
         )
     except service.AlreadyFlagged as already:
         return json_errors({"reply": already.message}, status_code=409)
@@ -85,7 +84,7 @@ async def dismiss(request: Request) -> Response:
     user = await require_user(request)
     await _body(request)
     count = await service.dismiss_flags(
-        user, request.path_params["reply_id"], user_events=request.app.state.accounts
+        user, request.path_params["reply_id"], bus=request.app.state.events
     )
     return JSONResponse({"dismissed": count})
 
@@ -143,7 +142,7 @@ async def lock(request: Request) -> Response:
     await _body(request)
     article = await article_or_404(request.path_params["slug"])
     locked = request.url.path.endswith("/lock")
-    await service.set_lock(user, article, locked, publisher=request.app.state.live)
+    await service.set_lock(user, article, locked, bus=request.app.state.events)
     return JSONResponse({"slug": article.slug, "locked": locked})
 
 
@@ -151,7 +150,7 @@ def _user_state(user: User, viewer: User | None) -> dict[str, object]:
     return {
         "username": user.username,
         "role": user.role.value,
-        "suspended": service.is_suspended(user),
+        "suspended": is_suspended(user),
         "suspended_until": user.suspended_until.isoformat() if user.suspended_until else None,
         "suspension_reason": (
             user.suspension_reason if service.may_see_suspension_reason(viewer, user) else None
@@ -172,8 +171,7 @@ async def suspend(request: Request) -> Response:
         data.get("reason"),
         data.get("until"),
         hide_replies,
-        publisher=request.app.state.live,
-        user_events=request.app.state.accounts,
+        bus=request.app.state.events,
     )
     return JSONResponse(_user_state(target, user))
 
@@ -194,7 +192,7 @@ async def set_role(request: Request) -> Response:
         user,
         request.path_params["username"],
         data.get("role"),
-        user_events=request.app.state.accounts,
+        bus=request.app.state.events,
     )
     return JSONResponse(_user_state(target, user))
 

@@ -5,27 +5,40 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.functions import Count, Max
 from tortoise.transactions import in_transaction
 
+from forum.accounts.standing import (
+    FOREVER,
+    is_moderator,
+    require_active,
+    require_moderator,
+)
 from forum.actors import SystemActor
 from forum.boundary import parse_whole
-from forum.errors import Forbidden, NotFound, SignInRequired
-from forum.live.events import EventPublisher, ThreadEvent, committed, record_event
+from forum.errors import Forbidden, NotFound
+from forum.event_types import (
+    FlagsChanged,
+    ReplyHidden,
+    ReplyUnhidden,
+    RoleChanged,
+    ThreadLocked,
+    ThreadUnlocked,
+    UserSuspended,
+)
+from forum.events import EventBus, Transaction
 from forum.validation import ValidationError, text_field
-from forum.visibility import counted_change, is_moderator, is_suspended
+from forum.visibility import counted_change
 from models import (
     Article,
     AuditAction,
     AuditEntry,
-    EventKind,
     Flag,
     HideReason,
-    Notification,
     Reply,
     ReplyStatus,
     Role,
@@ -34,55 +47,12 @@ from models import (
 )
 
 NOTE_MAX = 500
-#: "Suspended for good" is stored as a date no one will reach.
-FOREVER = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 class AlreadyFlagged(Exception):
     """The reader has flagged this reply before."""
 
     message = "You have already flagged this reply."
-
-
-class UserEvents(Protocol):
-    """Where account and queue events go (forum.live.accounts.LiveAccounts)."""
-
-    async def suspended(self, user: User) -> None:
-        """Tell the user's open pages they are suspended and close them."""
-
-    async def flags_changed(self) -> None:
-        """Tell moderators' open flag queues to update."""
-
-    async def bell_changed(self, user_ids: list[int]) -> None:
-        """Tell these users' open pages their new unread counts."""
-
-    async def access_changed(self, user_id: int) -> None:
-        """Close the user's open pages' sockets: what they may see has changed."""
-
-
-def suspension_message(user: User) -> str:
-    """What a suspended user is told when refused."""
-    until = user.suspended_until
-    when = "for good" if until and until >= FOREVER else f"until {until:%Y-%m-%d %H:%M} UTC"
-    reason = f": {user.suspension_reason}" if user.suspension_reason else "."
-    return f"Your account is suspended {when}{reason}"
-
-
-def require_active(user: User | None) -> User:
-    """The user, unless signed out (SignInRequired) or suspended (Forbidden)."""
-    if user is None:
-        raise SignInRequired()
-    if is_suspended(user):
-        raise Forbidden(suspension_message(user))
-    return user
-
-
-def require_moderator(user: User | None) -> User:
-    """The user, if an active moderator; SignInRequired or Forbidden otherwise."""
-    active = require_active(user)
-    if not is_moderator(active):
-        raise Forbidden("Only moderators may do that.")
-    return active
 
 
 def parse_reason(value: object, errors: dict[str, str]) -> HideReason | None:
@@ -164,59 +134,46 @@ async def hide_reply(
     reason: object,
     note: object,
     *,
-    publisher: EventPublisher,
-    user_events: UserEvents,
+    bus: EventBus,
 ) -> Reply:
     """Hide a reply with a reason; it disappears from every reader's page."""
     actor = require_moderator(moderator)
     reply = await _reply_or_404(reply_id)
     parsed, text = _reason_and_note(reason, note)
-    async with committed(publisher) as events:
+    async with bus.transaction() as tx:
         change = await _move_or_refuse(reply, ReplyStatus.HIDDEN)
         reply.hidden_reason = parsed
         reply.hidden_note = text
         await reply.save(update_fields=["hidden_reason", "hidden_note"])
         await Flag.filter(reply_id=reply.id, resolved_at=None).update(resolved_at=datetime.now(UTC))
         await _audit(actor, AuditAction.HIDE, reply, reason=parsed.value, note=text)
-        hidden = await record_event(
-            reply.article_id, EventKind.HIDDEN, reply.id, reply_count_change=change
+        await tx.emit(
+            ReplyHidden(article_id=reply.article_id, reply_id=reply.id, reply_count_change=change)
         )
-        events.append(hidden)
-    await user_events.flags_changed()
-    await user_events.bell_changed(await _notified_users(reply))
+        await tx.emit(FlagsChanged())
     return reply
 
 
-async def unhide_reply(
-    moderator: User | None, reply_id: int, *, publisher: EventPublisher, user_events: UserEvents
-) -> Reply:
+async def unhide_reply(moderator: User | None, reply_id: int, *, bus: EventBus) -> Reply:
     """Show a hidden reply again."""
     actor = require_moderator(moderator)
     reply = await _reply_or_404(reply_id)
     if reply.status != ReplyStatus.HIDDEN:
         raise ValidationError({"reply": "That reply is not hidden."})
-    async with committed(publisher) as events:
+    async with bus.transaction() as tx:
         change = await _move_or_refuse(reply, ReplyStatus.VISIBLE)
         reply.hidden_reason = None  # type: ignore[assignment]
         reply.hidden_note = ""
         await reply.save(update_fields=["hidden_reason", "hidden_note"])
         await _audit(actor, AuditAction.UNHIDE, reply)
-        shown = await record_event(
-            reply.article_id, EventKind.UNHIDDEN, reply.id, reply_count_change=change
+        await tx.emit(
+            ReplyUnhidden(article_id=reply.article_id, reply_id=reply.id, reply_count_change=change)
         )
-        events.append(shown)
-    await user_events.bell_changed(await _notified_users(reply))
     return reply
 
 
-async def _notified_users(reply: Reply) -> list[int]:
-    """Who was notified of this reply: their bells count it only while they may read it."""
-    rows = await Notification.filter(reply_id=reply.id).values("user_id")
-    return [row["user_id"] for row in rows]
-
-
 async def flag_reply(
-    user: User | None, reply_id: int, reason: object, note: object, *, user_events: UserEvents
+    user: User | None, reply_id: int, reason: object, note: object, *, bus: EventBus
 ) -> Flag:
     """A reader reports a reply to the moderators, once per reply."""
     reader = require_active(user)
@@ -230,11 +187,12 @@ async def flag_reply(
     if await Flag.filter(reply_id=reply.id, user_id=reader.id).exists():
         raise AlreadyFlagged()
     try:
-        flag = await Flag.create(reply_id=reply.id, user_id=reader.id, reason=parsed, note=text)
+        async with bus.transaction() as tx:
+            flag = await Flag.create(reply_id=reply.id, user_id=reader.id, reason=parsed, note=text)
+            await tx.emit(FlagsChanged())
     except IntegrityError:
         # The same reader flagging twice at once.
         raise AlreadyFlagged() from None
-    await user_events.flags_changed()
     return flag
 
 
@@ -246,16 +204,16 @@ def check_flaggable(reply: Reply, reader: User) -> None:
         raise Forbidden("You cannot flag your own reply; edit or delete it instead.")
 
 
-async def dismiss_flags(moderator: User | None, reply_id: int, *, user_events: UserEvents) -> int:
+async def dismiss_flags(moderator: User | None, reply_id: int, *, bus: EventBus) -> int:
     """Clear a reply's open flags without hiding it; returns how many were dismissed."""
     actor = require_moderator(moderator)
     reply = await _reply_or_404(reply_id)
-    async with in_transaction():
+    async with bus.transaction() as tx:
         count = await Flag.filter(reply_id=reply.id, resolved_at=None).update(
             resolved_at=datetime.now(UTC)
         )
         await _audit(actor, AuditAction.DISMISS_FLAGS, reply, note=f"{count} flag(s)")
-    await user_events.flags_changed()
+        await tx.emit(FlagsChanged())
     return int(count)
 
 
@@ -294,16 +252,15 @@ async def flag_queue(moderator: User | None, limit: int = 100) -> list[FlaggedRe
 
 
 async def set_lock(
-    moderator: User | None, article: Article, locked: bool, *, publisher: EventPublisher
+    moderator: User | None, article: Article, locked: bool, *, bus: EventBus
 ) -> Article:
     """Lock (no new replies) or unlock a thread."""
     actor = require_moderator(moderator)
-    async with committed(publisher) as events:
+    async with bus.transaction() as tx:
         article.locked = locked
         await article.save(update_fields=["locked"])
         await _audit(actor, AuditAction.LOCK if locked else AuditAction.UNLOCK, article)
-        kind = EventKind.LOCKED if locked else EventKind.UNLOCKED
-        events.append(await record_event(article.id, kind, 0))
+        await tx.emit((ThreadLocked if locked else ThreadUnlocked)(article_id=article.id))
     return article
 
 
@@ -330,8 +287,7 @@ async def suspend_user(
     until: object,
     hide_replies: object,
     *,
-    publisher: EventPublisher,
-    user_events: UserEvents,
+    bus: EventBus,
 ) -> User:
     """Suspend an account for a time or for good: its sessions end, its sockets close."""
     actor = require_moderator(moderator)
@@ -346,7 +302,7 @@ async def suspend_user(
     refusal = suspension_refusal(actor, target)
     if refusal:
         raise Forbidden(refusal)
-    async with committed(publisher) as events:
+    async with bus.transaction() as tx:
         target.suspended_until = moment
         target.suspension_reason = text
         await target.save(update_fields=["suspended_until", "suspension_reason"])
@@ -355,8 +311,8 @@ async def suspend_user(
             actor, AuditAction.SUSPEND, target, note=f"until {moment:%Y-%m-%d %H:%M}: {text}"
         )
         if hide_replies is True or hide_replies in ("on", "true", "1"):
-            events.extend(await _hide_all_replies(actor, target))
-    await user_events.suspended(target)
+            await _hide_all_replies(actor, target, tx)
+        await tx.emit(UserSuspended(user_id=target.id))
     return target
 
 
@@ -378,8 +334,7 @@ def may_see_suspension_reason(viewer: User | None, member: User) -> bool:
     return is_moderator(viewer) or (viewer is not None and viewer.id == member.id)
 
 
-async def _hide_all_replies(actor: User, target: User) -> list[ThreadEvent]:
-    events = []
+async def _hide_all_replies(actor: User, target: User, tx: Transaction) -> None:
     replies = await Reply.filter(author_id=target.id, status=ReplyStatus.VISIBLE).order_by("id")
     for reply in replies:
         change = await _move(reply, ReplyStatus.HIDDEN)
@@ -388,12 +343,13 @@ async def _hide_all_replies(actor: User, target: User) -> list[ThreadEvent]:
         reply.hidden_reason = HideReason.OTHER
         reply.hidden_note = "Author suspended"
         await reply.save(update_fields=["hidden_reason", "hidden_note"])
+        # Hidden, so handled: it leaves the moderators' queue as any hidden reply does.
+        await Flag.filter(reply_id=reply.id, resolved_at=None).update(resolved_at=datetime.now(UTC))
         await _audit(actor, AuditAction.HIDE, reply, reason="other", note="Author suspended")
-        hidden = await record_event(
-            reply.article_id, EventKind.HIDDEN, reply.id, reply_count_change=change
+        await tx.emit(
+            ReplyHidden(article_id=reply.article_id, reply_id=reply.id, reply_count_change=change)
         )
-        events.append(hidden)
-    return events
+    await tx.emit(FlagsChanged())
 
 
 async def unsuspend_user(moderator: User | None, username: str) -> User:
@@ -414,7 +370,7 @@ async def unsuspend_user(moderator: User | None, username: str) -> User:
 
 
 async def set_role(
-    actor: User | SystemActor, username: str, role: object, *, user_events: UserEvents
+    actor: User | SystemActor, username: str, role: object, *, bus: EventBus
 ) -> User:
     """Appoint or demote: an active admin in the app, or the command line (SYSTEM). The
     member's open pages are told at once, so none keeps a view it no longer has."""
@@ -427,11 +383,11 @@ async def set_role(
     target = await User.get_or_none(username_key=username.lower())
     if target is None:
         raise NotFound(f"There is no user {username!r}.")
-    async with in_transaction():
+    async with bus.transaction() as tx:
         target.role = new_role
         await target.save(update_fields=["role"])
         await _audit(actor, AuditAction.SET_ROLE, target, note=new_role.value)
-    await user_events.access_changed(target.id)
+        await tx.emit(RoleChanged(user_id=target.id))
     return target
 
 

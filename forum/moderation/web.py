@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from forum.accounts.identity import current_user
+from forum.accounts.standing import is_suspended
 from forum.articles.web import article_or_404
 from forum.errors import NotFound
 from forum.http import is_htmx, render, require_user, verified_form
@@ -46,8 +47,7 @@ async def hide(request: Request) -> Response:
             reply.id,
             form.get("reason"),
             form.get("note"),
-            publisher=request.app.state.live,
-            user_events=request.app.state.accounts,
+            bus=request.app.state.events,
         )
     except ValidationError as error:
         context.update(form=dict(form), errors=error.errors, action="hide")
@@ -68,8 +68,7 @@ async def unhide(request: Request) -> Response:
     shown = await service.unhide_reply(
         moderator,
         reply.id,
-        publisher=request.app.state.live,
-        user_events=request.app.state.accounts,
+        bus=request.app.state.events,
     )
     if not is_htmx(request):
         return RedirectResponse(reply_permalink(article.slug, shown.id), status_code=303)
@@ -93,7 +92,7 @@ async def flag(request: Request) -> Response:
             reply.id,
             form.get("reason"),
             form.get("note"),
-            user_events=request.app.state.accounts,
+            bus=request.app.state.events,
         )
     except ValidationError as error:
         context.update(form=dict(form), errors=error.errors, action="flag")
@@ -113,9 +112,7 @@ async def dismiss(request: Request) -> Response:
     """Dismiss a reply's flags from the queue."""
     _, reply = await reply_in_article(request)
     await verified_form(request)
-    await service.dismiss_flags(
-        await current_user(request), reply.id, user_events=request.app.state.accounts
-    )
+    await service.dismiss_flags(await current_user(request), reply.id, bus=request.app.state.events)
     if is_htmx(request):
         return Response("", media_type="text/html")
     return RedirectResponse("/mod/flags", status_code=303)
@@ -127,7 +124,7 @@ async def lock(request: Request) -> Response:
     await verified_form(request)
     locked = request.url.path.endswith("/lock")
     await service.set_lock(
-        await current_user(request), article, locked, publisher=request.app.state.live
+        await current_user(request), article, locked, bus=request.app.state.events
     )
     return RedirectResponse(f"/a/{article.slug}", status_code=303)
 
@@ -171,7 +168,7 @@ async def _profile_context(request: Request, member: User) -> dict[str, Any]:
     viewer = await current_user(request)
     return {
         "member": member,
-        "suspended": service.is_suspended(member),
+        "suspended": is_suspended(member),
         "show_reason": service.may_see_suspension_reason(viewer, member),
         "may_suspend": service.suspension_refusal(viewer, member) is None,
         "form": {},
@@ -191,8 +188,7 @@ async def suspend(request: Request) -> Response:
             form.get("reason"),
             until.isoformat() if until else None,
             form.get("hide_replies"),
-            publisher=request.app.state.live,
-            user_events=request.app.state.accounts,
+            bus=request.app.state.events,
         )
     except ValidationError as error:
         context = await _profile_context(request, user)
@@ -217,6 +213,6 @@ async def set_role(request: Request) -> Response:
         await require_user(request),
         user.username,
         form.get("role"),
-        user_events=request.app.state.accounts,
+        bus=request.app.state.events,
     )
     return RedirectResponse(f"/u/{user.username}", status_code=303)

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from tortoise.expressions import Q
 
-from forum.moderation.service import is_suspended
+from forum.accounts.standing import is_suspended
 from forum.notifications.mail import (
     FolderTransport,
     Letter,

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
+from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
-from forum.moderation.service import is_suspended, require_active
+from forum.accounts.standing import is_moderator, is_suspended, require_active
+from forum.event_types import MailQueued, NotificationsChanged, ReplyPosted, SubscriptionChanged
+from forum.events import EventBus, Transaction
 from forum.visibility import readable_rows
 from models import (
     Article,
@@ -21,6 +23,7 @@ from models import (
     NotificationKind,
     OutboxItem,
     Reply,
+    ReplyStatus,
     Subscription,
     User,
 )
@@ -29,58 +32,50 @@ from models import (
 LIST_LIMIT = 50
 
 
-class BellEvents(Protocol):
-    """Where unread counts go after a change (forum.live.accounts.LiveAccounts)."""
-
-    async def bell_changed(self, user_ids: list[int]) -> None:
-        """Tell these users' open pages their new unread counts."""
-
-
-class Notifier(Protocol):
-    """What posting a reply needs from notifications (forum.notifications.web.AppNotifier)."""
-
-    #: MAIL_COALESCE_SECONDS: one email per thread and recipient per window.
-    coalesce_seconds: int
-
-    async def notified(self, user_ids: list[int]) -> None:
-        """After commit: update these users' bells and wake the mail sender."""
-
-
-async def record_notifications(
-    reply: Reply, parent: Reply | None, article: Article, coalesce_seconds: int
-) -> list[int]:
-    """Notify the parent's author and the thread's followers of a new reply; call inside the
-    reply's transaction. Returns the ids of the users notified."""
-    subscriptions = await Subscription.filter(article_id=article.id)
+async def record_notifications(event: ReplyPosted, tx: Transaction, coalesce_seconds: int) -> None:
+    """Notify the parent's author and the thread's followers of a new reply, and queue their
+    mail: a hook of ReplyPosted, inside the reply's transaction (before the thread's stream
+    takes the article's row lock). Emits NotificationsChanged and MailQueued."""
+    subscriptions = await Subscription.filter(article_id=event.article_id)
     following = {sub.user_id for sub in subscriptions if sub.active}
+    # Leaving a thread also stops notices of replies to one's own replies in it.
     left = {sub.user_id for sub in subscriptions if not sub.active}
-    kinds: dict[int, NotificationKind] = {user_id: NotificationKind.THREAD for user_id in following}
-    if parent is not None:
-        parent_author = await User.get(id=parent.author_id)
-        if parent_author.notify_replies:
-            kinds[parent_author.id] = NotificationKind.REPLY
-    kinds.pop(reply.author_id, None)
-    for user_id in left:
-        kinds.pop(user_id, None)
-    if not kinds:
-        return []
-    recipients = [user for user in await User.filter(id__in=list(kinds)) if not is_suspended(user)]
+    candidates = following | ({event.parent_author_id} if event.parent_author_id else set())
+    candidates -= left | {event.author_id}
+    if not candidates:
+        return
+    kinds: dict[int, NotificationKind] = {}
+    recipients = []
+    for user in await User.filter(id__in=list(candidates)):
+        if is_suspended(user):
+            continue
+        if user.id == event.parent_author_id and user.notify_replies:
+            kinds[user.id] = NotificationKind.REPLY
+        elif user.id in following:
+            kinds[user.id] = NotificationKind.THREAD
+        else:
+            continue
+        recipients.append(user)
+    if not recipients:
+        return
     now = datetime.now(UTC)
     await Notification.bulk_create(
         [
-            Notification(user_id=user.id, reply_id=reply.id, kind=kinds[user.id])
+            Notification(user_id=user.id, reply_id=event.reply_id, kind=kinds[user.id])
             for user in recipients
         ]
     )
-    for user in recipients:
-        if user.email:
-            await OutboxItem.create(
-                recipient_id=user.id,
-                reply_id=reply.id,
-                article_id=article.id,
-                due_at=await _mail_due(user.id, article.id, now, coalesce_seconds),
-            )
-    return [user.id for user in recipients]
+    mailed = [user for user in recipients if user.email]
+    for user in mailed:
+        await OutboxItem.create(
+            recipient_id=user.id,
+            reply_id=event.reply_id,
+            article_id=event.article_id,
+            due_at=await _mail_due(user.id, event.article_id, now, coalesce_seconds),
+        )
+    await tx.emit(NotificationsChanged(user_ids=tuple(user.id for user in recipients)))
+    if mailed:
+        await tx.emit(MailQueued())
 
 
 async def _mail_due(
@@ -119,6 +114,33 @@ async def unread_count(user: User) -> int:
     ).count()
 
 
+async def unread_counts(user_ids: set[int]) -> dict[int, int]:
+    """unread_count of many users at once, for the bells one change touches: two queries
+    whatever their number (the rules are unread_count's: forum.visibility.readable_rows)."""
+    if not user_ids:
+        return {}
+    users = await User.filter(id__in=user_ids)
+    counts = {user.id: 0 for user in users}
+    unread = Notification.filter(user_id__in=list(counts), read_at=None)
+    visible = (
+        await unread.filter(reply__status=ReplyStatus.VISIBLE)
+        .annotate(total=Count("id"))
+        .group_by("user_id")
+        .values_list("user_id", "total")
+    )
+    for user_id, total in visible:
+        counts[int(user_id)] = int(total)
+    # Hidden replies are few: moderators still read them, and so do their authors.
+    moderators = {user.id for user in users if is_moderator(user)}
+    hidden = await unread.filter(reply__status=ReplyStatus.HIDDEN).values_list(
+        "user_id", "reply__author_id"
+    )
+    for user_id, author_id in hidden:
+        if user_id in moderators or user_id == author_id:
+            counts[int(user_id)] += 1
+    return counts
+
+
 async def notifications_for(user: User) -> tuple[int, list[NotificationView]]:
     """The unread count and the newest notifications, about replies the user may read."""
     require_active(user)
@@ -137,14 +159,15 @@ async def notifications_for(user: User) -> tuple[int, list[NotificationView]]:
     return await unread_count(user), items
 
 
-async def mark_read(user: User, ids: list[int] | None, bell: BellEvents) -> int:
+async def mark_read(user: User, ids: list[int] | None, bus: EventBus) -> int:
     """Mark some (or, with None, all) of the user's notifications read; returns how many."""
     require_active(user)
     query = Notification.filter(user_id=user.id, read_at=None)
     if ids is not None:
         query = query.filter(id__in=ids)
-    count = await query.update(read_at=datetime.now(UTC))
-    await bell.bell_changed([user.id])
+    async with bus.transaction() as tx:
+        count = await query.update(read_at=datetime.now(UTC))
+        await tx.emit(NotificationsChanged(user_ids=(user.id,)))
     return int(count)
 
 
@@ -155,16 +178,26 @@ async def is_following(user: User | None, article: Article) -> bool:
     return await Subscription.filter(user_id=user.id, article_id=article.id, active=True).exists()
 
 
-async def set_following(user: User | None, article: Article, follow: bool) -> bool:
+async def set_following(user: User | None, article: Article, follow: bool, bus: EventBus) -> bool:
     """Follow or leave a thread (leaving also stops notices of replies to one's replies)."""
     reader = require_active(user)
-    async with in_transaction():
+    async with bus.transaction() as tx:
         updated = await Subscription.filter(user_id=reader.id, article_id=article.id).update(
             active=follow
         )
         if not updated:
             await Subscription.create(user_id=reader.id, article_id=article.id, active=follow)
+        await tx.emit(
+            SubscriptionChanged(user_id=reader.id, article_id=article.id, following=follow)
+        )
     return follow
+
+
+async def notified_of(reply_id: int) -> tuple[int, ...]:
+    """Who was notified of a reply: their bells count it only while they may read it, so a
+    change to its visibility changes their unread counts."""
+    rows = await Notification.filter(reply_id=reply_id).values_list("user_id", flat=True)
+    return tuple(sorted(set(rows)))  # type: ignore[arg-type]
 
 
 async def leave_thread(user_id: int, article_id: int) -> None:

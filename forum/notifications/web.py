@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from forum.accounts.identity import check_csrf
+from forum.accounts.standing import is_suspended
 from forum.articles.web import article_or_404
 from forum.boundary import parse_id
 from forum.errors import NotFound
@@ -17,7 +18,6 @@ from forum.notifications import feeds, service
 from forum.notifications.tokens import read_unsubscribe_token
 from forum.urls import reply_permalink
 from forum.validation import ValidationError
-from forum.visibility import is_suspended
 from models import Article, User
 
 ATOM = "application/atom+xml; charset=utf-8"
@@ -26,8 +26,7 @@ ATOM = "application/atom+xml; charset=utf-8"
 async def _follow(request: Request, follow: bool) -> tuple[User, Article]:
     user = await require_user(request)
     article = await article_or_404(request.path_params["slug"])
-    await service.set_following(user, article, follow)
-    await request.app.state.accounts.following_changed(user, article, follow)
+    await service.set_following(user, article, follow, request.app.state.events)
     return user, article
 
 
@@ -61,7 +60,7 @@ async def mark_read_form(request: Request) -> Response:
         if notification_id is None:
             raise ValidationError({"id": "That is not a notification."})
         ids = [notification_id]
-    await service.mark_read(user, ids, request.app.state.accounts)
+    await service.mark_read(user, ids, request.app.state.events)
     return RedirectResponse("/notifications", status_code=303)
 
 
@@ -101,7 +100,7 @@ async def api_mark_read(request: Request) -> Response:
         or len(ids) > 1000
     ):
         return JSONResponse({"errors": {"ids": "ids must be a list of notification ids."}}, 422)
-    count = await service.mark_read(user, ids, request.app.state.accounts)
+    count = await service.mark_read(user, ids, request.app.state.events)
     return JSONResponse({"marked": count, "unread": await service.unread_count(user)})
 
 

@@ -92,9 +92,8 @@ async def create_reply(request: Request) -> Response:
         user,
         data.get("body"),
         data.get("parent_id"),
-        publisher=request.app.state.live,
+        bus=request.app.state.events,
         limiter=request.app.state.limiter,
-        notifier=request.app.state.notifier,
         images=request.app.state.images,
         max_depth=request.app.state.settings.max_reply_depth,
     )
@@ -128,7 +127,7 @@ async def update_reply(request: Request) -> Response:
         user,
         data.get("body"),
         window,
-        publisher=request.app.state.live,
+        bus=request.app.state.events,
         images=request.app.state.images,
     )
     node = await single_node(updated, user, FLAT)
@@ -140,5 +139,5 @@ async def delete_reply(request: Request) -> Response:
     user = await require_user(request)
     check_csrf(request, None)
     reply = await _reply_or_404(request)
-    await service.delete_reply(reply.id, user, publisher=request.app.state.live)
+    await service.delete_reply(reply.id, user, bus=request.app.state.events)
     return Response(status_code=204)

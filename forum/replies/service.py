@@ -5,17 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from forum.accounts.standing import require_active
 from forum.boundary import parse_id
 from forum.errors import Forbidden, NotFound
+from forum.event_types import ReplyDeleted, ReplyEdited, ReplyPosted
+from forum.events import EventBus
 from forum.images.policy import ImagePolicy
-from forum.live.events import EventPublisher, committed, record_event
 from forum.markdown import render_reply
-from forum.moderation.service import require_active
-from forum.notifications.service import Notifier, record_notifications
 from forum.ratelimits import LimitRules, RateLimiter
 from forum.validation import ValidationError, text_field
 from forum.visibility import counted_change, is_moderator, thread_rows
-from models import Article, EventKind, Reply, ReplyStatus, User
+from models import Article, Reply, ReplyStatus, User
 
 BODY_MAX = 10_000
 OWN_DUPLICATE = "You have just posted exactly this. Say something new?"
@@ -48,16 +48,15 @@ async def post_reply(
     body: object,
     parent_id: object = None,
     *,
-    publisher: EventPublisher,
+    bus: EventBus,
     limiter: RateLimiter,
-    notifier: Notifier,
     images: ImagePolicy,
     max_depth: int,
 ) -> Reply:
     """Post a reply to the article or to one of its replies; nothing is written on bad input.
 
     Replies nest at most max_depth levels deep (a reply to the article is the first level).
-    The notifications and mail it causes are written in the same transaction.
+    What it sets off (notifications, mail, live pages) reacts to its ReplyPosted event.
     """
     require_active(author)
     moderator = is_moderator(author)
@@ -87,7 +86,7 @@ async def post_reply(
         age = datetime.now(UTC) - author.created_at
         await limiter.check_post(author.id, age.total_seconds() / 3600)
     html = render_reply(text, images)
-    async with committed(publisher) as events:
+    async with bus.transaction() as tx:
         if parent is not None and not parent.has_replies:
             await Reply.filter(id=parent.id).update(has_replies=True)
         reply = await Reply.create(
@@ -99,17 +98,19 @@ async def post_reply(
             source=text,
             html=html,
         )
-        counted = counted_change(None, reply.status)
-        posted = await record_event(
-            article.id, EventKind.POSTED, reply.id, reply_count_change=counted
+        await tx.emit(
+            ReplyPosted(
+                article_id=article.id,
+                reply_id=reply.id,
+                reply_count_change=counted_change(None, reply.status),
+                author_id=author.id,
+                parent_author_id=parent.author_id if parent else None,
+            )
         )
-        events.append(posted)
         if not moderator:
-            # Again, now that the article's row is locked (record_event) until commit: of
-            # concurrent posts of one text, the later ones see the first and roll back.
+            # Again, now that the article's row is locked (its stream position is taken) until
+            # commit: of concurrent posts of one text, the later ones see the first and roll back.
             await _refuse_thread_duplicate(article.id, text, limiter.rules, besides=reply.id)
-        notified = await record_notifications(reply, parent, article, notifier.coalesce_seconds)
-    await notifier.notified(notified)
     return reply
 
 
@@ -170,7 +171,7 @@ async def edit_reply(
     body: object,
     window_seconds: int,
     *,
-    publisher: EventPublisher,
+    bus: EventBus,
     images: ImagePolicy,
 ) -> Reply:
     """Replace the text of the user's own reply within the edit window."""
@@ -184,9 +185,9 @@ async def edit_reply(
     reply.source = text
     reply.html = render_reply(text, images)
     reply.edited_at = datetime.now(UTC)
-    async with committed(publisher) as events:
+    async with bus.transaction() as tx:
         await reply.save(update_fields=["source", "html", "edited_at"])
-        events.append(await record_event(reply.article_id, EventKind.EDITED, reply.id))
+        await tx.emit(ReplyEdited(article_id=reply.article_id, reply_id=reply.id))
     return reply
 
 
@@ -200,23 +201,23 @@ class Deletion:
     reply_count_change: int
 
 
-async def delete_reply(reply_id: int, user: User, *, publisher: EventPublisher) -> Deletion:
+async def delete_reply(reply_id: int, user: User, *, bus: EventBus) -> Deletion:
     """Delete the user's own reply.
 
     A reply with replies under it stays as a "[deleted]" stub so the tree keeps its shape;
     without any it disappears, and so does every stub above it left with nothing under it.
     """
     reply = await _own_reply(reply_id, user)
-    async with committed(publisher) as events:
+    async with bus.transaction() as tx:
         outcome = await _delete(reply)
         gone_or_stub = outcome.removed_id if outcome.removed_id is not None else reply.id
-        deleted = await record_event(
-            reply.article_id,
-            EventKind.DELETED,
-            gone_or_stub,
-            reply_count_change=outcome.reply_count_change,
+        await tx.emit(
+            ReplyDeleted(
+                article_id=reply.article_id,
+                reply_id=gone_or_stub,
+                reply_count_change=outcome.reply_count_change,
+            )
         )
-        events.append(deleted)
     return outcome
 
 

@@ -94,9 +94,8 @@ async def create_reply(request: Request) -> Response:
             user,
             body,
             parent_id,
-            publisher=request.app.state.live,
+            bus=request.app.state.events,
             limiter=request.app.state.limiter,
-            notifier=request.app.state.notifier,
             images=request.app.state.images,
             max_depth=request.app.state.settings.max_reply_depth,
         )
@@ -168,7 +167,7 @@ async def edit_reply(request: Request) -> Response:
             user,
             form.get("body"),
             window,
-            publisher=request.app.state.live,
+            bus=request.app.state.events,
             images=request.app.state.images,
         )
     except ValidationError as error:
@@ -188,7 +187,7 @@ async def delete_reply(request: Request) -> Response:
     if request.method == "GET":
         return await render(request, "delete.html", {"article": article, "reply": reply})
     await verified_form(request)
-    outcome = await service.delete_reply(reply.id, user, publisher=request.app.state.live)
+    outcome = await service.delete_reply(reply.id, user, bus=request.app.state.events)
     if not is_htmx(request):
         target = reply_path(article.slug, reply.id) if outcome.stub else article_path(article.slug)
         return RedirectResponse(target, status_code=303)

@@ -1,0 +1,85 @@
+"""Who reacts to which event: every subscriber of the event bus, registered here and nowhere
+else (create_app calls these). Features never call each other; they react to events."""
+
+from __future__ import annotations
+
+import functools
+
+from forum.event_types import (
+    FlagsChanged,
+    MailQueued,
+    NotificationsChanged,
+    ReplyHidden,
+    ReplyPosted,
+    ReplyUnhidden,
+    RoleChanged,
+    SessionEnded,
+    SubscriptionChanged,
+    ThreadEvent,
+    UserSuspended,
+)
+from forum.events import EventBus
+from forum.live.accounts import LiveAccounts
+from forum.live.stream import record_in_stream
+from forum.live.threads import LiveThreads
+from forum.notifications.sender import MailSender
+from forum.notifications.service import notified_of, record_notifications
+from forum.settings import Settings
+
+
+def event_bus(settings: Settings) -> EventBus:
+    """The bus with its hooks: the work that commits or rolls back with each change."""
+    bus = EventBus()
+    # Notifications first: their rows are written before the thread's stream takes the
+    # article's row lock, which is then held only briefly until commit.
+    bus.hook(
+        ReplyPosted,
+        functools.partial(record_notifications, coalesce_seconds=settings.mail_coalesce_seconds),
+    )
+    bus.hook(ThreadEvent, record_in_stream)
+    return bus
+
+
+def subscribe_live(
+    bus: EventBus, live: LiveThreads, accounts: LiveAccounts, sender: MailSender | None
+) -> None:
+    """What happens after commit: open pages, bells, the moderators' queue, the mail sender."""
+    bus.subscribe(ThreadEvent, live.committed)
+
+    async def bells_of_notified(event: ReplyHidden | ReplyUnhidden) -> None:
+        # Bells count a reply only while its reader may read it.
+        await bus.dispatch(NotificationsChanged(user_ids=await notified_of(event.reply_id)))
+
+    bus.subscribe(ReplyHidden, bells_of_notified)
+    bus.subscribe(ReplyUnhidden, bells_of_notified)
+
+    async def bells(event: NotificationsChanged) -> None:
+        await accounts.bell_changed(event.user_ids)
+
+    async def following(event: SubscriptionChanged) -> None:
+        await accounts.following_changed(event.user_id, event.article_id, event.following)
+
+    async def suspended(event: UserSuspended) -> None:
+        await accounts.suspended(event.user_id)
+
+    async def role_changed(event: RoleChanged) -> None:
+        await accounts.access_changed(event.user_id)
+
+    async def signed_out(event: SessionEnded) -> None:
+        await accounts.session_ended(event.user_id, event.session_id)
+
+    async def queue_changed(event: FlagsChanged) -> None:
+        await accounts.flags_changed()
+
+    bus.subscribe(NotificationsChanged, bells)
+    bus.subscribe(SubscriptionChanged, following)
+    bus.subscribe(UserSuspended, suspended)
+    bus.subscribe(RoleChanged, role_changed)
+    bus.subscribe(SessionEnded, signed_out)
+    bus.subscribe(FlagsChanged, queue_changed)
+    if sender is not None:
+
+        async def wake_sender(event: MailQueued) -> None:
+            sender.wake.set()
+
+        bus.subscribe(MailQueued, wake_sender)
