@@ -115,7 +115,7 @@ async def statements_to_read(article: Article) -> dict[str, int]:
         await single_node(tops[-1], None, PAGE_SHAPE)
     counts["single_node"] = len(statements)
     with counting_statements() as statements:
-        await ancestors(deepest, None)
+        await ancestors(deepest, None, SETTINGS.permalink_ancestors)
     counts["ancestors"] = len(statements)
     # The preview really went PAGE_SHAPE.levels deep, so no query was skipped for lack of rows.
     edge = first.nodes[-1]
