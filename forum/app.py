@@ -310,7 +310,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=_routes(),
         middleware=[
             # First, so that it sees the server's own `send` (see forum.live.writer).
-            Middleware(DirectWriteMiddleware),
+            Middleware(DirectWriteMiddleware, enabled=settings.live_direct_writes),
             # Before the others, so that every answer (refusals of bad URLs too) carries them.
             Middleware(SecurityHeadersMiddleware, policy=security),
             Middleware(SafeUrlMiddleware),
@@ -333,6 +333,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.settings = settings
     app.state.events = event_bus(settings)
     app.state.templates = templates
+    app.state.page_extras = notifications_web.page_extras
     app.state.security = security
     app.state.images = ImagePolicy.from_settings(settings)
     app.state.image_fetcher = ImageFetcher(allow_private=settings.image_proxy_allow_private)

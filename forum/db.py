@@ -101,10 +101,15 @@ async def write_returning(model: type[Model], sql: str, params: list[object]) ->
     return rows
 
 
-def _cli_config() -> dict[str, Any]:
-    # Read lazily so importing this module never touches the environment.
-    return tortoise_config(load_settings().database_url)
+def model_from_row(model: type[ModelT], **values: Any) -> ModelT:
+    """An instance of model made from values read by a hand-written statement, as the ORM
+    makes one from a row (no query)."""
+    return model._init_from_db(**values)
 
 
-#: For the `tortoise` command line (makemigrations, migrate, history), see pyproject.toml.
-TORTOISE_ORM = _cli_config()
+def __getattr__(name: str) -> Any:
+    # TORTOISE_ORM is for the `tortoise` command line (makemigrations, migrate, history; see
+    # pyproject.toml), built when it asks: importing this module reads no settings.
+    if name == "TORTOISE_ORM":
+        return tortoise_config(load_settings().database_url)
+    raise AttributeError(name)

@@ -13,7 +13,6 @@ from starlette.websockets import WebSocketClose
 from forum.accounts.identity import CSRF_FIELD, check_csrf, csrf_token, current_user
 from forum.boundary import is_safe_text, parse_json, refuse_unsafe_text
 from forum.errors import SignInRequired
-from forum.notifications.service import unread_count
 from forum.validation import ValidationError
 from models import User
 
@@ -155,9 +154,12 @@ async def render(
 ) -> Response:
     """Render a template with what every page needs: the viewer, the CSRF token, the settings."""
     viewer = await current_user(request)
+    # Full pages (partials start with "_") show the header: ask its features (the bell's
+    # count) only for those; create_app says which (app.state.page_extras).
+    if viewer is not None and not template.startswith("_"):
+        context = {**await request.app.state.page_extras(viewer), **(context or {})}
     full_context = {
         "viewer": viewer,
-        "unread_notifications": await unread_count(viewer) if viewer else 0,
         "csrf_token": csrf_token(request),
         "settings": request.app.state.settings,
         **(context or {}),

@@ -9,8 +9,8 @@ from starlette.responses import JSONResponse, Response
 
 from forum.accounts.service import EMAIL_MAX, PASSWORD_MAX, PASSWORD_MIN
 from forum.boundary import ID_MAX
-from forum.replies.api import LIMIT_MAX
 from forum.replies.service import BODY_MAX
+from forum.replies.thread import LIMIT_MAX
 
 
 def _ref(name: str) -> dict[str, str]:

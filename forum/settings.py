@@ -9,10 +9,17 @@ from pathlib import Path
 
 from starlette.config import Config
 
-from forum.live.readers import SocketCaps
 from forum.ratelimits import LimitRules
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class SocketCaps:
+    """Most thread sockets one visitor and one address may hold open in a process (0: no cap)."""
+
+    per_visitor: int = 8
+    per_address: int = 200
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,8 @@ class Settings:
     live_queue_size: int = 256
     #: Longest gap (in events) a reconnecting page is replayed; a larger one refreshes instead.
     live_replay_limit: int = 500
+    #: Write live frames straight onto uvicorn's sockets (forum.live.writer); off: through ASGI.
+    live_direct_writes: bool = True
     #: How often open live sockets are checked against their accounts (role, session,
     #: suspension) for changes no notice announced, e.g. a role set from the command line.
     live_account_check_seconds: float = 30.0
@@ -133,6 +142,8 @@ def load_settings(env_file: str | Path | None = PROJECT_ROOT / ".env") -> Settin
         broker_prefix=config("BROKER_PREFIX", default="forum"),
         live_queue_size=config("LIVE_QUEUE_SIZE", cast=int, default=256),
         live_replay_limit=config("LIVE_REPLAY_LIMIT", cast=int, default=500),
+        live_direct_writes=config("LIVE_DIRECT_WRITES", default="on").lower()
+        not in ("off", "false", "0"),
         live_account_check_seconds=config("LIVE_ACCOUNT_CHECK_SECONDS", cast=float, default=30.0),
         live_sockets=SocketCaps(
             per_visitor=config("LIVE_SOCKETS_PER_VISITOR", cast=int, default=8),

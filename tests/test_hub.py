@@ -16,9 +16,9 @@ import redis.asyncio as aioredis
 from forum.live.backends import backend_for
 from forum.live.hub import Delivery, Hub, Lagging, Subscriber
 from forum.live.presence import Presence
-from forum.live.readers import Readers, SocketCaps
+from forum.live.readers import Readers
 from forum.live.render import FrameRenderer
-from forum.settings import Settings
+from forum.settings import Settings, SocketCaps
 from forum.templating import build_templates
 
 BACKENDS = [

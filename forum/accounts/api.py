@@ -6,8 +6,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from forum.accounts import service
-from forum.accounts.identity import SESSION_COOKIE, check_csrf, current_user, session_csrf_token
-from forum.accounts.web import LOGIN_FAILED, client_ip, set_session_cookie
+from forum.accounts.identity import (
+    SESSION_COOKIE,
+    check_csrf,
+    client_ip,
+    current_user,
+    session_csrf_token,
+)
+from forum.accounts.web import LOGIN_FAILED, set_session_cookie
 from forum.http import json_body, json_errors
 
 

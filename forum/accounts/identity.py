@@ -112,3 +112,8 @@ class VisitorCookieMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
+
+
+def client_ip(conn: HTTPConnection) -> str:
+    """The address a request or WebSocket came from (uvicorn applies trusted proxy headers)."""
+    return conn.client.host if conn.client else "unknown"

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from forum.accounts import service
-from forum.accounts.identity import SESSION_COOKIE
+from forum.accounts.identity import SESSION_COOKIE, client_ip
 from forum.errors import Forbidden
 from forum.http import render, verified_form
 from forum.ratelimits import RateLimited
@@ -14,11 +14,6 @@ from forum.validation import ValidationError
 from models import User
 
 LOGIN_FAILED = "Wrong username or password."
-
-
-def client_ip(conn: HTTPConnection) -> str:
-    """The address a request or WebSocket came from (uvicorn applies trusted proxy headers)."""
-    return conn.client.host if conn.client else "unknown"
 
 
 def safe_next(value: object) -> str:

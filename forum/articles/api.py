@@ -5,8 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from forum.articles.service import list_articles
-from forum.articles.web import article_or_404
+from forum.articles.service import article_or_404, list_articles
 from forum.urls import article_path, live_path
 from models import Article
 

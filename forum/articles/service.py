@@ -8,6 +8,7 @@ from pathlib import Path
 
 import frontmatter
 
+from forum.errors import NotFound
 from forum.markdown import render_article
 from models import Article
 
@@ -81,3 +82,11 @@ async def list_articles() -> list[Article]:
 async def get_article(slug: str) -> Article | None:
     """The article with this slug, or None."""
     return await Article.get_or_none(slug=slug)
+
+
+async def article_or_404(slug: str) -> Article:
+    """The article with this slug, or NotFound."""
+    article = await get_article(slug)
+    if article is None:
+        raise NotFound("There is no article at this address.")
+    return article

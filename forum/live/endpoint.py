@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from forum.accounts.identity import current_session, current_user, visitor_key
+from forum.accounts.identity import client_ip, current_session, current_user, visitor_key
 from forum.accounts.standing import is_suspended
-from forum.accounts.web import client_ip
 from forum.boundary import parse_json
 from forum.live.accounts import (
     ACCOUNT_CLOSE_CODES,
@@ -27,6 +28,8 @@ from forum.live.writer import DirectSocket, direct_socket
 from forum.validation import ValidationError
 from forum.visibility import viewer_kind
 from models import Session, User
+
+log = logging.getLogger("forum.live")
 
 #: Close codes (docs/live.md). 1013 makes htmx's ws extension reconnect, and then resume.
 CLOSE_POLICY = 1008
@@ -54,6 +57,24 @@ def origin_allowed(websocket: WebSocket, base_url: str) -> bool:
     if host:
         allowed |= {f"http://{host}", f"https://{host}"}
     return origin.rstrip("/") in allowed
+
+
+#: How a socket's task may end without anything being wrong.
+EXPECTED_ENDINGS = (asyncio.CancelledError, WebSocketDisconnect, Lagging)
+
+
+async def settle(tasks: Iterable[asyncio.Task[None]]) -> None:
+    """Wait for a socket's tasks (cancelled or done); log any that failed for a reason other
+    than the socket ending, with its cause, rather than let it pass in silence."""
+    for task in tasks:
+        try:
+            await task
+        except EXPECTED_ENDINGS:
+            pass
+        except ProtocolViolation:
+            pass  # the client's fault: closed with its code
+        except Exception:
+            log.exception("a live socket's task %s failed", task.get_name())
 
 
 class ProtocolViolation(Exception):
@@ -144,9 +165,7 @@ class ThreadConnection:
         finally:
             for task in tasks:
                 task.cancel()
-            for task in tasks:
-                with contextlib.suppress(BaseException):
-                    await task
+            await settle(tasks)
         if receiver in done and isinstance(receiver.exception(), ProtocolViolation):
             violation = receiver.exception()
             assert isinstance(violation, ProtocolViolation)

@@ -9,7 +9,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from forum.accounts.identity import current_session, current_user
 from forum.live.accounts import ACCOUNT_CLOSE_CODES, MODERATION_CHANNEL, user_channel
-from forum.live.endpoint import CLOSE_FELL_BEHIND, CLOSE_POLICY, origin_allowed
+from forum.live.endpoint import CLOSE_FELL_BEHIND, CLOSE_POLICY, origin_allowed, settle
 from forum.live.hub import Delivery, Hub, Lagging, Subscriber
 from forum.visibility import MODERATOR, is_moderator
 
@@ -88,9 +88,7 @@ async def _serve(websocket: WebSocket, hub: Hub, user_id: int, session_id: int |
         done, pending = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
             task.cancel()
-        for task in (sender, receiver):
-            with contextlib.suppress(BaseException):
-                await task
+        await settle((sender, receiver))
         code = None
         if sender in done and not sender.cancelled():
             error = sender.exception()

@@ -11,15 +11,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class SocketCaps:
-    """Most thread sockets one visitor and one address may hold open in a process (0: no cap)."""
-
-    per_visitor: int = 8
-    per_address: int = 200
+from forum.settings import SocketCaps
 
 
 class Readers:

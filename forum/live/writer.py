@@ -18,12 +18,12 @@ declines. Either way the caller takes the ordinary ASGI path, which waits.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import weakref
 from collections.abc import Awaitable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
-from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 from websockets.server import ServerProtocol
@@ -32,6 +32,12 @@ from forum.live.hub import Delivery
 
 log = logging.getLogger("forum.live")
 
+try:
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+except ImportError:  # pragma: no cover - another uvicorn: every frame goes through ASGI
+    WebSocketsSansIOProtocol = None  # type: ignore[assignment,misc]
+    log.warning("uvicorn's sans-I/O WebSocket protocol is not there: no direct live writes")
+
 #: Where DirectWriteMiddleware leaves a WebSocket's uvicorn protocol in its scope.
 SCOPE_KEY = "forum.live.protocol"
 
@@ -39,13 +45,15 @@ SCOPE_KEY = "forum.live.protocol"
 class DirectWriteMiddleware:
     """Outermost ASGI layer: note the uvicorn protocol behind a WebSocket's `send`, if any."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, enabled: bool = True) -> None:
         self.app = app
+        #: LIVE_DIRECT_WRITES=off: every frame goes through ASGI.
+        self.enabled = enabled and WebSocketsSansIOProtocol is not None
 
     def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         # Not a coroutine itself, so that no frame of it stays suspended for each open socket;
         # a weak reference, since the protocol holds the scope.
-        if scope["type"] == "websocket":
+        if self.enabled and scope["type"] == "websocket":
             protocol = getattr(send, "__self__", None)
             if isinstance(protocol, WebSocketsSansIOProtocol):
                 scope[SCOPE_KEY] = weakref.ref(protocol)
@@ -98,6 +106,27 @@ def direct_socket(scope: Scope) -> DirectSocket | None:
     (another server or protocol, or per-message compression)."""
     reference = scope.get(SCOPE_KEY)
     protocol = reference() if isinstance(reference, weakref.ref) else None
-    if not isinstance(protocol, WebSocketsSansIOProtocol) or protocol.conn.extensions:
+    if WebSocketsSansIOProtocol is None or not isinstance(protocol, WebSocketsSansIOProtocol):
         return None
-    return DirectSocket(protocol.conn, protocol.transport, protocol.writable)
+    # uvicorn's internals, checked rather than trusted: any mismatch after an upgrade means
+    # the ASGI path, said once in the log, never a broken socket.
+    conn = getattr(protocol, "conn", None)
+    transport = getattr(protocol, "transport", None)
+    writable = getattr(protocol, "writable", None)
+    if not (
+        isinstance(conn, ServerProtocol)
+        # uvloop's transports are not asyncio.Transport subclasses: what a write uses is checked.
+        and callable(getattr(transport, "write", None))
+        and callable(getattr(transport, "is_closing", None))
+        and isinstance(writable, asyncio.Event)
+    ):
+        _mismatch()
+        return None
+    if conn.extensions:
+        return None
+    return DirectSocket(conn, transport, writable)  # type: ignore[arg-type]
+
+
+@functools.cache
+def _mismatch() -> None:
+    log.warning("uvicorn's WebSocket protocol is not as expected: live frames go through ASGI")

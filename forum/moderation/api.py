@@ -7,7 +7,7 @@ from starlette.responses import JSONResponse, Response
 
 from forum.accounts.identity import check_csrf, current_user
 from forum.accounts.standing import is_suspended
-from forum.articles.web import article_or_404
+from forum.articles.service import article_or_404
 from forum.errors import NotFound
 from forum.http import json_body, json_errors, read_body, require_user
 from forum.moderation import service

@@ -9,12 +9,12 @@ from starlette.responses import RedirectResponse, Response
 
 from forum.accounts.identity import current_user
 from forum.accounts.standing import is_suspended
-from forum.articles.web import article_or_404
+from forum.articles.service import article_or_404
 from forum.errors import NotFound
 from forum.http import is_htmx, render, require_user, verified_form
 from forum.moderation import service
+from forum.pages import reply_from_path
 from forum.replies.thread import ReplyNode
-from forum.replies.web import reply_in_article
 from forum.urls import reply_permalink
 from forum.validation import ValidationError
 from forum.visibility import shows_body
@@ -32,7 +32,7 @@ async def _reply_main(request: Request, article: Any, reply: Any) -> Response:
 
 async def hide(request: Request) -> Response:
     """Hide a reply with a reason: the form (in place with htmx), then the reply as now shown."""
-    article, reply = await reply_in_article(request)
+    article, reply = await reply_from_path(request)
     service.require_moderator(await current_user(request))
     context: dict[str, Any] = {"article": article, "reply": reply, "reasons": REASONS}
     template = "_hide_form.html" if is_htmx(request) else "moderate_reply.html"
@@ -59,7 +59,7 @@ async def hide(request: Request) -> Response:
 
 async def unhide(request: Request) -> Response:
     """Show a hidden reply again (a confirmation page without JS)."""
-    article, reply = await reply_in_article(request)
+    article, reply = await reply_from_path(request)
     moderator = service.require_moderator(await current_user(request))
     if request.method == "GET":
         context = {"article": article, "reply": reply, "action": "unhide", "form": {}, "errors": {}}
@@ -77,7 +77,7 @@ async def unhide(request: Request) -> Response:
 
 async def flag(request: Request) -> Response:
     """Report a reply to the moderators."""
-    article, reply = await reply_in_article(request)
+    article, reply = await reply_from_path(request)
     service.check_flaggable(reply, await require_user(request))
     context: dict[str, Any] = {"article": article, "reply": reply, "reasons": REASONS}
     template = "_flag_form.html" if is_htmx(request) else "moderate_reply.html"
@@ -110,7 +110,7 @@ async def flag(request: Request) -> Response:
 
 async def dismiss(request: Request) -> Response:
     """Dismiss a reply's flags from the queue."""
-    _, reply = await reply_in_article(request)
+    _, reply = await reply_from_path(request)
     await verified_form(request)
     await service.dismiss_flags(await current_user(request), reply.id, bus=request.app.state.events)
     if is_htmx(request):

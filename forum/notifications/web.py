@@ -10,7 +10,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 
 from forum.accounts.identity import check_csrf
 from forum.accounts.standing import is_suspended
-from forum.articles.web import article_or_404
+from forum.articles.service import article_or_404
 from forum.boundary import parse_id
 from forum.errors import NotFound
 from forum.http import is_htmx, json_body, read_body, render, require_user, verified_form
@@ -173,3 +173,8 @@ async def reply_setting(request: Request) -> Response:
     user.notify_replies = form.get("notify_replies") == "on"
     await user.save(update_fields=["notify_replies"])
     return RedirectResponse("/notifications", status_code=303)
+
+
+async def page_extras(viewer: User) -> dict[str, object]:
+    """What every full page's header shows a signed-in viewer of notifications: the bell."""
+    return {"unread_notifications": await service.unread_count(viewer)}

@@ -6,12 +6,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from forum.accounts.identity import check_csrf, current_user
-from forum.articles.web import article_or_404
+from forum.articles.service import article_or_404
 from forum.boundary import parse_whole
 from forum.errors import NotFound
 from forum.http import json_body, require_user
 from forum.replies import service
 from forum.replies.thread import (
+    LIMIT_MAX,
     ReplyNode,
     TreeShape,
     children_chunk,
@@ -28,7 +29,6 @@ from models import Reply
 
 #: The API lists one level at a time: children are counted, not loaded.
 FLAT = TreeShape(children_preview=0, levels=0)
-LIMIT_MAX = 100
 
 
 def reply_json(request: Request, slug: str, node: ReplyNode) -> dict[str, object]:

@@ -12,12 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from forum.articles.service import article_or_404
 from forum.boundary import ID_MAX, parse_whole
-from forum.db import select_models
+from forum.db import model_from_row, select_models
+from forum.errors import NotFound
+from forum.settings import Settings
 from forum.validation import ValidationError
 from forum.visibility import as_seen_by, shows_body, stub_of, thread_rows, thread_rows_sql
 from models import Article, Reply, User
 
+#: Most replies one request may ask for at once (the API's limit).
+LIMIT_MAX = 100
 #: Columns the tree statement adds to each reply's own (see _tree_sql).
 TREE_COLUMNS = ["tree_level", "author_username", "child_count"]
 
@@ -174,7 +179,7 @@ async def replies_by_id(ids: set[int]) -> dict[int, Reply]:
 
 def _attach_author(row: Reply) -> None:
     """The author as far as a thread shows it (the name), from the statement that read row."""
-    row.author = User._init_from_db(id=row.author_id, username=vars(row)["author_username"])
+    row.author = model_from_row(User, id=row.author_id, username=vars(row)["author_username"])
 
 
 async def visible_reply(reply_id: int, viewer: User | None) -> Reply | None:
@@ -269,3 +274,17 @@ def parse_cursor(value: str | None, name: str = "cursor") -> int | None:
     if position is None:
         raise ValidationError({name: f"{name} is not a valid position in the thread."})
     return position or None
+
+
+def tree_shape(settings: Settings) -> TreeShape:
+    """How much of a thread one page loads, from the settings."""
+    return TreeShape(children_preview=settings.children_preview, levels=settings.preview_depth - 1)
+
+
+async def reply_in_article(slug: str, reply_id: int, viewer: User | None) -> tuple[Article, Reply]:
+    """The article and one of its replies as viewer may see it (visible_reply), or NotFound."""
+    article = await article_or_404(slug)
+    reply = await visible_reply(reply_id, viewer)
+    if reply is None or reply.article_id != article.id:
+        raise NotFound("That reply does not exist (or is no longer visible).")
+    return article, reply

@@ -8,10 +8,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from forum.accounts.identity import current_user
-from forum.articles.web import article_context, article_or_404, tree_shape
+from forum.articles.service import article_or_404
 from forum.boundary import parse_id
-from forum.errors import NotFound
 from forum.http import is_htmx, render, require_user, verified_form
+from forum.pages import article_context, reply_from_path
 from forum.ratelimits import RateLimited
 from forum.replies import service
 from forum.replies.thread import (
@@ -20,6 +20,7 @@ from forum.replies.thread import (
     children_chunk,
     parse_cursor,
     single_node,
+    tree_shape,
     visible_reply,
 )
 from forum.urls import article_path, reply_path, reply_permalink
@@ -28,18 +29,9 @@ from forum.visibility import shows_body
 from models import Article, Reply
 
 
-async def reply_in_article(request: Request) -> tuple[Article, Reply]:
-    """The article and reply named in the path, if the viewer may see the reply; else NotFound."""
-    article = await article_or_404(request.path_params["slug"])
-    reply = await visible_reply(request.path_params["reply_id"], await current_user(request))
-    if reply is None or reply.article_id != article.id:
-        raise NotFound("That reply does not exist (or is no longer visible).")
-    return article, reply
-
-
 async def _permalink_context(request: Request, article: Article, reply: Reply) -> dict[str, Any]:
     viewer = await current_user(request)
-    shape = tree_shape(request)
+    shape = tree_shape(request.app.state.settings)
     after_param = request.query_params.get("after")
     after = parse_cursor(after_param, "after")
     # ?after=0 (the "continue this thread" link) asks for the children from the first one.
@@ -62,7 +54,7 @@ async def _permalink_context(request: Request, article: Article, reply: Reply) -
 
 async def permalink(request: Request) -> Response:
     """The thread opened at one reply; with ?after= (htmx), the next chunk of its replies."""
-    article, reply = await reply_in_article(request)
+    article, reply = await reply_from_path(request)
     context = await _permalink_context(request, article, reply)
     if is_htmx(request) and context["children"] is not None:
         return await render(request, "_children_chunk.html", context)
@@ -71,7 +63,7 @@ async def permalink(request: Request) -> Response:
 
 async def reply_form(request: Request) -> Response:
     """The form to answer a reply: in place with htmx, on the permalink page without."""
-    article, reply = await reply_in_article(request)
+    article, reply = await reply_from_path(request)
     await require_user(request)
     context = {"article": article, "parent": reply, "form": {"body": ""}, "errors": {}}
     if is_htmx(request):
@@ -109,7 +101,7 @@ async def create_reply(request: Request) -> Response:
         return response
     if not is_htmx(request):
         return RedirectResponse(reply_permalink(article.slug, reply.id), status_code=303)
-    node = await single_node(reply, user, tree_shape(request))
+    node = await single_node(reply, user, tree_shape(request.app.state.settings))
     context = {
         "article": article,
         "node": node,
@@ -152,7 +144,7 @@ async def _form_errors(
 
 async def edit_reply(request: Request) -> Response:
     """Edit one's own reply: the form (in place with htmx), then the updated reply."""
-    article, reply = await reply_in_article(request)
+    article, reply = await reply_from_path(request)
     user = await require_user(request)
     context: dict[str, Any] = {"article": article, "reply": reply, "errors": {}}
     if request.method == "GET":
@@ -176,13 +168,13 @@ async def edit_reply(request: Request) -> Response:
         return await render(request, template, context, status_code=422)
     if not is_htmx(request):
         return RedirectResponse(reply_permalink(article.slug, updated.id), status_code=303)
-    node = await single_node(updated, user, tree_shape(request))
+    node = await single_node(updated, user, tree_shape(request.app.state.settings))
     return await render(request, "_reply_main.html", {"article": article, "node": node})
 
 
 async def delete_reply(request: Request) -> Response:
     """Delete one's own reply: a confirmation page without JS, the stub (or removal) with htmx."""
-    article, reply = await reply_in_article(request)
+    article, reply = await reply_from_path(request)
     user = await require_user(request)
     if request.method == "GET":
         return await render(request, "delete.html", {"article": article, "reply": reply})
@@ -192,7 +184,7 @@ async def delete_reply(request: Request) -> Response:
         target = reply_path(article.slug, reply.id) if outcome.stub else article_path(article.slug)
         return RedirectResponse(target, status_code=303)
     if outcome.stub is not None:
-        node = await single_node(outcome.stub, user, tree_shape(request))
+        node = await single_node(outcome.stub, user, tree_shape(request.app.state.settings))
         return await render(request, "_reply_main.html", {"article": article, "node": node})
     return Response(
         status_code=200,

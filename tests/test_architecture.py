@@ -1,0 +1,70 @@
+"""The import rules of docs/architecture.md, checked on the source: features react to events
+instead of importing each other, and no feature reaches into another's handlers."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+FORUM = Path(__file__).resolve().parent.parent / "forum"
+#: Lowest first: a feature's services may import those of the features before it.
+FEATURE_ORDER = {"accounts": 0, "articles": 0, "replies": 1, "moderation": 2, "notifications": 2}
+HANDLERS = {"web", "api"}
+COMPOSITION = {"forum.app", "forum.wiring", "forum.cli", "forum.__main__"}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(FORUM.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports_of(path: Path) -> set[str]:
+    """The forum modules a file imports (from-imports of packages count their names too)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("forum"):
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name.startswith("forum"))
+    return found
+
+
+MODULES = {module_name(path): path for path in FORUM.rglob("*.py")}
+
+
+def feature_of(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 and parts[1] in FEATURE_ORDER else None
+
+
+def is_handler(module: str) -> bool:
+    return module.split(".")[-1] in HANDLERS and feature_of(module) is not None
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_imports_follow_the_layers(module: str) -> None:
+    if module in COMPOSITION:
+        return
+    imported = {name for name in imports_of(MODULES[module]) if name in MODULES}
+    own = feature_of(module)
+    for target in imported:
+        target_feature = feature_of(target)
+        # Nobody but the composition reaches into another feature's handlers.
+        if is_handler(target):
+            assert target_feature == own, f"{module} imports {target}"
+        assert target not in COMPOSITION, f"{module} imports {target}"
+        in_services = own is not None and not is_handler(module)
+        if in_services and target_feature is not None and target_feature != own:
+            assert FEATURE_ORDER[target_feature] < FEATURE_ORDER[own], (
+                f"{module} ({own}) imports {target}: {target_feature} is not below {own}"
+            )
+        core = own is None and not module.startswith(("forum.live", "forum.pages"))
+        if core and module not in {"forum.http", "forum.access", "forum.openapi"}:
+            assert target_feature is None or target == "forum.accounts.standing", (
+                f"core module {module} imports the feature module {target}"
+            )
+        if in_services or (core and module != "forum.http"):
+            assert not target.startswith("forum.live"), f"{module} imports {target}"
