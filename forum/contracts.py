@@ -131,7 +131,8 @@ def decode_query(schema: type[S], request: Request) -> S:
         try:
             if base is int and not (raw.isascii() and raw.isdigit()):
                 raise msgspec.ValidationError
-            data[info.encode_name] = msgspec.convert(raw, info.type, strict=False)
+            # Present, so not None: lax msgspec would read the text "null" as None.
+            data[info.encode_name] = msgspec.convert(raw, _present(info.type), strict=False)
         except msgspec.ValidationError:
             errors[info.encode_name] = _message(info, raw)
     if errors:
@@ -139,10 +140,17 @@ def decode_query(schema: type[S], request: Request) -> S:
     return msgspec.convert(data, schema)
 
 
+def _present(annotation: Any) -> Any:
+    """The type of a value that is there: `X | None` without the None."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        kinds = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        return kinds[0] if len(kinds) == 1 else annotation
+    return annotation
+
+
 def _unwrap(annotation: Any) -> tuple[Any, list[msgspec.Meta]]:
     """The type under `X | None` and `Annotated[X, Meta(...)]`, with its Meta."""
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        annotation = next(arg for arg in typing.get_args(annotation) if arg is not type(None))
+    annotation = _present(annotation)
     if typing.get_origin(annotation) is typing.Annotated:
         base, *extras = typing.get_args(annotation)
         return base, [extra for extra in extras if isinstance(extra, msgspec.Meta)]

@@ -98,9 +98,6 @@ def build_document(routes: Iterable[BaseRoute], settings: Settings) -> dict[str,
         "paths": paths,
         "components": {
             "schemas": components,
-            "securitySchemes": {
-                "session": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE},
-            },
         },
     }
 
@@ -140,8 +137,6 @@ def _operation(
             "required": any(info.required for info in msgspec.structs.fields(contract.body)),
             "content": {"application/json": {"schema": contract.body}},
         }
-    if route.access is not Access.ANYONE:
-        operation["security"] = [{"session": []}]
     return operation
 
 
