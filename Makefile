@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-postgres lint bench bench-live migrations install clean
+.PHONY: run test test-postgres lint fuzz bench bench-live migrations install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# Schemathesis against a real server with the generated OpenAPI document (bounded: ~1 minute).
+fuzz: install
+	$(BIN)/python -m tests.fuzz
 
 bench: install
 	$(BIN)/python bench/page.py

@@ -77,15 +77,20 @@ async def verified_form(request: Request) -> FormData:
 async def json_body(request: Request, *, csrf: bool = True) -> dict[str, Any]:
     """The request's JSON object; checks the X-CSRF-Token header unless csrf=False.
 
-    ValidationError for anything forum.boundary.parse_json refuses, or a JSON other than an object.
+    No body at all is an empty object (whatever its Content-Type); UnsupportedMediaType for a
+    body that is not application/json; ValidationError for anything forum.boundary.parse_json
+    refuses, or a JSON other than an object.
     """
     await current_user(request)
     if csrf:
         check_csrf(request, None)
+    raw = await read_body(request)
+    if not raw:
+        return {}
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json":
         raise UnsupportedMediaType()
-    data = parse_json(await read_body(request) or b"null")
+    data = parse_json(raw)
     if not isinstance(data, dict):
         raise ValidationError({"json": "Send a JSON object."})
     return data

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from forum.accounts import service
 from forum.accounts.identity import (
@@ -14,41 +14,57 @@ from forum.accounts.identity import (
     session_csrf_token,
 )
 from forum.accounts.web import LOGIN_FAILED, set_session_cookie
-from forum.http import json_body, json_errors
+from forum.contracts import api, respond
+from forum.http import json_errors
+from forum.schemas import Account, Credentials, NewAccount, SessionStarted
 
 
-async def create_account(request: Request) -> Response:
+@api(
+    "Register an account",
+    body=NewAccount,
+    response=Account,
+    status=201,
+    csrf=False,
+    errors=(409, 429),
+)
+async def create_account(request: Request, body: NewAccount) -> Response:
     """POST /api/accounts: register; 201, or 409/422 with field errors (429 when this address
     registered too many accounts lately)."""
-    data = await json_body(request, csrf=False)
     try:
         user = await service.register(
-            data.get("username"),
-            data.get("password"),
-            data.get("email"),
+            body.username,
+            body.password,
+            body.email,
             limiter=request.app.state.limiter,
             ip=client_ip(request),
         )
     except service.UsernameTaken as error:
         return json_errors(error.errors, status_code=409)
-    return JSONResponse({"username": user.username, "email": user.email}, status_code=201)
+    return respond(Account(user.username, user.email), 201)
 
 
-async def create_session(request: Request) -> Response:
+@api(
+    "Sign in (sets the session cookie)",
+    body=Credentials,
+    response=SessionStarted,
+    csrf=False,
+    errors=(401, 403, 429),
+)
+async def create_session(request: Request, body: Credentials) -> Response:
     """POST /api/session: sign in; answers the CSRF token and sets the session cookie."""
-    data = await json_body(request, csrf=False)
     user = await service.sign_in(
-        data.get("username"), data.get("password"), request.app.state.limiter, client_ip(request)
+        body.username, body.password, request.app.state.limiter, client_ip(request)
     )
     if user is None:
         return json_errors({"password": LOGIN_FAILED}, status_code=401)
     new_session = await service.start_session(user, request.app.state.settings.session_days)
     token = session_csrf_token(request.app.state.settings.secret_key, new_session.token)
-    response = JSONResponse({"username": user.username, "csrf_token": token})
+    response = respond(SessionStarted(user.username, token))
     set_session_cookie(request, response, new_session)
     return response
 
 
+@api("Sign out (deletes the session server-side)", status=204)
 async def delete_session(request: Request) -> Response:
     """DELETE /api/session: sign out (the session is deleted server-side); needs X-CSRF-Token."""
     # Like any unsafe request: another site must not be able to sign the reader out.

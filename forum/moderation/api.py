@@ -2,204 +2,199 @@
 
 from __future__ import annotations
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from typing import TypeVar
 
-from forum.accounts.identity import check_csrf, current_user
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from forum.accounts.identity import current_user
 from forum.accounts.standing import is_suspended
 from forum.articles.service import article_or_404
+from forum.contracts import api, respond
 from forum.errors import NotFound
-from forum.http import json_body, json_errors, read_body, require_user
+from forum.http import json_errors, require_user
 from forum.moderation import service
+from forum.schemas import (
+    AuditLog,
+    Dismissed,
+    FlaggedReply,
+    FlagOut,
+    FlagQueue,
+    Judgement,
+    LockState,
+    LogEntry,
+    LogQuery,
+    NoFields,
+    ReplyState,
+    RoleChange,
+    Suspension,
+    UserState,
+)
 from forum.urls import reply_permalink
-from forum.validation import ValidationError
-from models import AuditEntry, Reply, User
+from models import User
+
+T = TypeVar("T", bound=msgspec.Struct)
 
 
-async def _body(request: Request) -> dict[str, object]:
-    """The JSON body if any; an empty body is an empty object. Checks the CSRF header."""
-    if not await read_body(request):
-        check_csrf(request, None)
-        return {}
-    return await json_body(request)
+def _state(user: User, viewer: User | None) -> UserState:
+    return UserState(
+        username=user.username,
+        role=user.role,
+        suspended=is_suspended(user),
+        suspended_until=user.suspended_until,
+        suspension_reason=(
+            user.suspension_reason if service.may_see_suspension_reason(viewer, user) else None
+        ),
+    )
 
 
-def _reply_state(reply: Reply) -> dict[str, object]:
-    return {
-        "id": reply.id,
-        "status": reply.status.value,
-        "hidden_reason": reply.hidden_reason.value if reply.hidden_reason else None,
-        "hidden_note": reply.hidden_note,
-    }
+def _as(schema: type[T], row: object) -> T:
+    """A model row as a response schema whose fields it has."""
+    return msgspec.convert(row, schema, from_attributes=True)
 
 
-async def hide(request: Request) -> Response:
+@api("Hide a reply (moderators)", body=Judgement, response=ReplyState, errors=(404, 422))
+async def hide(request: Request, body: Judgement) -> Response:
     """POST /api/replies/{id}/hide {reason, note?}."""
     user = await require_user(request)
-    data = await _body(request)
     reply = await service.hide_reply(
         user,
         request.path_params["reply_id"],
-        data.get("reason"),
-        data.get("note"),
+        body.reason,
+        body.note,
         bus=request.app.state.events,
     )
-    return JSONResponse(_reply_state(reply))
+    return respond(_as(ReplyState, reply))
 
 
-async def unhide(request: Request) -> Response:
+@api("Unhide a reply (moderators)", body=NoFields, response=ReplyState, errors=(404, 422))
+async def unhide(request: Request, body: NoFields) -> Response:
     """POST /api/replies/{id}/unhide."""
     user = await require_user(request)
-    await _body(request)
     reply = await service.unhide_reply(
         user,
         request.path_params["reply_id"],
         bus=request.app.state.events,
     )
-    return JSONResponse(_reply_state(reply))
+    return respond(_as(ReplyState, reply))
 
 
-async def flag(request: Request) -> Response:
+@api(
+    "Flag a reply for the moderators",
+    body=Judgement,
+    response=FlagOut,
+    status=201,
+    errors=(403, 404, 409),
+)
+async def flag(request: Request, body: Judgement) -> Response:
     """POST /api/replies/{id}/flags {reason, note?}: 201, or 409 when flagged before."""
     user = await require_user(request)
-    data = await _body(request)
     try:
         created = await service.flag_reply(
             user,
             request.path_params["reply_id"],
-            data.get("reason"),
-            data.get("note"),
+            body.reason,
+            body.note,
             bus=request.app.state.events,
         )
     except service.AlreadyFlagged as already:
         return json_errors({"reply": already.message}, status_code=409)
-    return JSONResponse(
-        {"id": created.id, "reply_id": created.reply_id, "reason": created.reason.value},
-        status_code=201,
-    )
+    return respond(_as(FlagOut, created), 201)
 
 
-async def dismiss(request: Request) -> Response:
+@api("Dismiss a reply's flags (moderators)", body=NoFields, response=Dismissed, errors=(404,))
+async def dismiss(request: Request, body: NoFields) -> Response:
     """POST /api/replies/{id}/flags/dismiss: clear the reply's open flags."""
     user = await require_user(request)
-    await _body(request)
     count = await service.dismiss_flags(
         user, request.path_params["reply_id"], bus=request.app.state.events
     )
-    return JSONResponse({"dismissed": count})
+    return respond(Dismissed(count))
 
 
+@api("The flag queue, most-flagged first (moderators)", response=FlagQueue)
 async def flags(request: Request) -> Response:
     """GET /api/mod/flags: the flag queue, most-flagged first."""
     base = request.app.state.settings.base_url
     items = await service.flag_queue(await require_user(request))
-    return JSONResponse(
-        {
-            "flags": [
-                {
-                    "reply_id": item.reply.id,
-                    "article": item.reply.article.slug,
-                    "author": item.reply.author.username,
-                    "body_html": item.reply.html,
-                    "status": item.reply.status.value,
-                    "flag_count": item.flag_count,
-                    "reasons": item.reasons,
-                    "url": base + reply_permalink(item.reply.article.slug, item.reply.id),
-                }
-                for item in items
-            ]
-        }
-    )
+    queue = [
+        FlaggedReply(
+            reply_id=item.reply.id,
+            article=item.reply.article.slug,
+            author=item.reply.author.username,
+            body_html=item.reply.html,
+            status=item.reply.status,
+            flag_count=item.flag_count,
+            reasons=item.reasons,
+            url=base + reply_permalink(item.reply.article.slug, item.reply.id),
+        )
+        for item in items
+    ]
+    return respond(FlagQueue(queue))
 
 
-def _entry_json(entry: AuditEntry) -> dict[str, object]:
-    return {
-        "id": entry.id,
-        "actor": entry.actor_name,
-        "action": entry.action.value,
-        "target_type": entry.target_type,
-        "target_id": entry.target_id,
-        "target": entry.target_label,
-        "reason": entry.reason,
-        "note": entry.note,
-        "created_at": entry.created_at.isoformat(),
-    }
-
-
-async def log(request: Request) -> Response:
+@api("The audit log, newest first (moderators)", query=LogQuery, response=AuditLog)
+async def log(request: Request, query: LogQuery) -> Response:
     """GET /api/mod/log?action=&actor=: the audit log, newest first."""
     entries = await service.audit_log(
         await require_user(request),
-        action=request.query_params.get("action", ""),
-        actor=request.query_params.get("actor", "")[:30],
+        action=query.action or "",
+        actor=query.actor or "",
     )
-    return JSONResponse({"entries": [_entry_json(entry) for entry in entries]})
+    return respond(AuditLog([_as(LogEntry, entry) for entry in entries]))
 
 
-async def lock(request: Request) -> Response:
+@api("Lock (no new replies) or unlock a thread (moderators)", body=NoFields, response=LockState)
+async def lock(request: Request, body: NoFields) -> Response:
     """POST /api/articles/{slug}/lock and /unlock."""
     user = await require_user(request)
-    await _body(request)
     article = await article_or_404(request.path_params["slug"])
     locked = request.url.path.endswith("/lock")
     await service.set_lock(user, article, locked, bus=request.app.state.events)
-    return JSONResponse({"slug": article.slug, "locked": locked})
+    return respond(LockState(article.slug, locked))
 
 
-def _user_state(user: User, viewer: User | None) -> dict[str, object]:
-    return {
-        "username": user.username,
-        "role": user.role.value,
-        "suspended": is_suspended(user),
-        "suspended_until": user.suspended_until.isoformat() if user.suspended_until else None,
-        "suspension_reason": (
-            user.suspension_reason if service.may_see_suspension_reason(viewer, user) else None
-        ),
-    }
-
-
-async def suspend(request: Request) -> Response:
+@api("Suspend a member (moderators)", body=Suspension, response=UserState, errors=(403, 404))
+async def suspend(request: Request, body: Suspension) -> Response:
     """POST /api/users/{username}/suspend {reason, until?, hide_replies?}."""
     user = await require_user(request)
-    data = await _body(request)
-    hide_replies = data.get("hide_replies", False)
-    if not isinstance(hide_replies, bool):
-        raise ValidationError({"hide_replies": "hide_replies must be true or false."})
     target = await service.suspend_user(
         user,
         request.path_params["username"],
-        data.get("reason"),
-        data.get("until"),
-        hide_replies,
+        body.reason,
+        body.until,
+        body.hide_replies,
         bus=request.app.state.events,
     )
-    return JSONResponse(_user_state(target, user))
+    return respond(_state(target, user))
 
 
-async def unsuspend(request: Request) -> Response:
+@api("Lift a suspension (moderators)", body=NoFields, response=UserState, errors=(403, 404))
+async def unsuspend(request: Request, body: NoFields) -> Response:
     """POST /api/users/{username}/unsuspend."""
     user = await require_user(request)
-    await _body(request)
     target = await service.unsuspend_user(user, request.path_params["username"])
-    return JSONResponse(_user_state(target, user))
+    return respond(_state(target, user))
 
 
-async def set_role(request: Request) -> Response:
+@api("Set a member's role (admins)", body=RoleChange, response=UserState, errors=(404,))
+async def set_role(request: Request, body: RoleChange) -> Response:
     """POST /api/users/{username}/role {role}: admins appoint and demote moderators."""
     user = await require_user(request)
-    data = await _body(request)
     target = await service.set_role(
         user,
         request.path_params["username"],
-        data.get("role"),
+        body.role,
         bus=request.app.state.events,
     )
-    return JSONResponse(_user_state(target, user))
+    return respond(_state(target, user))
 
 
+@api("A member's role and suspension", response=UserState)
 async def user(request: Request) -> Response:
     """GET /api/users/{username}: role and suspension state."""
     target = await User.get_or_none(username_key=request.path_params["username"].lower())
     if target is None:
         raise NotFound("There is no such user.")
-    return JSONResponse(_user_state(target, await current_user(request)))
+    return respond(_state(target, await current_user(request)))

@@ -6,16 +6,18 @@ from __future__ import annotations
 from html import escape
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from forum.accounts.identity import check_csrf
 from forum.accounts.standing import is_suspended
 from forum.articles.service import article_or_404
 from forum.boundary import parse_id
+from forum.contracts import api, respond
 from forum.errors import NotFound
-from forum.http import is_htmx, json_body, read_body, render, require_user, verified_form
+from forum.http import is_htmx, render, require_user, verified_form
 from forum.notifications import feeds, service
 from forum.notifications.tokens import read_unsubscribe_token
+from forum.schemas import Following, Marked, MarkRead, NotificationOut, Notifications
 from forum.urls import reply_permalink
 from forum.validation import ValidationError
 from models import Article, User
@@ -64,58 +66,44 @@ async def mark_read_form(request: Request) -> Response:
     return RedirectResponse("/notifications", status_code=303)
 
 
+@api("Unread count and newest notifications", response=Notifications)
 async def api_notifications(request: Request) -> Response:
     """GET /api/notifications: {unread, items}."""
     user = await require_user(request)
     unread, items = await service.notifications_for(user)
     base = request.app.state.settings.base_url
-    return JSONResponse(
-        {
-            "unread": unread,
-            "items": [
-                {
-                    "id": item.notification.id,
-                    "kind": item.notification.kind.value,
-                    "reply_id": item.reply.id,
-                    "author": item.reply.author.username,
-                    "article": item.reply.article.slug,
-                    "url": base + reply_permalink(item.reply.article.slug, item.reply.id),
-                    "created_at": item.notification.created_at.isoformat(),
-                    "read": item.notification.read_at is not None,
-                }
-                for item in items
-            ],
-        }
-    )
+    listed = [
+        NotificationOut(
+            id=item.notification.id,
+            kind=item.notification.kind,
+            reply_id=item.reply.id,
+            author=item.reply.author.username,
+            article=item.reply.article.slug,
+            url=base + reply_permalink(item.reply.article.slug, item.reply.id),
+            created_at=item.notification.created_at,
+            read=item.notification.read_at is not None,
+        )
+        for item in items
+    ]
+    return respond(Notifications(unread, listed))
 
 
-async def api_mark_read(request: Request) -> Response:
+@api("Mark notifications read (all when ids is omitted)", body=MarkRead, response=Marked)
+async def api_mark_read(request: Request, body: MarkRead) -> Response:
     """POST /api/notifications/read {ids?}: mark these (or all) read."""
     user = await require_user(request)
-    data = await json_body(request) if await read_body(request) else _checked_empty(request)
-    ids = data.get("ids")
-    if ids is not None and (
-        not isinstance(ids, list)
-        or not all(isinstance(i, int) and parse_id(i) is not None for i in ids)
-        or len(ids) > 1000
-    ):
-        return JSONResponse({"errors": {"ids": "ids must be a list of notification ids."}}, 422)
-    count = await service.mark_read(user, ids, request.app.state.events)
-    return JSONResponse({"marked": count, "unread": await service.unread_count(user)})
+    count = await service.mark_read(user, body.ids, request.app.state.events)
+    return respond(Marked(count, await service.unread_count(user)))
 
 
-def _checked_empty(request: Request) -> dict[str, object]:
-    check_csrf(request, None)
-    return {}
-
-
+@api("Follow (POST) or leave (DELETE) a thread", response=Following)
 async def api_subscription(request: Request) -> Response:
     """POST (follow) or DELETE (leave) /api/articles/{slug}/subscription."""
     await require_user(request)
     check_csrf(request, None)
     following = request.method == "POST"
     _, article = await _follow(request, following)
-    return JSONResponse({"article": article.slug, "following": following}, status_code=200)
+    return respond(Following(article.slug, following))
 
 
 async def unsubscribe(request: Request) -> Response:

@@ -3,27 +3,25 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from forum.accounts.identity import check_csrf, current_user
 from forum.articles.service import article_or_404
-from forum.boundary import parse_whole
+from forum.contracts import api, respond
 from forum.errors import NotFound
-from forum.http import json_body, require_user
+from forum.http import require_user
 from forum.replies import service
 from forum.replies.thread import (
-    LIMIT_MAX,
+    Order,
     ReplyNode,
     TreeShape,
     children_chunk,
-    parse_cursor,
-    parse_order,
     single_node,
     top_level_chunk,
     visible_reply,
 )
+from forum.schemas import NewReply, ReplyChunk, ReplyEdit, ReplyOut, ReplyQuery
 from forum.urls import reply_permalink
-from forum.validation import ValidationError
 from forum.visibility import shows_body
 from models import Reply
 
@@ -31,67 +29,64 @@ from models import Reply
 FLAT = TreeShape(children_preview=0, levels=0)
 
 
-def reply_json(request: Request, slug: str, node: ReplyNode) -> dict[str, object]:
-    """The public shape of a reply; a stub carries no author and no text."""
+def _reply(request: Request, slug: str, node: ReplyNode) -> ReplyOut:
+    """A reply as answered; a stub carries no author and no text."""
     reply = node.reply
-    return {
-        "id": reply.id,
-        "parent_id": reply.parent_id,
-        "author": reply.author.username if node.shows_body else None,
-        "body_html": reply.html if node.shows_body else "",
-        "created_at": reply.created_at.isoformat(),
-        "edited_at": reply.edited_at.isoformat() if reply.edited_at else None,
-        "deleted": not node.shows_body,
-        "reply_count": node.child_count,
-        "url": request.app.state.settings.base_url + reply_permalink(slug, reply.id),
-    }
+    return ReplyOut(
+        id=reply.id,
+        parent_id=reply.parent_id,
+        author=reply.author.username if node.shows_body else None,
+        body_html=reply.html if node.shows_body else "",
+        created_at=reply.created_at,
+        edited_at=reply.edited_at,
+        deleted=not node.shows_body,
+        reply_count=node.child_count,
+        url=request.app.state.settings.base_url + reply_permalink(slug, reply.id),
+    )
 
 
-def _parse_limit(value: str | None, default: int) -> int:
-    if value is None or value == "":
-        return default
-    limit = parse_whole(value, 1, LIMIT_MAX)
-    if limit is None:
-        raise ValidationError({"limit": f"limit must be a whole number from 1 to {LIMIT_MAX}."})
-    return limit
-
-
-async def list_replies(request: Request) -> Response:
+@api(
+    "One level of the discussion, a chunk at a time",
+    query=ReplyQuery,
+    response=ReplyChunk,
+    defaults={"limit": "page_size"},
+)
+async def list_replies(request: Request, query: ReplyQuery) -> Response:
     """GET /api/articles/{slug}/replies: one level of the thread, a chunk at a time."""
     article = await article_or_404(request.path_params["slug"])
     viewer = await current_user(request)
-    params = request.query_params
-    limit = _parse_limit(params.get("limit"), request.app.state.settings.page_size)
-    cursor = parse_cursor(params.get("cursor"))
-    order = parse_order(params.get("order"))
-    parent_id = service.parse_parent_id(params.get("parent"), "parent")
+    limit = query.limit or request.app.state.settings.page_size
+    order = query.order or Order.NEWEST
+    parent_id = query.parent
     if parent_id is None:
         chunk = await top_level_chunk(
-            article, viewer, order=order, cursor=cursor, limit=limit, shape=FLAT
+            article, viewer, order=order, cursor=query.cursor, limit=limit, shape=FLAT
         )
     else:
         parent = await visible_reply(parent_id, viewer)
         if parent is None or parent.article_id != article.id:
             raise NotFound("That reply does not exist in this discussion.")
-        chunk = await children_chunk(parent, viewer, cursor=cursor, limit=limit, shape=FLAT)
-    return JSONResponse(
-        {
-            "replies": [reply_json(request, article.slug, node) for node in chunk.nodes],
-            "next_cursor": str(chunk.next_cursor) if chunk.next_cursor else None,
-        }
-    )
+        chunk = await children_chunk(parent, viewer, cursor=query.cursor, limit=limit, shape=FLAT)
+    replies = [_reply(request, article.slug, node) for node in chunk.nodes]
+    return respond(ReplyChunk(replies, str(chunk.next_cursor) if chunk.next_cursor else None))
 
 
-async def create_reply(request: Request) -> Response:
+@api(
+    "Reply to the article or to a reply",
+    body=NewReply,
+    response=ReplyOut,
+    status=201,
+    errors=(403, 404, 429),
+)
+async def create_reply(request: Request, body: NewReply) -> Response:
     """POST /api/articles/{slug}/replies: post a reply; 201 with the reply."""
     user = await require_user(request)
-    data = await json_body(request)
     article = await article_or_404(request.path_params["slug"])
     reply = await service.post_reply(
         article,
         user,
-        data.get("body"),
-        data.get("parent_id"),
+        body.body,
+        body.parent_id,
         bus=request.app.state.events,
         limiter=request.app.state.limiter,
         images=request.app.state.images,
@@ -99,7 +94,7 @@ async def create_reply(request: Request) -> Response:
     )
     # Just posted: nothing is under it yet, and its author sees it whole.
     node = ReplyNode(reply, shows_body(reply, user))
-    return JSONResponse(reply_json(request, article.slug, node), status_code=201)
+    return respond(_reply(request, article.slug, node), 201)
 
 
 async def _reply_or_404(request: Request) -> Reply:
@@ -109,31 +104,33 @@ async def _reply_or_404(request: Request) -> Reply:
     return reply
 
 
+@api("One reply", response=ReplyOut)
 async def get_reply(request: Request) -> Response:
     """GET /api/replies/{id}: one reply."""
     reply = await _reply_or_404(request)
     node = await single_node(reply, await current_user(request), FLAT)
-    return JSONResponse(reply_json(request, reply.article.slug, node))
+    return respond(_reply(request, reply.article.slug, node))
 
 
-async def update_reply(request: Request) -> Response:
+@api("Edit one's own reply (within the edit window)", body=ReplyEdit, response=ReplyOut)
+async def update_reply(request: Request, body: ReplyEdit) -> Response:
     """PATCH /api/replies/{id}: edit one's own reply within the edit window."""
     user = await require_user(request)
-    data = await json_body(request)
     reply = await _reply_or_404(request)
     window = request.app.state.settings.edit_window_seconds
     updated = await service.edit_reply(
         reply.id,
         user,
-        data.get("body"),
+        body.body,
         window,
         bus=request.app.state.events,
         images=request.app.state.images,
     )
     node = await single_node(updated, user, FLAT)
-    return JSONResponse(reply_json(request, reply.article.slug, node))
+    return respond(_reply(request, reply.article.slug, node))
 
 
+@api("Delete one's own reply (a stub stays when it has replies)", status=204)
 async def delete_reply(request: Request) -> Response:
     """DELETE /api/replies/{id}: delete one's own reply (a stub stays if it has replies)."""
     user = await require_user(request)

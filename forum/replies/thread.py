@@ -131,6 +131,7 @@ async def single_node(reply: Reply, viewer: User | None, shape: TreeShape) -> Re
     """One reply with a preview of its subtree (for a permalink or a fresh post)."""
     chunk = await _chunk("SELECT r.id FROM replies r WHERE r.id = ?", [reply.id], viewer, 1, shape)
     if not chunk.nodes:  # removed since the caller read it: show it as the caller has it
+        await reply.fetch_related("author")  # the caller's row may not carry it
         return ReplyNode(reply, shows_body(reply, viewer))
     return chunk.nodes[0]
 
