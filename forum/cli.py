@@ -19,8 +19,8 @@ from forum.live.backends import backend_for
 from forum.live.hub import Hub
 from forum.live.render import FrameRenderer
 from forum.live.threads import LiveThreads
+from forum.moderation.members import set_role
 from forum.moderation.queue import render_flag_queue
-from forum.moderation.service import set_role
 from forum.notifications.sender import MailSender, sender_rules, transport_for
 from forum.settings import Settings, load_settings
 from forum.templating import build_templates

@@ -7,7 +7,7 @@ socket instead, and the test waiting for it fails.
 
 from __future__ import annotations
 
-from forum.live.endpoint import ThreadConnection
+from forum.live.connection import ThreadConnection
 from forum.live.hub import Delivery
 from server import app
 

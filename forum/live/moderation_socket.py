@@ -9,7 +9,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from forum.accounts.identity import current_session, current_user
 from forum.live.accounts import ACCOUNT_CLOSE_CODES, MODERATION_CHANNEL, user_channel
-from forum.live.endpoint import CLOSE_FELL_BEHIND, CLOSE_POLICY, origin_allowed, settle
+from forum.live.connection import CLOSE_FELL_BEHIND, CLOSE_POLICY, settle
+from forum.live.endpoint import origin_allowed
 from forum.live.hub import Delivery, Hub, Lagging, Subscriber
 from forum.visibility import MODERATOR, is_moderator
 

@@ -14,7 +14,7 @@ from forum.articles.service import article_or_404
 from forum.contracts import api, respond
 from forum.errors import NotFound
 from forum.http import json_errors, require_user
-from forum.moderation import service
+from forum.moderation import members, service
 from forum.schemas import (
     AuditLog,
     Dismissed,
@@ -44,7 +44,7 @@ def _state(user: User, viewer: User | None) -> UserState:
         suspended=is_suspended(user),
         suspended_until=user.suspended_until,
         suspension_reason=(
-            user.suspension_reason if service.may_see_suspension_reason(viewer, user) else None
+            user.suspension_reason if members.may_see_suspension_reason(viewer, user) else None
         ),
     )
 
@@ -159,7 +159,7 @@ async def lock(request: Request, body: NoFields) -> Response:
 async def suspend(request: Request, body: Suspension) -> Response:
     """POST /api/users/{username}/suspend {reason, until?, hide_replies?}."""
     user = await require_user(request)
-    target = await service.suspend_user(
+    target = await members.suspend_user(
         user,
         request.path_params["username"],
         body.reason,
@@ -174,7 +174,9 @@ async def suspend(request: Request, body: Suspension) -> Response:
 async def unsuspend(request: Request, body: NoFields) -> Response:
     """POST /api/users/{username}/unsuspend."""
     user = await require_user(request)
-    target = await service.unsuspend_user(user, request.path_params["username"])
+    target = await members.unsuspend_user(
+        user, request.path_params["username"], bus=request.app.state.events
+    )
     return respond(_state(target, user))
 
 
@@ -182,7 +184,7 @@ async def unsuspend(request: Request, body: NoFields) -> Response:
 async def set_role(request: Request, body: RoleChange) -> Response:
     """POST /api/users/{username}/role {role}: admins appoint and demote moderators."""
     user = await require_user(request)
-    target = await service.set_role(
+    target = await members.set_role(
         user,
         request.path_params["username"],
         body.role,

@@ -4,33 +4,27 @@ transaction, and its live events are published after commit."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.functions import Count, Max
-from tortoise.transactions import in_transaction
 
 from forum.accounts.standing import (
-    FOREVER,
-    is_moderator,
     require_active,
     require_moderator,
 )
 from forum.actors import SystemActor
-from forum.boundary import parse_whole
 from forum.errors import Forbidden, NotFound
 from forum.event_types import (
     FlagsChanged,
     ReplyHidden,
     ReplyUnhidden,
-    RoleChanged,
     ThreadLocked,
     ThreadUnlocked,
-    UserSuspended,
 )
-from forum.events import EventBus, Transaction
+from forum.events import EventBus
 from forum.validation import ValidationError, text_field
 from forum.visibility import counted_change
 from models import (
@@ -41,8 +35,6 @@ from models import (
     HideReason,
     Reply,
     ReplyStatus,
-    Role,
-    Session,
     User,
 )
 
@@ -75,7 +67,7 @@ def _reason_and_note(reason: object, note: object) -> tuple[HideReason, str]:
     return parsed, text
 
 
-async def _audit(
+async def record_audit(
     actor: User | SystemActor,
     action: AuditAction,
     target: Reply | Article | User,
@@ -102,7 +94,7 @@ async def _audit(
     )
 
 
-async def _move(reply: Reply, status: ReplyStatus) -> int | None:
+async def move_status(reply: Reply, status: ReplyStatus) -> int | None:
     """Give reply a new status provided it still has the status it was read with (checked in
     the UPDATE itself, so that when two moderators act at once only one changes the reply
     count); the change to the reply count, for record_event, or None, with nothing written,
@@ -115,7 +107,7 @@ async def _move(reply: Reply, status: ReplyStatus) -> int | None:
 
 
 async def _move_or_refuse(reply: Reply, status: ReplyStatus) -> int:
-    change = await _move(reply, status)
+    change = await move_status(reply, status)
     if change is None:
         raise ValidationError({"reply": "That reply changed meanwhile; reload and try again."})
     return change
@@ -146,7 +138,7 @@ async def hide_reply(
         reply.hidden_note = text
         await reply.save(update_fields=["hidden_reason", "hidden_note"])
         await Flag.filter(reply_id=reply.id, resolved_at=None).update(resolved_at=datetime.now(UTC))
-        await _audit(actor, AuditAction.HIDE, reply, reason=parsed.value, note=text)
+        await record_audit(actor, AuditAction.HIDE, reply, reason=parsed.value, note=text)
         await tx.emit(
             ReplyHidden(article_id=reply.article_id, reply_id=reply.id, reply_count_change=change)
         )
@@ -165,7 +157,7 @@ async def unhide_reply(moderator: User | None, reply_id: int, *, bus: EventBus) 
         reply.hidden_reason = None  # type: ignore[assignment]
         reply.hidden_note = ""
         await reply.save(update_fields=["hidden_reason", "hidden_note"])
-        await _audit(actor, AuditAction.UNHIDE, reply)
+        await record_audit(actor, AuditAction.UNHIDE, reply)
         await tx.emit(
             ReplyUnhidden(article_id=reply.article_id, reply_id=reply.id, reply_count_change=change)
         )
@@ -212,7 +204,7 @@ async def dismiss_flags(moderator: User | None, reply_id: int, *, bus: EventBus)
         count = await Flag.filter(reply_id=reply.id, resolved_at=None).update(
             resolved_at=datetime.now(UTC)
         )
-        await _audit(actor, AuditAction.DISMISS_FLAGS, reply, note=f"{count} flag(s)")
+        await record_audit(actor, AuditAction.DISMISS_FLAGS, reply, note=f"{count} flag(s)")
         await tx.emit(FlagsChanged())
     return int(count)
 
@@ -259,136 +251,9 @@ async def set_lock(
     async with bus.transaction() as tx:
         article.locked = locked
         await article.save(update_fields=["locked"])
-        await _audit(actor, AuditAction.LOCK if locked else AuditAction.UNLOCK, article)
+        await record_audit(actor, AuditAction.LOCK if locked else AuditAction.UNLOCK, article)
         await tx.emit((ThreadLocked if locked else ThreadUnlocked)(article_id=article.id))
     return article
-
-
-def _parse_until(until: object) -> datetime:
-    if until is None or until == "":
-        return FOREVER
-    if not isinstance(until, str):
-        raise ValidationError({"until": "until must be an ISO 8601 date-time, or empty for good."})
-    try:
-        moment = datetime.fromisoformat(until)
-    except ValueError:
-        raise ValidationError({"until": "until must be an ISO 8601 date-time."}) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    if moment <= datetime.now(UTC):
-        raise ValidationError({"until": "until must be in the future."})
-    return min(moment, FOREVER)
-
-
-async def suspend_user(
-    moderator: User | None,
-    username: str,
-    reason: object,
-    until: object,
-    hide_replies: object,
-    *,
-    bus: EventBus,
-) -> User:
-    """Suspend an account for a time or for good: its sessions end, its sockets close."""
-    actor = require_moderator(moderator)
-    target = await User.get_or_none(username_key=username.lower())
-    if target is None:
-        raise NotFound("There is no such user.")
-    errors: dict[str, str] = {}
-    text = text_field(errors, "reason", reason, min_length=1, max_length=NOTE_MAX, label="Reason")
-    if errors:
-        raise ValidationError(errors)
-    moment = _parse_until(until)
-    refusal = suspension_refusal(actor, target)
-    if refusal:
-        raise Forbidden(refusal)
-    async with bus.transaction() as tx:
-        target.suspended_until = moment
-        target.suspension_reason = text
-        await target.save(update_fields=["suspended_until", "suspension_reason"])
-        await Session.filter(user_id=target.id).delete()
-        await _audit(
-            actor, AuditAction.SUSPEND, target, note=f"until {moment:%Y-%m-%d %H:%M}: {text}"
-        )
-        if hide_replies is True or hide_replies in ("on", "true", "1"):
-            await _hide_all_replies(actor, target, tx)
-        await tx.emit(UserSuspended(user_id=target.id))
-    return target
-
-
-def suspension_refusal(actor: User | None, target: User) -> str | None:
-    """Why actor may not suspend (or lift the suspension of) target, or None when they may:
-    moderators act on readers, only admins on moderators and admins, nobody on themselves."""
-    if not is_moderator(actor):
-        return "Only moderators may do that."
-    assert actor is not None
-    if target.id == actor.id:
-        return "You cannot suspend yourself."
-    if target.role != Role.READER and actor.role != Role.ADMIN:
-        return "Only an admin may suspend a moderator or an admin."
-    return None
-
-
-def may_see_suspension_reason(viewer: User | None, member: User) -> bool:
-    """The reason for a suspension is for the moderators and the member, not for everyone."""
-    return is_moderator(viewer) or (viewer is not None and viewer.id == member.id)
-
-
-async def _hide_all_replies(actor: User, target: User, tx: Transaction) -> None:
-    replies = await Reply.filter(author_id=target.id, status=ReplyStatus.VISIBLE).order_by("id")
-    for reply in replies:
-        change = await _move(reply, ReplyStatus.HIDDEN)
-        if change is None:
-            continue  # hidden or deleted meanwhile
-        reply.hidden_reason = HideReason.OTHER
-        reply.hidden_note = "Author suspended"
-        await reply.save(update_fields=["hidden_reason", "hidden_note"])
-        # Hidden, so handled: it leaves the moderators' queue as any hidden reply does.
-        await Flag.filter(reply_id=reply.id, resolved_at=None).update(resolved_at=datetime.now(UTC))
-        await _audit(actor, AuditAction.HIDE, reply, reason="other", note="Author suspended")
-        await tx.emit(
-            ReplyHidden(article_id=reply.article_id, reply_id=reply.id, reply_count_change=change)
-        )
-    await tx.emit(FlagsChanged())
-
-
-async def unsuspend_user(moderator: User | None, username: str) -> User:
-    """Lift a suspension."""
-    actor = require_moderator(moderator)
-    target = await User.get_or_none(username_key=username.lower())
-    if target is None:
-        raise NotFound("There is no such user.")
-    refusal = suspension_refusal(actor, target)
-    if refusal:
-        raise Forbidden(refusal.replace("suspend", "lift the suspension of"))
-    async with in_transaction():
-        target.suspended_until = None
-        target.suspension_reason = ""
-        await target.save(update_fields=["suspended_until", "suspension_reason"])
-        await _audit(actor, AuditAction.UNSUSPEND, target)
-    return target
-
-
-async def set_role(
-    actor: User | SystemActor, username: str, role: object, *, bus: EventBus
-) -> User:
-    """Appoint or demote: an active admin in the app, or the command line (SYSTEM). The
-    member's open pages are told at once, so none keeps a view it no longer has."""
-    if not isinstance(actor, SystemActor) and require_active(actor).role != Role.ADMIN:
-        raise Forbidden("Only an admin may appoint moderators.")
-    try:
-        new_role = Role(str(role))
-    except ValueError:
-        raise ValidationError({"role": "role must be reader, moderator or admin."}) from None
-    target = await User.get_or_none(username_key=username.lower())
-    if target is None:
-        raise NotFound(f"There is no user {username!r}.")
-    async with bus.transaction() as tx:
-        target.role = new_role
-        await target.save(update_fields=["role"])
-        await _audit(actor, AuditAction.SET_ROLE, target, note=new_role.value)
-        await tx.emit(RoleChanged(user_id=target.id))
-    return target
 
 
 async def audit_log(
@@ -406,13 +271,3 @@ async def audit_log(
     if actor:
         query = query.filter(Q(actor_name__iexact=actor))
     return await query.order_by("-id").limit(limit)
-
-
-def suspension_end(days: object) -> datetime | None:
-    """A helper for forms: 'days' as a number of days from now, or None for good."""
-    if days in (None, "", "forever"):
-        return None
-    count = parse_whole(days, 1, 3650)
-    if count is None:
-        raise ValidationError({"until": "Choose how long: between 1 and 3650 days."})
-    return datetime.now(UTC) + timedelta(days=count)

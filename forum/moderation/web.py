@@ -12,7 +12,7 @@ from forum.accounts.standing import is_suspended
 from forum.articles.service import article_or_404
 from forum.errors import NotFound
 from forum.http import is_htmx, render, require_user, verified_form
-from forum.moderation import service
+from forum.moderation import members, service
 from forum.pages import reply_from_path
 from forum.replies.thread import ReplyNode
 from forum.urls import reply_permalink
@@ -169,8 +169,8 @@ async def _profile_context(request: Request, member: User) -> dict[str, Any]:
     return {
         "member": member,
         "suspended": is_suspended(member),
-        "show_reason": service.may_see_suspension_reason(viewer, member),
-        "may_suspend": service.suspension_refusal(viewer, member) is None,
+        "show_reason": members.may_see_suspension_reason(viewer, member),
+        "may_suspend": members.suspension_refusal(viewer, member) is None,
         "form": {},
         "errors": {},
     }
@@ -181,8 +181,8 @@ async def suspend(request: Request) -> Response:
     user = await _profile(request)
     form = await verified_form(request)
     try:
-        until = service.suspension_end(form.get("days"))
-        await service.suspend_user(
+        until = members.suspension_end(form.get("days"))
+        await members.suspend_user(
             await current_user(request),
             user.username,
             form.get("reason"),
@@ -201,7 +201,9 @@ async def unsuspend(request: Request) -> Response:
     """Lift a member's suspension."""
     user = await _profile(request)
     await verified_form(request)
-    await service.unsuspend_user(await current_user(request), user.username)
+    await members.unsuspend_user(
+        await current_user(request), user.username, bus=request.app.state.events
+    )
     return RedirectResponse(f"/u/{user.username}", status_code=303)
 
 
@@ -209,7 +211,7 @@ async def set_role(request: Request) -> Response:
     """An admin appoints or demotes a moderator."""
     user = await _profile(request)
     form = await verified_form(request)
-    await service.set_role(
+    await members.set_role(
         await require_user(request),
         user.username,
         form.get("role"),
