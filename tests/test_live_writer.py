@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+import pytest
 from starlette.types import Message, Receive, Scope, Send
 from uvicorn.config import Config
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -64,7 +66,9 @@ class Accepted:
 
 
 @asynccontextmanager
-async def uvicorn_websocket(*, deflate: bool) -> AsyncIterator[tuple[Accepted, Client]]:
+async def uvicorn_websocket(
+    *, deflate: bool, direct_writes: bool = True
+) -> AsyncIterator[tuple[Accepted, Client]]:
     """An accepted WebSocket served by uvicorn's sans-I/O protocol, and its client."""
     loop = asyncio.get_running_loop()
     accepted: asyncio.Future[Accepted] = loop.create_future()
@@ -78,7 +82,7 @@ async def uvicorn_websocket(*, deflate: bool) -> AsyncIterator[tuple[Accepted, C
             message = await receive()
 
     config = Config(
-        app=DirectWriteMiddleware(app),
+        app=DirectWriteMiddleware(app, enabled=direct_writes),
         interface="asgi3",
         ws="websockets-sansio",
         ws_per_message_deflate=deflate,
@@ -197,3 +201,25 @@ async def test_compressed_connections_and_other_servers_get_no_direct_socket() -
     await middleware({"type": "websocket", "path": "/live"}, receive, send)
     await middleware({"type": "http", "path": "/"}, receive, send)
     assert [direct_socket(scope) for scope in scopes] == [None, None]
+
+
+async def test_the_setting_turns_direct_writes_off() -> None:
+    """LIVE_DIRECT_WRITES=off: every frame takes the ASGI path."""
+    async with uvicorn_websocket(deflate=False, direct_writes=False) as (accepted, _):
+        assert direct_socket(accepted.scope) is None
+
+
+async def test_uvicorn_internals_that_do_not_match_mean_the_asgi_path(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An upgrade that changes the protocol's insides must not break a socket, only slow it."""
+    async with uvicorn_websocket(deflate=False) as (accepted, _):
+        protocol = uvicorn_protocol(accepted)
+        real = protocol.conn
+        protocol.conn = object()  # type: ignore[assignment]
+        try:
+            with caplog.at_level(logging.WARNING, logger="forum.live"):
+                assert direct_socket(accepted.scope) is None
+        finally:
+            protocol.conn = real
+    assert "not as expected" in caplog.text
