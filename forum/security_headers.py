@@ -16,6 +16,7 @@ sites which discussion a reader was in; requests within the forum keep their ful
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable
 from urllib.parse import urlsplit
 
 from starlette.datastructures import MutableHeaders
@@ -80,11 +81,14 @@ class SecurityHeadersMiddleware:
         self.app = app
         self.policy = policy
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Not a coroutine for WebSockets, which pass untouched (the live writer needs the
+        # server's own `send`): no frame of this stays suspended for each open socket.
         if scope["type"] != "http":
-            # WebSockets pass untouched: the live writer needs the server's own `send`.
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
+        return self._http(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         nonce = self.policy.new_nonce()
         scope.setdefault("state", {})[NONCE_STATE_KEY] = nonce
         headers = self.policy.headers(nonce)

@@ -9,8 +9,6 @@ opens hundreds of sockets is still one reader, and past the caps its extra socke
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from forum.settings import SocketCaps
 
@@ -25,36 +23,61 @@ class Readers:
         #: Per thread channel: each reader and how many of its sockets follow that thread.
         self._by_channel: dict[str, Counter[str]] = {}
 
-    @contextmanager
-    def holding(self, channel: str, visitor: str, address: str) -> Iterator[bool]:
-        """Hold one socket of visitor, from address, on channel for the duration of the block
-        (True), counting visitor among channel's readers; or nothing (False) when the visitor
-        or the address already holds as many sockets as its cap allows.
+    def holding(self, channel: str, visitor: str, address: str) -> Holding:
+        """Hold one socket of visitor, from address, on channel for the duration of a `with`
+        block (which gets True), counting visitor among channel's readers; or nothing (False)
+        when the visitor or the address already holds as many sockets as its cap allows.
 
         Caps and counts change together, so a count that dropped means the slot is free.
         """
+        return Holding(self, channel, visitor, address)
+
+    def _take(self, channel: str, visitor: str, address: str) -> bool:
         caps = self._caps
         if (caps.per_visitor and self._by_visitor[visitor] >= caps.per_visitor) or (
             caps.per_address and self._by_address[address] >= caps.per_address
         ):
-            yield False
-            return
-        readers = self._by_channel.setdefault(channel, Counter())
-        readers[visitor] += 1
+            return False
+        self._by_channel.setdefault(channel, Counter())[visitor] += 1
         self._by_visitor[visitor] += 1
         self._by_address[address] += 1
-        try:
-            yield True
-        finally:
-            _release(self._by_visitor, visitor)
-            _release(self._by_address, address)
-            _release(readers, visitor)
-            if not readers:
-                self._by_channel.pop(channel, None)
+        return True
+
+    def _give_back(self, channel: str, visitor: str, address: str) -> None:
+        _release(self._by_visitor, visitor)
+        _release(self._by_address, address)
+        readers = self._by_channel[channel]
+        _release(readers, visitor)
+        if not readers:
+            self._by_channel.pop(channel, None)
 
     def count(self, channel: str) -> int:
         """How many distinct readers this process has on channel."""
         return len(self._by_channel.get(channel, ()))
+
+
+class Holding:
+    """One socket's place among the readers, while it is open (Readers.holding). A small
+    object rather than a generator-based context manager: thousands are open at once, and a
+    suspended generator costs each of them its frame."""
+
+    __slots__ = ("_address", "_channel", "_held", "_readers", "_visitor")
+
+    def __init__(self, readers: Readers, channel: str, visitor: str, address: str) -> None:
+        self._readers = readers
+        self._channel = channel
+        self._visitor = visitor
+        self._address = address
+        self._held = False
+
+    def __enter__(self) -> bool:
+        self._held = self._readers._take(self._channel, self._visitor, self._address)
+        return self._held
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._held:
+            self._readers._give_back(self._channel, self._visitor, self._address)
+            self._held = False
 
 
 def _release(counter: Counter[str], key: str) -> None:
