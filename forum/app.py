@@ -14,7 +14,6 @@ from starlette.applications import Starlette
 from starlette.convertors import register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute
@@ -23,11 +22,12 @@ from forum import monitoring, openapi
 from forum.access import Access, PublicMount, page, socket
 from forum.accounts import api as accounts_api
 from forum.accounts import web as accounts_web
-from forum.accounts.identity import CsrfError, VisitorCookieMiddleware
+from forum.accounts.identity import SESSION_COOKIE, CsrfError, VisitorCookieMiddleware
 from forum.articles import api as articles_api
 from forum.articles import web as articles_web
 from forum.articles.service import load_seed_articles
 from forum.boundary import IdConvertor
+from forum.compression import CompressionMiddleware
 from forum.db import close_database, open_database, ping_database
 from forum.errors import Forbidden, NotFound, SignInRequired
 from forum.http import (
@@ -75,8 +75,6 @@ REPLY = "/a/{slug}/r/{reply_id:id}"
 API_REPLY = "/api/replies/{reply_id:id}"
 ANYONE, ACTIVE, AUTHOR = Access.ANYONE, Access.ACTIVE, Access.AUTHOR
 MODERATOR, ADMIN = Access.MODERATOR, Access.ADMIN
-#: Smaller answers are sent as they are: gzip would save little and cost a round of work.
-GZIP_MINIMUM_BYTES = 1024
 
 
 def _routes() -> list[BaseRoute]:
@@ -324,8 +322,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(DirectWriteMiddleware, enabled=settings.live_direct_writes),
             # Outside compression: counts the bytes that leave. Both pass WebSockets untouched.
             Middleware(monitoring.RequestMetricsMiddleware, metrics=app_metrics),
-            # Skips small bodies, and event streams; WebSockets go straight through.
-            Middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES),
+            # gzip from 1 KiB, not signed-in readers' HTML (forum.compression says why).
+            Middleware(CompressionMiddleware, session_cookie=SESSION_COOKIE),
             # Before the others, so that every answer (refusals of bad URLs too) carries them.
             Middleware(SecurityHeadersMiddleware, policy=security),
             Middleware(SafeUrlMiddleware),

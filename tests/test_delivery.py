@@ -11,7 +11,7 @@ import httpx
 from bs4 import BeautifulSoup
 
 from forum.static_assets import IMMUTABLE
-from tests.conftest import SLUG
+from tests.conftest import SLUG, Member
 
 HASHED = re.compile(r"^/static/(?P<path>[\w./-]+)\?v=(?P<hash>[0-9a-f]{12})$")
 
@@ -40,6 +40,22 @@ async def test_pages_json_css_and_js_are_sent_gzipped_and_decode(
         response, body = await raw(anon, path)
         assert response.headers["content-encoding"] == "gzip", path
         assert len(gzip.decompress(body)) > len(body)
+
+
+async def test_signed_in_pages_are_not_compressed_beside_their_csrf_token(
+    member: Member,
+) -> None:
+    """BREACH: a compressed page holding the session's token and text an attacker chose would
+    leak the token through its size; the member's JSON and static files are still compressed."""
+    page, body = await raw(member.client, f"/a/{SLUG}")
+    assert "content-encoding" not in page.headers
+    form_token = BeautifulSoup(body, "html.parser").select_one('input[name="csrf_token"]')
+    assert form_token is not None and form_token["value"] == member.csrf
+    api, body = await raw(member.client, f"/api/articles/{SLUG}")
+    assert api.headers["content-encoding"] == "gzip"
+    assert json.loads(gzip.decompress(body))["slug"] == SLUG
+    css, _ = await raw(member.client, "/static/forum.css")
+    assert css.headers["content-encoding"] == "gzip"
 
 
 async def test_small_bodies_and_clients_without_gzip_get_plain_bytes(
