@@ -181,6 +181,24 @@ class RequestMetricsMiddleware:
         started = time.perf_counter()
         status = 500
         sent = 0
+        recorded = False
+
+        def record() -> None:
+            nonlocal recorded
+            recorded = True
+            seconds = time.perf_counter() - started
+            method = scope["method"] if scope["method"] in METHODS else "other"
+            route = self._route(scope)
+            self.metrics.observe(method, route, status, seconds)
+            if access_log.isEnabledFor(logging.INFO):
+                line = {
+                    "method": method,
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(seconds * 1000, 2),
+                    "bytes": sent,
+                }
+                access_log.info(json.dumps(line))
 
         async def counting_send(message: Message) -> None:
             nonlocal status, sent
@@ -188,27 +206,17 @@ class RequestMetricsMiddleware:
                 status = message["status"]
             elif message["type"] == "http.response.body":
                 sent += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    # Before the last bytes leave: once a client has its answer, the request is
+                    # already counted and logged (a scrape or a log reader right after sees it).
+                    record()
             await send(message)
 
         try:
             await self.app(scope, receive, counting_send)
         finally:
-            seconds = time.perf_counter() - started
-            method = scope["method"] if scope["method"] in METHODS else "other"
-            route = self._route(scope)
-            self.metrics.observe(method, route, status, seconds)
-            if access_log.isEnabledFor(logging.INFO):
-                access_log.info(
-                    json.dumps(
-                        {
-                            "method": method,
-                            "route": route,
-                            "status": status,
-                            "duration_ms": round(seconds * 1000, 2),
-                            "bytes": sent,
-                        }
-                    )
-                )
+            if not recorded:
+                record()
 
 
 def configure_access_log(enabled: bool) -> None:
