@@ -17,18 +17,18 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute
-from starlette.staticfiles import StaticFiles
 
-from forum import openapi
+from forum import monitoring, openapi
 from forum.access import Access, PublicMount, page, socket
 from forum.accounts import api as accounts_api
 from forum.accounts import web as accounts_web
-from forum.accounts.identity import CsrfError, VisitorCookieMiddleware
+from forum.accounts.identity import SESSION_COOKIE, CsrfError, VisitorCookieMiddleware
 from forum.articles import api as articles_api
 from forum.articles import web as articles_web
 from forum.articles.service import load_seed_articles
 from forum.boundary import IdConvertor
-from forum.db import close_database, open_database
+from forum.compression import CompressionMiddleware
+from forum.db import close_database, open_database, ping_database
 from forum.errors import Forbidden, NotFound, SignInRequired
 from forum.http import (
     PayloadTooLarge,
@@ -56,11 +56,13 @@ from forum.moderation import web as moderation_web
 from forum.moderation.queue import render_flag_queue
 from forum.notifications import web as notifications_web
 from forum.notifications.sender import MailSender, sender_rules, transport_for
+from forum.notifications.service import outbox_depth
 from forum.ratelimits import RateLimited, RateLimiter
 from forum.replies import api as replies_api
 from forum.replies import web as replies_web
 from forum.security_headers import SecurityHeadersMiddleware, SecurityPolicy
-from forum.settings import PROJECT_ROOT, Settings, load_settings
+from forum.settings import Settings, load_settings
+from forum.static_assets import ASSETS
 from forum.templating import build_templates
 from forum.validation import ValidationError
 from forum.wiring import event_bus, subscribe_live
@@ -114,6 +116,10 @@ def _routes() -> list[BaseRoute]:
         page("/register", accounts_web.register, ANYONE, ["GET", "POST"]),
         page("/login", accounts_web.login, ANYONE, ["GET", "POST"]),
         page("/logout", accounts_web.logout, ANYONE, ["POST"]),
+        # For load balancers: says only whether the database and the broker answer.
+        page("/healthz", monitoring.healthz, ANYONE),
+        # METRICS_TOKEN (without it: a local, unproxied client) is the permission; see monitoring.
+        page("/metrics", monitoring.metrics, ANYONE),
         page("/api/openapi.json", openapi.openapi_document, ANYONE),
         page("/api/accounts", accounts_api.create_account, ANYONE, ["POST"]),
         page("/api/session", accounts_api.create_session, ANYONE, ["POST"]),
@@ -147,14 +153,8 @@ def _routes() -> list[BaseRoute]:
         page("/api/notifications/read", notifications_web.api_mark_read, ACTIVE, ["POST"]),
         # The signed address is the permission: the forum signed it when rendering a reply.
         page("/img/{signature}/{encoded}", images_web.proxy, ANYONE, name="image"),
-        PublicMount(
-            "/static/vendor/htmx",
-            StaticFiles(
-                directory=PROJECT_ROOT / "node_modules" / "htmx.org" / "dist", check_dir=False
-            ),
-            name="htmx",
-        ),
-        PublicMount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static"),
+        PublicMount("/static/vendor/htmx", ASSETS.files("/static/vendor/htmx"), name="htmx"),
+        PublicMount("/static", ASSETS.files("/static"), name="static"),
     ]
 
 
@@ -252,6 +252,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load_settings()
     templates = build_templates()
     security = SecurityPolicy(settings.base_url)
+    app_metrics = monitoring.Metrics()
+    monitoring.configure_access_log(settings.access_log)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -267,6 +269,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         renderer = FrameRenderer(templates.env, settings)
         app.state.live = LiveThreads(hub, renderer, replay_limit=settings.live_replay_limit)
         app.state.presence = Presence(hub, renderer, Readers(settings.live_sockets))
+        app.state.probes = monitoring.Probes(
+            database=ping_database,
+            broker=hub.backend.ping,
+            open_sockets=app.state.presence.readers.open_sockets,
+            outbox=outbox_depth,
+            live=app.state.live.counters,
+        )
         app.state.accounts = LiveAccounts(hub, renderer, lambda: render_flag_queue(templates.env))
         sender = MailSender(settings, transport_for(settings), sender_rules(settings))
         subscribe_live(
@@ -311,6 +320,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=[
             # First, so that it sees the server's own `send` (see forum.live.writer).
             Middleware(DirectWriteMiddleware, enabled=settings.live_direct_writes),
+            # Outside compression: counts the bytes that leave. Both pass WebSockets untouched.
+            Middleware(monitoring.RequestMetricsMiddleware, metrics=app_metrics),
+            # gzip from 1 KiB, not signed-in readers' HTML (forum.compression says why).
+            Middleware(CompressionMiddleware, session_cookie=SESSION_COOKIE),
             # Before the others, so that every answer (refusals of bad URLs too) carries them.
             Middleware(SecurityHeadersMiddleware, policy=security),
             Middleware(SafeUrlMiddleware),
@@ -335,6 +348,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.templates = templates
     app.state.page_extras = notifications_web.page_extras
     app.state.security = security
+    app.state.metrics = app_metrics
     app.state.images = ImagePolicy.from_settings(settings)
     app.state.image_fetcher = ImageFetcher(allow_private=settings.image_proxy_allow_private)
     app.state.limiter = RateLimiter(settings.limits, settings.broker_url, settings.broker_prefix)

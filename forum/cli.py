@@ -106,6 +106,8 @@ def _serve(settings: Settings) -> int:
         ws_per_message_deflate=False,
         ws_max_size=64 * 1024,
         proxy_headers=False,
+        # The forum writes its own access log (ACCESS_LOG), by route rather than raw path.
+        access_log=not settings.access_log,
     )
     return 0
 

@@ -55,6 +55,11 @@ async def open_database(settings: Settings) -> None:
     await Tortoise.init(config=tortoise_config(settings.database_url), _enable_global_fallback=True)
 
 
+async def ping_database() -> None:
+    """Ask the database a trivial question; raises when it does not answer (/healthz)."""
+    await Tortoise.get_connection("default").execute_query("SELECT 1")
+
+
 async def close_database() -> None:
     """Close every connection Tortoise opened."""
     await Tortoise.close_connections()

@@ -10,6 +10,7 @@ from typing import Any
 from starlette.requests import Request
 
 from forum.accounts.identity import current_user
+from forum.articles.service import share_card
 from forum.notifications.service import is_following
 from forum.replies.thread import (
     parse_cursor,
@@ -40,6 +41,7 @@ async def article_context(request: Request, article: Article) -> dict[str, Any]:
         "order": order,
         "cursor": cursor,
         "follows": await is_following(viewer, article),
+        "share": share_card(article, request.app.state.settings.base_url),
     }
 
 

@@ -84,6 +84,11 @@ class Settings:
     reply_images: str = "link"
     #: Let the image proxy fetch from private, loopback and link-local addresses (tests only).
     image_proxy_allow_private: bool = False
+    #: Bearer token that lets a scraper read /metrics from anywhere; empty: only from this
+    #: machine, not through a proxy (forum.monitoring says why).
+    metrics_token: str = ""
+    #: One JSON line per request on the forum.access logger (standard output).
+    access_log: bool = True
     #: Articles to load on first start (Markdown files with front matter).
     seed_dir: Path = field(default=PROJECT_ROOT / "forum" / "articles" / "content")
     debug: bool = False
@@ -168,5 +173,7 @@ def load_settings(env_file: str | Path | None = PROJECT_ROOT / ".env") -> Settin
         ),
         reply_images=_reply_images(config("REPLY_IMAGES", default="link")),
         image_proxy_allow_private=config("IMAGE_PROXY_ALLOW_PRIVATE", cast=bool, default=False),
+        metrics_token=config("METRICS_TOKEN", default=""),
+        access_log=config("ACCESS_LOG", default="on").lower() not in ("off", "false", "0"),
         debug=config("DEBUG", cast=bool, default=False),
     )

@@ -8,6 +8,7 @@ from starlette.templating import Jinja2Templates
 
 from forum.security_headers import csp_nonce
 from forum.settings import PROJECT_ROOT
+from forum.static_assets import ASSETS
 from forum.visibility import is_moderator, shows_body
 
 
@@ -43,6 +44,7 @@ def build_templates() -> Jinja2Templates:
     templates.env.filters["absolute_time"] = absolute_time
     templates.env.globals["is_moderator"] = is_moderator
     templates.env.globals["shows_body"] = shows_body
+    templates.env.globals["static_url"] = ASSETS.url
     templates.env.trim_blocks = True
     templates.env.lstrip_blocks = True
     return templates

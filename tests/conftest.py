@@ -162,6 +162,8 @@ def start_server(
         "SECRET_KEY": "test-secret-" + uuid.uuid4().hex,
         # Tests post fast from few accounts; the rate-limit tests start servers with limits on.
         "RATE_LIMITS": "off",
+        # One JSON line per request would bury the server log a failed test shows.
+        "ACCESS_LOG": "off",
         **extra_env,
     }
     log = log_dir / f"server-{port}.log"

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import frontmatter
+import nh3
 
 from forum.errors import NotFound
 from forum.markdown import render_article
+from forum.urls import article_path
 from models import Article
 
 SLUG_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
@@ -90,3 +93,39 @@ async def article_or_404(slug: str) -> Article:
     if article is None:
         raise NotFound("There is no article at this address.")
     return article
+
+
+#: Longest description a link preview is given (they cut around 160-200 characters anyway).
+SUMMARY_CHARS = 200
+_FIRST_PARAGRAPH = re.compile(r"<p>(.*?)</p>", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class ShareCard:
+    """What a link to the article shows where it is shared (meta, Open Graph, Twitter tags)."""
+
+    title: str
+    description: str
+    url: str
+    feed_url: str
+
+
+def share_card(article: Article, base_url: str) -> ShareCard:
+    """The article's card: its subtitle (else its first paragraph) and how many replies it has,
+    with absolute addresses from BASE_URL."""
+    summary = article.subtitle.strip()
+    if not summary:
+        first = _FIRST_PARAGRAPH.search(article.body_html)
+        text = html.unescape(nh3.clean(first.group(1), tags=set())) if first else ""
+        summary = " ".join(text.split())
+    if len(summary) > SUMMARY_CHARS:
+        summary = summary[: SUMMARY_CHARS - 1].rsplit(" ", 1)[0] + "…"
+    count = article.reply_count
+    replies = f"{count} {'reply' if count == 1 else 'replies'}"
+    path = article_path(article.slug)
+    return ShareCard(
+        title=article.title,
+        description=f"{summary} — {replies}" if summary else replies.capitalize(),
+        url=base_url + path,
+        feed_url=f"{base_url}{path}/feed.atom",
+    )

@@ -156,6 +156,7 @@ class ThreadConnection:
         elif self._closing is not None:
             await self._close(self._closing, "account changed")
         elif subscriber.lagging or (personal is not None and personal.lagging):
+            self.live.counters.closed_too_slow += 1
             await self._close(CLOSE_FELL_BEHIND, "fell behind; reconnect and resume")
 
     def _concerns_me(self, delivery: Delivery) -> bool:
@@ -245,8 +246,10 @@ class ThreadConnection:
             if seq != self.sent_seq + 1:
                 return False  # overtook an earlier event: the sender task holds it back
         frame = delivery.frame_for(self.kind, self.user_id)
-        if frame is not None and (self._direct is None or not self._direct.write(delivery, frame)):
-            return False
+        if frame is not None:
+            if self._direct is None or not self._direct.write(delivery, frame):
+                return False
+            self.live.counters.frames_sent += 1
         if seq is not None:
             self.sent_seq = seq
         return True
@@ -257,6 +260,7 @@ class ThreadConnection:
         frame = delivery.frame_for(self.kind, self.user_id)
         if frame is not None:
             await self.websocket.send_text(frame)
+            self.live.counters.frames_sent += 1
 
     async def _replay(self, after_seq: int, up_to: int) -> None:
         """Send the events after after_seq up to up_to from the stream, or refresh when that gap
@@ -266,6 +270,7 @@ class ThreadConnection:
             return
         if deliveries is None:
             await self.websocket.send_text(self.live.renderer.refresh(up_to))
+            self.live.counters.frames_sent += 1
         else:
             for delivery in deliveries:
                 await self._send(delivery)

@@ -51,6 +51,10 @@ class Readers:
         if not readers:
             self._by_channel.pop(channel, None)
 
+    def open_sockets(self) -> int:
+        """How many thread sockets this process holds open (for /metrics)."""
+        return sum(self._by_visitor.values())
+
     def count(self, channel: str) -> int:
         """How many distinct readers this process has on channel."""
         return len(self._by_channel.get(channel, ()))

@@ -8,6 +8,7 @@ from itertools import groupby
 from forum.event_types import ThreadEvent, thread_event
 from forum.live.hub import Delivery, Hub
 from forum.live.render import FrameRenderer
+from forum.monitoring import LiveCounters
 from models import Article, LiveEvent
 
 log = logging.getLogger("forum.live")
@@ -26,6 +27,8 @@ class LiveThreads:
         self.hub = hub
         self.renderer = renderer
         self.replay_limit = replay_limit
+        #: Frames sent and sockets closed as too slow, read by /metrics.
+        self.counters = LiveCounters()
 
     async def committed(self, event: ThreadEvent) -> None:
         """The bus's handler of thread events."""

@@ -211,3 +211,15 @@ async def leave_thread(user_id: int, article_id: int) -> None:
         await OutboxItem.filter(
             recipient_id=user_id, article_id=article_id, status=MailStatus.PENDING
         ).update(status=MailStatus.CANCELLED)
+
+
+async def outbox_depth() -> dict[str, int]:
+    """Outbox rows waiting to be sent and given up on, by state, in one indexed query
+    (/metrics reads it at every scrape)."""
+    rows = (
+        await OutboxItem.filter(status__in=[MailStatus.PENDING, MailStatus.FAILED])
+        .annotate(count=Count("id"))
+        .group_by("status")
+        .values("status", "count")
+    )
+    return {str(MailStatus(row["status"])): int(row["count"]) for row in rows}

@@ -21,6 +21,10 @@ class Backend(ABC):
         """Stop and release connections."""
 
     @abstractmethod
+    async def ping(self) -> None:
+        """Raise when the broker cannot be reached (health checks)."""
+
+    @abstractmethod
     async def publish(self, channel: str, message: str) -> None:
         """Send message to every process subscribed to channel."""
 

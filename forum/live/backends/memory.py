@@ -21,6 +21,9 @@ class MemoryBackend(Backend):
         self._on_message = None
         self._channels.clear()
 
+    async def ping(self) -> None:
+        return None  # in this process: always there
+
     async def publish(self, channel: str, message: str) -> None:
         if self._on_message is not None and channel in self._channels:
             asyncio.get_running_loop().call_soon(self._on_message, channel, message)

@@ -64,6 +64,11 @@ class RedisBackend(Backend):
                 channel = str(message["channel"]).removeprefix(self._prefix)
                 self._on_message(channel, message["data"])
 
+    async def ping(self) -> None:
+        if self._client is None:
+            raise ConnectionError("not connected to Redis")
+        await self._client.ping()
+
     async def publish(self, channel: str, message: str) -> None:
         assert self._client is not None
         await self._client.publish(self._prefix + channel, message)
