@@ -1,4 +1,5 @@
-"""Command line: `python -m forum serve | migrate | mailer | import-article FILE | promote NAME`."""
+"""Command line: `python -m forum serve | migrate | mailer | import-article FILE | promote NAME
+| export FILE | import FILE`."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import contextlib
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from forum.actors import SYSTEM
 from forum.articles.service import ArticleFileError, import_article, read_article_file
@@ -24,6 +26,7 @@ from forum.moderation.queue import render_flag_queue
 from forum.notifications.sender import MailSender, sender_rules, transport_for
 from forum.settings import Settings, load_settings
 from forum.templating import build_templates
+from forum.transfer import Progress, TransferError, export_forum, import_forum
 from forum.validation import ValidationError
 from forum.wiring import event_bus, subscribe_live
 from models import Role
@@ -95,6 +98,76 @@ async def _mailer(settings: Settings) -> int:
     return 0
 
 
+class _TerminalProgress:
+    """A progress bar on standard error (rich), for a person watching a long transfer."""
+
+    def __init__(self, label: str) -> None:
+        from rich.console import Console
+        from rich.progress import Progress as Bar
+
+        self._bar = Bar(console=Console(stderr=True))
+        self._label = label
+        self._task: Any = None
+
+    def start(self, total: int) -> None:
+        self._bar.start()
+        self._task = self._bar.add_task(self._label, total=total)
+
+    def advance(self, rows: int) -> None:
+        self._bar.advance(self._task, rows)
+
+    def finish(self) -> None:
+        self._bar.stop()
+
+
+def _progress(label: str) -> Progress | None:
+    # Only a person at a terminal wants a bar; a log file or a pipe gets the summary alone.
+    return _TerminalProgress(label) if sys.stderr.isatty() else None
+
+
+def _print_summary(verb: str, rows: dict[str, int]) -> None:
+    for table, count in rows.items():
+        print(f"{table}: {count} rows {verb}")
+
+
+async def _export(settings: Settings, path: Path, with_secrets: bool) -> int:
+    await open_database(settings)
+    try:
+        with path.open("w", encoding="utf-8") as out:
+            summary = await export_forum(
+                out, with_secrets=with_secrets, progress=_progress("exporting")
+            )
+    finally:
+        await close_database()
+    _print_summary("exported", summary.rows)
+    if not with_secrets:
+        print("password hashes, sessions and feed tokens left out (--with-secrets keeps them)")
+    return 0
+
+
+async def _import_forum(settings: Settings, path: Path, replace: bool) -> int:
+    if not path.is_file():
+        print(f"error: no such file: {path}", file=sys.stderr)
+        return 2
+    await migrate_database(settings)
+    await open_database(settings)
+    try:
+        with path.open(encoding="utf-8") as source:
+            summary = await import_forum(source, replace=replace, progress=_progress("importing"))
+    except TransferError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    finally:
+        await close_database()
+    _print_summary("imported", summary.rows)
+    if not summary.secrets:
+        print(
+            "the file held no passwords: members cannot sign in until they are given new ones "
+            "(export with --with-secrets to keep them)"
+        )
+    return 0
+
+
 def _serve(settings: Settings) -> int:
     import uvicorn
 
@@ -126,6 +199,20 @@ def main(argv: list[str] | None = None) -> int:
     promoter = commands.add_parser("promote", help="set a user's role (reader, moderator, admin)")
     promoter.add_argument("username")
     promoter.add_argument("--role", choices=[role.value for role in Role], default="moderator")
+    exporter = commands.add_parser("export", help="write the whole forum to a JSON Lines file")
+    exporter.add_argument("file", type=Path)
+    exporter.add_argument(
+        "--with-secrets",
+        action="store_true",
+        help="include password hashes, session tokens and feed tokens",
+    )
+    loader = commands.add_parser(
+        "import", help="load an export into an empty database (any kind: SQLite, PostgreSQL)"
+    )
+    loader.add_argument("file", type=Path)
+    loader.add_argument(
+        "--replace", action="store_true", help="delete everything in the database first"
+    )
     args = parser.parse_args(argv)
     settings = load_settings()
     if args.command == "serve":
@@ -140,4 +227,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "promote":
         return asyncio.run(_promote(settings, args.username, args.role))
+    if args.command == "export":
+        return asyncio.run(_export(settings, args.file, args.with_secrets))
+    if args.command == "import":
+        return asyncio.run(_import_forum(settings, args.file, args.replace))
     return asyncio.run(_import(settings, args.file))
