@@ -9,7 +9,7 @@ import contextlib
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from forum.actors import SYSTEM
 from forum.articles.service import ArticleFileError, import_article, read_article_file
@@ -130,13 +130,12 @@ def _print_summary(verb: str, rows: dict[str, int]) -> None:
         print(f"{table}: {count} rows {verb}")
 
 
-async def _export(settings: Settings, path: Path, with_secrets: bool) -> int:
+async def _export(settings: Settings, out: IO[str], with_secrets: bool) -> int:
     await open_database(settings)
     try:
-        with path.open("w", encoding="utf-8") as out:
-            summary = await export_forum(
-                out, with_secrets=with_secrets, progress=_progress("exporting")
-            )
+        summary = await export_forum(
+            out, with_secrets=with_secrets, progress=_progress("exporting")
+        )
     finally:
         await close_database()
     _print_summary("exported", summary.rows)
@@ -145,15 +144,11 @@ async def _export(settings: Settings, path: Path, with_secrets: bool) -> int:
     return 0
 
 
-async def _import_forum(settings: Settings, path: Path, replace: bool) -> int:
-    if not path.is_file():
-        print(f"error: no such file: {path}", file=sys.stderr)
-        return 2
+async def _import_forum(settings: Settings, source: IO[str], replace: bool) -> int:
     await migrate_database(settings)
     await open_database(settings)
     try:
-        with path.open(encoding="utf-8") as source:
-            summary = await import_forum(source, replace=replace, progress=_progress("importing"))
+        summary = await import_forum(source, replace=replace, progress=_progress("importing"))
     except TransferError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -228,7 +223,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "promote":
         return asyncio.run(_promote(settings, args.username, args.role))
     if args.command == "export":
-        return asyncio.run(_export(settings, args.file, args.with_secrets))
+        # Files are opened here, outside the event loop (reading and writing them blocks).
+        with args.file.open("w", encoding="utf-8") as out:
+            return asyncio.run(_export(settings, out, args.with_secrets))
     if args.command == "import":
-        return asyncio.run(_import_forum(settings, args.file, args.replace))
+        if not args.file.is_file():
+            print(f"error: no such file: {args.file}", file=sys.stderr)
+            return 2
+        with args.file.open(encoding="utf-8") as source:
+            return asyncio.run(_import_forum(settings, source, args.replace))
     return asyncio.run(_import(settings, args.file))

@@ -132,7 +132,9 @@ async def _last_id(db: Any, model: type[Model]) -> int:
                 top = max(top, int(state[0]["last_value"]))
     elif db.capabilities.dialect == "sqlite":
         # AUTOINCREMENT tables remember their highest id in sqlite_sequence.
-        found = await db.execute_query_dict("SELECT seq FROM sqlite_sequence WHERE name = ?", [table])
+        found = await db.execute_query_dict(
+            "SELECT seq FROM sqlite_sequence WHERE name = ?", [table]
+        )
         if found:
             top = max(top, int(found[0]["seq"]))
     return top
@@ -165,9 +167,7 @@ async def export_forum(
 ) -> Summary:
     """Write every row of the connected database to out, in one consistent snapshot."""
     progress = progress or NoProgress()
-    models = [
-        m for m in forum_models() if with_secrets or m._meta.db_table not in SECRET_TABLES
-    ]
+    models = [m for m in forum_models() if with_secrets or m._meta.db_table not in SECRET_TABLES]
     async with in_transaction() as conn:
         if conn.capabilities.dialect == "postgres":
             # One snapshot for every table, or a reply could be exported without its events.
@@ -281,7 +281,8 @@ async def import_forum(
                 model = by_table[table]
                 values = {column: decoders[table][column](row[column]) for column in row}
             except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-                raise TransferError(f"line {number}: not a row of a known table ({error})") from None
+                message = f"line {number}: not a row of a known table ({error})"
+                raise TransferError(message) from None
             if model is not pending_model or len(pending) >= BATCH:
                 await flush()
                 pending_model = model
