@@ -362,3 +362,18 @@ def browser(server: LiveServer) -> Iterator[object]:
         )
         yield browser
         browser.close()
+
+
+@contextlib.contextmanager
+def own_postgres_database(prefix: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database whatever kind this run is (for tests that move data
+    between kinds or kill servers); skipped without PostgreSQL (failed under CI=true), dropped
+    afterwards."""
+    server = os.environ.get("TEST_DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
+    require_service("PostgreSQL", server, 5432)
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    _run_async(_admin(server, f'CREATE DATABASE "{name}"'))
+    try:
+        yield urlparse(server)._replace(path=f"/{name}").geturl()
+    finally:
+        _run_async(_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -18,7 +18,6 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import asyncpg
 import httpx
@@ -33,13 +32,12 @@ from tests.conftest import (
     LiveServer,
     Member,
     _run_async,
-    require_service,
+    own_postgres_database,
     sign_up,
     start_server,
     stop_server,
 )
 
-POSTGRES = os.environ.get("TEST_DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
 #: Tables the migrations tool keeps for itself: not forum data.
 NOT_FORUM = {"tortoise_migrations", "sqlite_sequence"}
 
@@ -95,25 +93,11 @@ def ok(done: subprocess.CompletedProcess[str]) -> str:
     return done.stdout
 
 
-async def _pg_admin(statement: str) -> None:
-    admin = urlparse(POSTGRES)._replace(scheme="postgresql", path="/postgres").geturl()
-    conn = await asyncpg.connect(admin)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
 @pytest.fixture
 def postgres_database() -> Iterator[str]:
-    """A new, empty PostgreSQL database of this test's own; dropped afterwards."""
-    require_service("PostgreSQL", POSTGRES, 5432)
-    name = f"forum_transfer_{uuid.uuid4().hex[:10]}"
-    _run_async(_pg_admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield urlparse(POSTGRES)._replace(path=f"/{name}").geturl()
-    finally:
-        _run_async(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    """A new, empty PostgreSQL database of this test's own."""
+    with own_postgres_database("forum_transfer") as url:
+        yield url
 
 
 # Reading the databases directly (not through the ORM, which the test process binds to one).
