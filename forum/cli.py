@@ -223,9 +223,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "promote":
         return asyncio.run(_promote(settings, args.username, args.role))
     if args.command == "export":
-        # Files are opened here, outside the event loop (reading and writing them blocks).
-        with args.file.open("w", encoding="utf-8") as out:
-            return asyncio.run(_export(settings, out, args.with_secrets))
+        # Files are opened here, outside the event loop (reading and writing them blocks). The
+        # export is written beside the file and renamed when whole: a failed export leaves no
+        # file that looks complete.
+        partial = args.file.with_name(args.file.name + ".partial")
+        try:
+            with partial.open("w", encoding="utf-8") as out:
+                status = asyncio.run(_export(settings, out, args.with_secrets))
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        partial.replace(args.file)
+        return status
     if args.command == "import":
         if not args.file.is_file():
             print(f"error: no such file: {args.file}", file=sys.stderr)

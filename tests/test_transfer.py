@@ -7,9 +7,11 @@ never touch the session's: they need PostgreSQL, and skip without it (fail under
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
+import pty
 import sqlite3
 import subprocess
 import sys
@@ -399,3 +401,31 @@ async def test_the_export_covers_every_table(seeded_sqlite: tuple[str, Seeded], 
             stored = {row[1] for row in conn.execute(f'PRAGMA table_info("{table}")')}
             assert stored == set(columns), table
     assert set(SECRET_TABLES) <= set(registry["models"])
+
+
+def test_a_progress_bar_only_on_a_terminal(
+    seeded_sqlite: tuple[str, Seeded], tmp_path: Path
+) -> None:
+    source, _ = seeded_sqlite
+    piped = forum(source, "export", str(tmp_path / "piped.jsonl"))
+    assert piped.returncode == 0 and piped.stderr == ""
+
+    terminal, child_side = pty.openpty()
+    env = {**os.environ, "DATABASE_URL": source, "COLUMNS": "100"}
+    done = subprocess.run(
+        [sys.executable, "-m", "forum", "export", str(tmp_path / "tty.jsonl")],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=child_side,
+        check=False,
+    )
+    os.close(child_side)
+    shown = b""
+    with contextlib.suppress(OSError):  # EIO: the terminal's other side is closed, all is read
+        while chunk := os.read(terminal, 4096):
+            shown += chunk
+    os.close(terminal)
+    assert done.returncode == 0
+    assert b"exporting" in shown and b"100%" in shown
+    assert b"exporting" not in done.stdout
