@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import IO, Any, Protocol
 
 from tortoise import Tortoise, fields
+from tortoise.exceptions import BaseORMException
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
@@ -268,7 +269,11 @@ async def import_forum(
 
         async def flush() -> None:
             if pending_model is not None and pending:
-                await pending_model.bulk_create(pending, batch_size=BATCH, using_db=conn)
+                try:
+                    await pending_model.bulk_create(pending, batch_size=BATCH, using_db=conn)
+                except (BaseORMException, ValueError, TypeError) as error:
+                    table = pending_model._meta.db_table
+                    raise TransferError(f"{table}: the database refused a row: {error}") from None
                 progress.advance(len(pending))
                 pending.clear()
 
@@ -280,13 +285,16 @@ async def import_forum(
                 table, row = item["table"], item["row"]
                 model = by_table[table]
                 values = {column: decoders[table][column](row[column]) for column in row}
+                instance = model(**values)
+            except BaseORMException as error:
+                raise TransferError(f"line {number}: {error}") from None
             except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
                 message = f"line {number}: not a row of a known table ({error})"
                 raise TransferError(message) from None
             if model is not pending_model or len(pending) >= BATCH:
                 await flush()
                 pending_model = model
-            pending.append(model(**values))
+            pending.append(instance)
             counts[table] += 1
         await flush()
         for table, info in header["tables"].items():

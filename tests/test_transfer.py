@@ -429,3 +429,26 @@ def test_a_progress_bar_only_on_a_terminal(
     assert done.returncode == 0
     assert b"exporting" in shown and b"100%" in shown
     assert b"exporting" not in done.stdout
+
+
+async def test_a_damaged_file_imports_nothing(
+    seeded_sqlite: tuple[str, Seeded], tmp_path: Path
+) -> None:
+    source, _ = seeded_sqlite
+    export = tmp_path / "forum.jsonl"
+    ok(forum(source, "export", str(export), "--with-secrets"))
+    lines = export.read_text().splitlines(keepends=True)
+    damaged = {
+        "cut short": "".join(lines[:-3]),
+        "not an export": "hello\n",
+        "a bad row": "".join(lines[:-1]) + '{"table": "replies", "row": {"id": "x"}}\n',
+        "an unknown table": "".join(lines) + '{"table": "nope", "row": {}}\n',
+    }
+    for name, text in damaged.items():
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text(text)
+        target = f"sqlite://{tmp_path / (name + '.sqlite3')}"
+        done = forum(target, "import", str(path))
+        assert done.returncode == 2, (name, done.stdout, done.stderr)
+        assert done.stderr.startswith("error: "), (name, done.stderr)
+        assert all(not rows for rows in sqlite_tables(target).values()), name
