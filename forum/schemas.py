@@ -13,7 +13,9 @@ from typing import Annotated, Any
 
 from msgspec import Meta, Struct, field
 
+from forum.accounts.recovery import LOGIN_MAX
 from forum.accounts.service import EMAIL_MAX, EMAIL_PATTERN, PASSWORD_MAX, PASSWORD_MIN
+from forum.accounts.tokens import TOKEN_MAX
 from forum.boundary import ID_MAX
 from forum.moderation.service import NOTE_MAX
 from forum.replies.service import BODY_MAX
@@ -108,6 +110,116 @@ class SessionStarted(Response):
 
     username: str
     csrf_token: str
+
+
+class Me(Response):
+    """The signed-in account, as its owner sees it."""
+
+    username: str
+    email: str | None
+    #: Whether the owner opened the verification link; no notification mail goes out before.
+    email_verified: bool
+    role: Role
+    created_at: Moment
+    #: Be notified of replies to one's own replies.
+    notify_replies: bool
+    #: Notification mail at all ("no email at all" when false); the bell and feeds go on.
+    email_notifications: bool
+
+
+class MeChange(Request):
+    """What to change of one's account; absent or null fields stay as they are."""
+
+    email: (
+        Annotated[
+            str,
+            Meta(
+                title="Email",
+                max_length=EMAIL_MAX,
+                pattern=f"^(?:{EMAIL_PATTERN.pattern})?$",
+                description="A new address (unverified until its link is opened); empty removes.",
+                extra={
+                    "message": "Enter an email address like name@example.org, or leave it empty."
+                },
+            ),
+        ]
+        | None
+    ) = None
+    notify_replies: Annotated[bool, Meta(title="Notify replies")] | None = None
+    email_notifications: Annotated[bool, Meta(title="Email notifications")] | None = None
+
+
+class Accepted(Response):
+    """Taken in hand: the same answer whether or not an account matched."""
+
+    detail: str
+
+
+Token = Annotated[str, Meta(title="Token", min_length=1, max_length=TOKEN_MAX)]
+NewSecret = Annotated[str, Meta(title="Password", min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)]
+
+
+class ResetRequest(Request):
+    """Ask for a password reset link."""
+
+    login: Annotated[str, Meta(title="Username or email", min_length=1, max_length=LOGIN_MAX)]
+
+
+class SignInLinkRequest(Request):
+    """Ask for a sign-in link."""
+
+    email: Annotated[str, Meta(title="Email", min_length=1, max_length=EMAIL_MAX)]
+
+
+class TokenUse(Request):
+    """A token from a mailed link."""
+
+    token: Token
+
+
+class PasswordReset(Request):
+    """A new password, with the token of a reset link."""
+
+    token: Token
+    password: NewSecret
+
+
+class Verified(Response):
+    """The address a verification link confirmed."""
+
+    username: str
+    email: str
+
+
+class PasswordChange(Request):
+    """A new password, knowing the current one."""
+
+    current_password: Annotated[str, Meta(title="Current password", max_length=PASSWORD_MAX)]
+    new_password: Annotated[
+        str, Meta(title="New password", min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
+    ]
+
+
+class SessionsEnded(Response):
+    """How many sessions ended."""
+
+    ended: int
+
+
+class SessionOut(Response):
+    """A signed-in browser or client."""
+
+    id: int
+    created_at: Moment
+    expires_at: Moment
+    #: The session of this request.
+    current: bool
+
+
+class Sessions(Response):
+    """The account's signed-in sessions, newest first."""
+
+    sessions: list[SessionOut]
 
 
 # Articles and replies ----------------------------------------------------------------------
