@@ -583,3 +583,29 @@ async def test_the_file_transport_writes_a_verification_link_that_works(
         assert (await open_link(stranger, link)).status_code == 200
     assert (await me(member))["email_verified"] is True
     await member.client.aclose()
+
+
+async def test_the_settings_page_changes_the_address_and_resends_its_link(
+    forum: MailForum, mailbox: Mailbox, someone: Member
+) -> None:
+    page = await someone.client.get("/settings")
+    soup = BeautifulSoup(page.text, "html.parser")
+    assert "not confirmed yet" in soup.get_text()
+    csrf = soup.select_one("form[action='/settings/email'] input[name=csrf_token]")
+    assert csrf is not None
+    new = f"other.{someone.username}@example.org"
+    changed = await someone.client.post(
+        "/settings/email", data={"csrf_token": csrf["value"], "email": new}
+    )
+    assert changed.status_code == 303
+    await verification_link(forum, mailbox, new)
+    resent = await someone.client.post("/settings/email/verify", data={"csrf_token": csrf["value"]})
+    assert resent.status_code == 303
+    link = await verification_link(forum, mailbox, new, count=2)
+    async with httpx.AsyncClient(base_url=forum.url) as stranger:
+        assert (await open_link(stranger, link)).status_code == 200
+    page = await someone.client.get("/settings")
+    assert "confirmed" in BeautifulSoup(page.text, "html.parser").select_one(".verified").text
+    # The old address was never confirmed: it is not told of the change.
+    subjects = [m["Subject"] for m in mailbox.account_mail(address(someone))]
+    assert "Your email address was changed" not in subjects

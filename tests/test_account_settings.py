@@ -1,0 +1,173 @@
+"""Account settings: changing the password, mail choices, and the list of signed-in sessions
+with "sign out this one" and "sign out everywhere"; ended sessions close their open pages."""
+
+from __future__ import annotations
+
+import httpx
+from bs4 import BeautifulSoup
+
+from models import Session
+from tests.conftest import PASSWORD, SLUG, LiveServer, Member
+from tests.test_live_accounts import CLOSE_SIGNED_OUT, frames_until_closed
+from tests.test_moderation import open_socket
+
+NEW_PASSWORD = "another good passphrase"
+
+
+async def second_browser(server: LiveServer, member: Member) -> Member:
+    """The same account signed in from another client."""
+    client = httpx.AsyncClient(base_url=server.url, timeout=10)
+    response = await client.post(
+        "/api/session", json={"username": member.username, "password": PASSWORD}
+    )
+    assert response.status_code == 200, response.text
+    return Member(member.username, client, response.json()["csrf_token"])
+
+
+async def signs_in(server: LiveServer, username: str, password: str) -> bool:
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        response = await client.post(
+            "/api/session", json={"username": username, "password": password}
+        )
+    return response.status_code == 200
+
+
+def form_fields(html: str, action: str) -> dict[str, str]:
+    """The inputs of the page's form that posts to action."""
+    form = BeautifulSoup(html, "html.parser").find("form", action=action)
+    assert form is not None, action
+    return {field["name"]: field.get("value", "") for field in form.select("input[name]")}
+
+
+async def test_changing_the_password_ends_the_other_sessions_and_closes_their_pages(
+    server: LiveServer, db: None, member: Member
+) -> None:
+    other = await second_browser(server, member)
+    try:
+        wrong = await member.client.post(
+            "/api/me/password",
+            json={"current_password": "not it at all", "new_password": NEW_PASSWORD},
+            headers=member.headers(),
+        )
+        assert wrong.status_code == 422
+        assert set(wrong.json()["errors"]) == {"current_password"}
+        async with open_socket(server, f"/a/{SLUG}/live", other) as page:
+            changed = await member.client.post(
+                "/api/me/password",
+                json={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+                headers=member.headers(),
+            )
+            assert changed.status_code == 200, changed.text
+            assert changed.json() == {"ended": 1}
+            frames, code = await frames_until_closed(page)
+        assert code == CLOSE_SIGNED_OUT
+        assert frames[-1]["type"] == "account"
+        assert (await other.client.get("/api/me")).status_code == 401
+        assert (await member.client.get("/api/me")).status_code == 200
+        assert not await signs_in(server, member.username, PASSWORD)
+        assert await signs_in(server, member.username, NEW_PASSWORD)
+    finally:
+        await other.client.aclose()
+
+
+async def test_sessions_are_listed_and_signed_out_one_by_one_or_all(
+    server: LiveServer, db: None, member: Member, other_member: Member
+) -> None:
+    other = await second_browser(server, member)
+    try:
+        listed = (await member.client.get("/api/me/sessions")).json()["sessions"]
+        assert len(listed) == 2
+        [mine] = [s for s in listed if s["current"]]
+        [theirs] = [s for s in listed if not s["current"]]
+        # Someone else's session is not found, and stays.
+        foreign = await other_member.client.delete(
+            f"/api/me/sessions/{theirs['id']}", headers=other_member.headers()
+        )
+        assert foreign.status_code == 404
+        assert (await other.client.get("/api/me")).status_code == 200
+        ended = await member.client.delete(
+            f"/api/me/sessions/{theirs['id']}", headers=member.headers()
+        )
+        assert ended.status_code == 204
+        assert (await other.client.get("/api/me")).status_code == 401
+        assert (await member.client.get("/api/me")).status_code == 200
+        assert not await Session.exists(id=theirs["id"])
+        third = await second_browser(server, member)
+        everywhere = await member.client.delete("/api/me/sessions", headers=member.headers())
+        assert everywhere.json() == {"ended": 2}
+        assert (await member.client.get("/api/me")).status_code == 401
+        assert (await third.client.get("/api/me")).status_code == 401
+        assert not await Session.exists(id=mine["id"])
+        await third.client.aclose()
+    finally:
+        await other.client.aclose()
+
+
+async def test_the_settings_page_works_without_javascript(
+    server: LiveServer, db: None, member: Member
+) -> None:
+    other = await second_browser(server, member)
+    try:
+        page = await member.client.get("/settings")
+        assert page.status_code == 200
+        soup = BeautifulSoup(page.text, "html.parser")
+        assert soup.find("a", href="/settings") is not None
+        assert len(soup.select("ul.sessions li")) == 2
+
+        # Mail choices: an unchecked box is off.
+        fields = form_fields(page.text, "/settings/notifications")
+        saved = await member.client.post(
+            "/settings/notifications",
+            data={"csrf_token": fields["csrf_token"], "notify_replies": "on"},
+        )
+        assert saved.status_code == 303
+        me = (await member.client.get("/api/me")).json()
+        assert me["email_notifications"] is False and me["notify_replies"] is True
+
+        # A bad address is refused beside its field, and nothing changes.
+        refused = await member.client.post(
+            "/settings/email", data={"csrf_token": fields["csrf_token"], "email": "nope@"}
+        )
+        assert refused.status_code == 422
+        error = BeautifulSoup(refused.text, "html.parser").select_one("#field-email-error")
+        assert error is not None
+        assert (await member.client.get("/api/me")).json()["email"] is None
+
+        # The password, then one session, then every session.
+        changed = await member.client.post(
+            "/settings/password",
+            data={
+                "csrf_token": fields["csrf_token"],
+                "current_password": PASSWORD,
+                "new_password": NEW_PASSWORD,
+            },
+        )
+        assert changed.status_code == 303
+        assert (await other.client.get("/api/me")).status_code == 401
+
+        # Another browser signs in; this one signs it out, then signs out everywhere.
+        async with httpx.AsyncClient(base_url=server.url) as third:
+            signed_in = await third.post(
+                "/api/session", json={"username": member.username, "password": NEW_PASSWORD}
+            )
+            assert signed_in.status_code == 200
+            page = await member.client.get("/settings")
+            soup = BeautifulSoup(page.text, "html.parser")
+            [other_row] = [
+                li for li in soup.select("ul.sessions li") if "this browser" not in li.text
+            ]
+            form = other_row.find("form")
+            assert form is not None
+            out = await member.client.post(
+                form["action"], data={"csrf_token": fields["csrf_token"]}
+            )
+            assert out.status_code == 303
+            assert (await third.get("/api/me")).status_code == 401
+        everywhere = await member.client.post(
+            "/settings/sessions/end", data={"csrf_token": fields["csrf_token"]}
+        )
+        assert everywhere.status_code == 303 and everywhere.headers["location"] == "/"
+        assert (await member.client.get("/api/me")).status_code == 401
+        assert (await member.client.get("/settings")).status_code == 303
+    finally:
+        await other.client.aclose()
