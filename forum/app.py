@@ -140,6 +140,7 @@ def _routes() -> list[BaseRoute]:
         page("/api/me", accounts_api.me, ACTIVE, ["GET"]),
         page("/api/me", accounts_api.update_me, ACTIVE, ["PATCH"]),
         page("/api/me/email/verify", accounts_api.resend_verification, ACTIVE, ["POST"]),
+        page("/api/me/export", accounts_api.export, ACTIVE, ["GET"]),
         page("/api/me/password", accounts_api.change_password, ACTIVE, ["POST"]),
         page("/api/me/sessions", accounts_api.sessions, ACTIVE, ["GET"]),
         page("/api/me/sessions", accounts_api.end_every_session, ACTIVE, ["DELETE"]),

@@ -222,6 +222,78 @@ class Sessions(Response):
     sessions: list[SessionOut]
 
 
+class ExportedProfile(Response):
+    """The account as the forum keeps it."""
+
+    username: str
+    email: str | None
+    email_verified: bool
+    role: Role
+    created_at: Moment
+    suspended_until: Moment | None
+    notify_replies: bool
+    email_notifications: bool
+
+
+class ExportedReply(Response):
+    """One of the account's replies, with its text (empty once deleted)."""
+
+    id: int
+    article: str
+    parent_id: int | None
+    status: ReplyStatus
+    body: str
+    body_html: str
+    created_at: Moment
+    edited_at: Moment | None
+
+
+class ExportedFollow(Response):
+    """A thread followed (or left: no notifications from it)."""
+
+    article: str
+    following: bool
+    since: Moment
+
+
+class ExportedNotification(Response):
+    """A notification the account was given."""
+
+    id: int
+    kind: NotificationKind
+    reply_id: int
+    created_at: Moment
+    read_at: Moment | None
+
+
+class ExportedFlag(Response):
+    """A flag the account raised."""
+
+    reply_id: int
+    reason: HideReason
+    note: str
+    created_at: Moment
+    resolved: bool
+
+
+class ExportedSession(Response):
+    """A signed-in session: when, never its token."""
+
+    created_at: Moment
+    expires_at: Moment
+
+
+class AccountExport(Response):
+    """Everything the forum holds about the account; no secrets."""
+
+    profile: ExportedProfile
+    replies: list[ExportedReply]
+    follows: list[ExportedFollow]
+    notifications: list[ExportedNotification]
+    flags: list[ExportedFlag]
+    sessions: list[ExportedSession]
+
+
 # Articles and replies ----------------------------------------------------------------------
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import httpx
 from bs4 import BeautifulSoup
 
-from models import Session
+from forum.accounts.identity import SESSION_COOKIE
+from models import Article, Session, User
 from tests.conftest import PASSWORD, SLUG, LiveServer, Member
 from tests.test_live_accounts import CLOSE_SIGNED_OUT, frames_until_closed
 from tests.test_moderation import open_socket
@@ -171,3 +172,49 @@ async def test_the_settings_page_works_without_javascript(
         assert (await member.client.get("/settings")).status_code == 303
     finally:
         await other.client.aclose()
+
+
+async def test_the_export_holds_the_accounts_data_and_no_secret(
+    server: LiveServer, db: None, member: Member, other_member: Member, fresh_article: Article
+) -> None:
+    slug = fresh_article.slug
+    mine = await member.post_reply("My own words, **exported**", slug=slug)
+    theirs = await other_member.post_reply("Someone else's words", slug=slug)
+    assert mine.status_code == theirs.status_code == 201
+    answer = await other_member.post_reply("An answer to you", mine.json()["id"], slug=slug)
+    assert answer.status_code == 201
+    followed = await member.client.post(
+        f"/api/articles/{slug}/subscription", headers=member.headers()
+    )
+    assert followed.status_code == 200
+    flagged = await member.client.post(
+        f"/api/replies/{theirs.json()['id']}/flags",
+        json={"reason": "other", "note": "my flag note"},
+        headers=member.headers(),
+    )
+    assert flagged.status_code == 201, flagged.text
+    feed = await member.client.post("/notifications/feed", data={"csrf_token": member.csrf})
+    assert feed.status_code in (200, 303)
+
+    response = await member.client.get("/api/me/export")
+    assert response.status_code == 200
+    data = response.json()
+    assert set(data) == {"profile", "replies", "follows", "notifications", "flags", "sessions"}
+    assert data["profile"]["username"] == member.username
+    [reply] = data["replies"]
+    assert reply["body"] == "My own words, **exported**" and reply["article"] == slug
+    assert data["follows"] == [
+        {"article": slug, "following": True, "since": data["follows"][0]["since"]}
+    ]
+    [notification] = data["notifications"]
+    assert notification["reply_id"] == answer.json()["id"]
+    [flag] = data["flags"]
+    assert flag["note"] == "my flag note" and flag["reply_id"] == theirs.json()["id"]
+    assert len(data["sessions"]) == 1
+    user = await User.get(username=member.username)
+    session_token = member.client.cookies.get(SESSION_COOKIE)
+    for secret in (user.password_hash, user.feed_token, session_token, member.csrf, "argon2"):
+        assert secret and secret not in response.text
+    assert "Someone else's words" not in response.text
+    async with httpx.AsyncClient(base_url=server.url) as anon:
+        assert (await anon.get("/api/me/export")).status_code == 401

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
 from forum.accounts import addresses, profile, recovery, service
+from forum.accounts import export as account_export
 from forum.accounts.identity import (
     SESSION_COOKIE,
     check_csrf,
@@ -22,6 +24,7 @@ from forum.http import json_errors, require_user
 from forum.schemas import (
     Accepted,
     Account,
+    AccountExport,
     Credentials,
     Me,
     MeChange,
@@ -272,6 +275,16 @@ async def end_every_session(request: Request) -> Response:
     ended = await profile.end_every_session(user, request.app.state.events)
     response = respond(SessionsEnded(ended))
     response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax")
+    return response
+
+
+@api("Everything the forum holds about the account", response=AccountExport)
+async def export(request: Request) -> Response:
+    """GET /api/me/export: profile, replies with their text, follows, notifications, flags
+    made and sessions; no secret (password hash, tokens)."""
+    data = await account_export.export_account(await require_user(request))
+    response = respond(msgspec.convert(data, AccountExport))
+    response.headers["Content-Disposition"] = 'attachment; filename="forum-account.json"'
     return response
 
 
