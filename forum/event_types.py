@@ -147,6 +147,15 @@ class PasswordChanged(Event):
     user_id: int
 
 
+@dataclass(frozen=True)
+class AccountDeleted(Event):
+    """Its owner deleted an account (its sessions have their own SessionEnded); its replies
+    stay by "[deleted account]", or are deleted when delete_replies."""
+
+    user_id: int
+    delete_replies: bool
+
+
 # Moderation.
 
 

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from msgspec import Meta, Struct, field
 
+from forum.accounts.deletion import KeptReplies
 from forum.accounts.recovery import LOGIN_MAX
 from forum.accounts.service import EMAIL_MAX, EMAIL_PATTERN, PASSWORD_MAX, PASSWORD_MIN
 from forum.accounts.tokens import TOKEN_MAX
@@ -220,6 +221,20 @@ class Sessions(Response):
     """The account's signed-in sessions, newest first."""
 
     sessions: list[SessionOut]
+
+
+class AccountDeletion(Request):
+    """Delete one's account, knowing its password."""
+
+    password: Annotated[str, Meta(title="Password", max_length=PASSWORD_MAX)]
+    replies: Annotated[
+        KeptReplies,
+        Meta(
+            title="Replies",
+            description='"keep": shown by "[deleted account]"; "delete": gone ("[deleted]" '
+            "stubs where replies answer them).",
+        ),
+    ]
 
 
 class ExportedProfile(Response):

@@ -36,6 +36,8 @@ class Settings:
     #: How long the author may edit a reply.
     edit_window_seconds: int = 15 * 60
     session_days: int = 30
+    #: A deleted account's name may be registered again only this many days later.
+    name_quarantine_days: int = 30
     #: Top-level replies per page.
     page_size: int = 20
     #: Children shown under each reply before "show N more replies".
@@ -136,6 +138,7 @@ def load_settings(env_file: str | Path | None = PROJECT_ROOT / ".env") -> Settin
         secret_key=config("SECRET_KEY", default="") or _default_secret(PROJECT_ROOT / "var"),
         edit_window_seconds=config("EDIT_WINDOW_SECONDS", cast=int, default=15 * 60),
         session_days=config("SESSION_DAYS", cast=int, default=30),
+        name_quarantine_days=config("ACCOUNT_NAME_QUARANTINE_DAYS", cast=int, default=30),
         page_size=config("PAGE_SIZE", cast=int, default=20),
         max_reply_depth=config("MAX_REPLY_DEPTH", cast=int, default=50),
         broker_url=config("BROKER_URL", default="memory://"),

@@ -50,6 +50,11 @@ class Migration(migrations.Migration):
         ),
         ops.AddField(
             model_name='User',
+            name='deleted_at',
+            field=fields.DatetimeField(null=True, description='When its owner deleted the account (the row stays, nameless, for the replies kept).', auto_now=False, auto_now_add=False),
+        ),
+        ops.AddField(
+            model_name='User',
             name='email_notifications',
             field=fields.BooleanField(default=True, description='Notification mail at all (off: no email at all). The bell and feeds go on.', db_default=True),
         ),
@@ -57,5 +62,10 @@ class Migration(migrations.Migration):
             model_name='User',
             name='email_verified_at',
             field=fields.DatetimeField(null=True, description='When the owner opened the verification link sent to the address, null while unverified', auto_now=False, auto_now_add=False),
+        ),
+        ops.AddField(
+            model_name='User',
+            name='former_username_key',
+            field=fields.CharField(null=True, db_index=True, description="A deleted account's username_key, held back from registration for a quarantine.", max_length=30),
         ),
     ]

@@ -40,6 +40,10 @@ class User(Model):
     #: Secret in the URL of the private "replies to me" feed. A new one revokes the old.
     feed_token = fields.CharField(max_length=64, null=True, unique=True)
     created_at = fields.DatetimeField(auto_now_add=True)
+    #: When its owner deleted the account (the row stays, nameless, for the replies kept).
+    deleted_at = fields.DatetimeField(null=True)
+    #: A deleted account's username_key, held back from registration for a quarantine.
+    former_username_key = fields.CharField(max_length=30, null=True, db_index=True)
 
     class Meta:
         table = "users"

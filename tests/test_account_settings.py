@@ -3,14 +3,18 @@ with "sign out this one" and "sign out everywhere"; ended sessions close their o
 
 from __future__ import annotations
 
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+
 import httpx
 from bs4 import BeautifulSoup
 
 from forum.accounts.identity import SESSION_COOKIE
-from models import Article, Session, User
+from models import Article, Role, Session, User
 from tests.conftest import PASSWORD, SLUG, LiveServer, Member
 from tests.test_live_accounts import CLOSE_SIGNED_OUT, frames_until_closed
-from tests.test_moderation import open_socket
+from tests.test_moderation import enrol, open_socket
 
 NEW_PASSWORD = "another good passphrase"
 
@@ -218,3 +222,127 @@ async def test_the_export_holds_the_accounts_data_and_no_secret(
     assert "Someone else's words" not in response.text
     async with httpx.AsyncClient(base_url=server.url) as anon:
         assert (await anon.get("/api/me/export")).status_code == 401
+
+
+# Deleting the account ------------------------------------------------------------------------
+
+
+async def delete_me(member: Member, password: str, replies: str) -> httpx.Response:
+    return await member.client.request(
+        "DELETE",
+        "/api/me",
+        json={"password": password, "replies": replies},
+        headers=member.headers(),
+    )
+
+
+async def test_deleting_and_keeping_the_replies_leaves_no_name_but_the_audit_log(
+    server: LiveServer, db: None, member: Member, other_member: Member, fresh_article: Article
+) -> None:
+    slug, name = fresh_article.slug, member.username
+    moderator = await enrol(server, "mod", role=Role.MODERATOR)
+    try:
+        kept = (await member.post_reply("Words that stay", slug=slug)).json()["id"]
+        answer = await other_member.post_reply("An answer", kept, slug=slug)
+        assert answer.status_code == 201
+        # A moderator's record of the member, under the name as it was.
+        suspended = await moderator.client.post(
+            f"/api/users/{name}/suspend", json={"reason": "a test"}, headers=moderator.headers()
+        )
+        assert suspended.status_code == 200, suspended.text
+        unsuspended = await moderator.client.post(
+            f"/api/users/{name}/unsuspend", headers=moderator.headers()
+        )
+        assert unsuspended.status_code == 200
+        member = await second_browser(server, member)
+
+        wrong = await delete_me(member, "not my password", "keep")
+        assert wrong.status_code == 422 and set(wrong.json()["errors"]) == {"password"}
+        assert (await member.client.get("/api/me")).status_code == 200
+        deleted = await delete_me(member, PASSWORD, "keep")
+        assert deleted.status_code == 204
+        assert (await member.client.get("/api/me")).status_code == 401
+        assert not await signs_in(server, name, PASSWORD)
+
+        async with httpx.AsyncClient(base_url=server.url) as anon:
+            sinks = {
+                "page": await anon.get(f"/a/{slug}"),
+                "permalink": await anon.get(f"/a/{slug}/r/{kept}"),
+                "api": await anon.get(f"/api/articles/{slug}/replies"),
+                "reply": await anon.get(f"/api/replies/{kept}"),
+                "feed": await anon.get(f"/a/{slug}/feed.atom"),
+            }
+            for sink, response in sinks.items():
+                assert response.status_code == 200, sink
+                assert name.lower() not in response.text.lower(), sink
+            assert "[deleted account]" in sinks["page"].text
+            assert sinks["reply"].json()["author"] == "[deleted account]"
+            assert "Words that stay" in sinks["reply"].json()["body_html"]
+            assert (await anon.get(f"/u/{name}")).status_code == 404
+            assert (await anon.get(f"/api/users/{name}")).status_code == 404
+        log = (await moderator.client.get("/api/mod/log")).json()
+        assert any(name in str(entry) for entry in log["entries"])
+
+        # The name is held back for the quarantine, then free again.
+        again = {"username": name, "password": PASSWORD}
+        async with httpx.AsyncClient(base_url=server.url) as newcomer:
+            assert (await newcomer.post("/api/accounts", json=again)).status_code == 409
+            await User.filter(former_username_key=name.lower()).update(
+                deleted_at=datetime.now(UTC) - timedelta(days=31)
+            )
+            assert (await newcomer.post("/api/accounts", json=again)).status_code == 201
+    finally:
+        await moderator.client.aclose()
+        await member.client.aclose()
+
+
+async def test_deleting_with_the_replies_leaves_stubs_only_where_answered(
+    server: LiveServer, db: None, member: Member, other_member: Member, fresh_article: Article
+) -> None:
+    slug, name = fresh_article.slug, member.username
+    answered = (await member.post_reply("Answered words", slug=slug)).json()["id"]
+    await other_member.post_reply("An answer by someone else", answered, slug=slug)
+    alone = (await member.post_reply("Lonely words", slug=slug)).json()["id"]
+    own_thread = (await member.post_reply("Talking to myself", slug=slug)).json()["id"]
+    own_answer = (await member.post_reply("Still me", own_thread, slug=slug)).json()["id"]
+    async with open_socket(server, f"/a/{slug}/live") as page:
+        deleted = await delete_me(member, PASSWORD, "delete")
+        assert deleted.status_code == 204
+        gone: set[int] = set()
+        async with asyncio.timeout(10):
+            while not {answered, alone, own_thread, own_answer} <= gone:
+                frame = json.loads(await page.recv())
+                if frame["type"] == "reply.deleted":
+                    gone.add(frame["reply_id"])
+    async with httpx.AsyncClient(base_url=server.url) as anon:
+        stub = (await anon.get(f"/api/replies/{answered}")).json()
+        assert stub["deleted"] is True and stub["author"] is None
+        for reply_id in (alone, own_thread, own_answer):
+            assert (await anon.get(f"/api/replies/{reply_id}")).status_code == 404
+        page_text = (await anon.get(f"/a/{slug}")).text
+    assert name not in page_text and "Answered words" not in page_text
+    assert "An answer by someone else" in page_text
+    assert not await Session.exists(user__former_username_key=name.lower())
+
+
+async def test_the_settings_page_deletes_the_account_with_its_password(
+    server: LiveServer, db: None, member: Member
+) -> None:
+    page = await member.client.get("/settings")
+    fields = form_fields(page.text, "/settings/delete")
+    checked = BeautifulSoup(page.text, "html.parser").select_one("input[name=replies][checked]")
+    assert checked is not None and checked["value"] == "keep"  # replies stay unless asked
+    fields["replies"] = "keep"
+    wrong = await member.client.post(
+        "/settings/delete", data={**fields, "delete_password": "not it at all"}
+    )
+    assert wrong.status_code == 422
+    soup = BeautifulSoup(wrong.text, "html.parser")
+    assert soup.select_one("#field-delete_password-error") is not None
+    assert (await member.client.get("/api/me")).status_code == 200
+    done = await member.client.post(
+        "/settings/delete", data={**fields, "replies": "delete", "delete_password": PASSWORD}
+    )
+    assert done.status_code == 303 and done.headers["location"] == "/"
+    assert (await member.client.get("/api/me")).status_code == 401
+    assert not await signs_in(server, member.username, PASSWORD)

@@ -8,7 +8,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from forum.accounts import addresses, profile, recovery, service
+from forum.accounts import addresses, deletion, profile, recovery, service
 from forum.accounts import export as account_export
 from forum.accounts.identity import (
     SESSION_COOKIE,
@@ -24,6 +24,7 @@ from forum.http import json_errors, require_user
 from forum.schemas import (
     Accepted,
     Account,
+    AccountDeletion,
     AccountExport,
     Credentials,
     Me,
@@ -63,6 +64,7 @@ async def create_account(request: Request, body: NewAccount) -> Response:
             ip=client_ip(request),
             bus=request.app.state.events,
             secret_key=request.app.state.settings.secret_key,
+            quarantine_days=request.app.state.settings.name_quarantine_days,
         )
     except service.UsernameTaken as error:
         return json_errors(error.errors, status_code=409)
@@ -285,6 +287,17 @@ async def export(request: Request) -> Response:
     data = await account_export.export_account(await require_user(request))
     response = respond(msgspec.convert(data, AccountExport))
     response.headers["Content-Disposition"] = 'attachment; filename="forum-account.json"'
+    return response
+
+
+@api("Delete one's account", body=AccountDeletion, status=204)
+async def delete_me(request: Request, body: AccountDeletion) -> Response:
+    """DELETE /api/me: the account and what it holds go; its replies stay by "[deleted
+    account]" ("keep") or go ("delete"); every session ends."""
+    user = await require_user(request)
+    await deletion.delete_account(user, body.password, body.replies, request.app.state.events)
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax")
     return response
 
 

@@ -81,6 +81,12 @@ def checked_password(errors: dict[str, str], password: object, field: str = "pas
     )
 
 
+async def _quarantined(key: str, days: int) -> bool:
+    """Whether a deleted account gave up this name less than days ago."""
+    since = datetime.now(UTC) - timedelta(days=days)
+    return await User.filter(former_username_key=key, deleted_at__gt=since).exists()
+
+
 def _check_registration(
     username: object, password: object, email: object
 ) -> tuple[str, str, str | None]:
@@ -104,6 +110,7 @@ async def register(
     ip: str,
     bus: EventBus,
     secret_key: str,
+    quarantine_days: int = 30,
 ) -> User:
     """Create an account; on bad input raise ValidationError (or UsernameTaken), write nothing.
     With an email address, its verification mail is queued with the account.
@@ -113,7 +120,7 @@ async def register(
     """
     name, secret, address = _check_registration(username, password, email)
     key = username_key(name)
-    if await User.filter(username_key=key).exists():
+    if await User.filter(username_key=key).exists() or await _quarantined(key, quarantine_days):
         raise UsernameTaken()
     await limiter.check_register(ip)
     password_hash = await hash_password(secret)

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from forum.accounts import addresses, profile, recovery, service, tokens
+from forum.accounts import addresses, deletion, profile, recovery, service, tokens
 from forum.accounts.identity import SESSION_COOKIE, client_ip, current_session
 from forum.errors import Forbidden
 from forum.http import render, require_user, verified_form
@@ -67,6 +67,7 @@ async def register(request: Request) -> Response:
             ip=client_ip(request),
             bus=request.app.state.events,
             secret_key=request.app.state.settings.secret_key,
+            quarantine_days=request.app.state.settings.name_quarantine_days,
         )
     except ValidationError as error:
         context["errors"] = error.errors
@@ -398,6 +399,24 @@ async def settings_end_every_session(request: Request) -> Response:
     user = await require_user(request)
     await verified_form(request)
     await profile.end_every_session(user, request.app.state.events)
+    return _signed_out()
+
+
+async def settings_delete(request: Request) -> Response:
+    """Delete the account, knowing its password; its replies kept or deleted as chosen."""
+    user = await require_user(request)
+    form = await verified_form(request)
+    choice = form.get("replies")
+    if choice not in (deletion.KeptReplies.KEEP, deletion.KeptReplies.DELETE):
+        errors = {"replies": "Choose whether your replies stay or go."}
+        return await settings_page(request, errors=errors, status_code=422)
+    try:
+        await deletion.delete_account(
+            user, form.get("delete_password"), deletion.KeptReplies(choice), request.app.state.events
+        )
+    except ValidationError as error:
+        errors = {"delete_password": error.errors["password"]}
+        return await settings_page(request, errors=errors, status_code=422)
     return _signed_out()
 
 
