@@ -412,7 +412,10 @@ async def settings_delete(request: Request) -> Response:
         return await settings_page(request, errors=errors, status_code=422)
     try:
         await deletion.delete_account(
-            user, form.get("delete_password"), deletion.KeptReplies(choice), request.app.state.events
+            user,
+            form.get("delete_password"),
+            deletion.KeptReplies(choice),
+            request.app.state.events,
         )
     except ValidationError as error:
         errors = {"delete_password": error.errors["password"]}
