@@ -146,8 +146,13 @@ async def test_registering_mails_a_link_that_verifies_the_address_once(
     assert message.get_content_type() == "multipart/alternative"
     link = link_in(message, forum.url, "/verify-email")
     assert someone.username in cast(EmailMessage, message.get_body(("plain",))).get_content()
+    # The sender records the mail as sent just after the server accepted it.
+    await until(
+        lambda: AccountMail.exists(to_address=address(someone), status=MailStatus.SENT),
+        "the mail recorded as sent",
+    )
     [mail] = await AccountMail.filter(to_address=address(someone))
-    assert mail.status == MailStatus.SENT and mail.token_seed == ""
+    assert mail.token_seed == ""
     # Only the hash is stored.
     [row] = await AccountToken.filter(user__username=someone.username)
     assert row.token_hash != token_of(link) and len(row.token_hash) == 64
@@ -497,13 +502,43 @@ async def test_account_mail_is_retried_after_a_temporary_failure(
     forum: MailForum, forum_db: None, mailbox: Mailbox
 ) -> None:
     async with signed_up(forum.server, 1) as (member,):
+        # After the verification mail of signing up, so the refusal meets the mail asked for.
+        await verification_link(forum, mailbox, address(member))
         mailbox.answer_account_mail(address(member), "451 4.3.0 Try again later")
         asked = await member.client.post("/api/password-reset", json={"login": member.username})
         assert asked.status_code == 202
         await mail_to(mailbox, address(member), "Reset your password")
+        # The sender records the mail as sent just after the server accepted it.
+        await until(
+            lambda: AccountMail.exists(
+                to_address=address(member), kind="reset_password", status=MailStatus.SENT
+            ),
+            "the reset mail recorded as sent",
+        )
         [mail] = await AccountMail.filter(to_address=address(member), kind="reset_password")
     assert mail.status == MailStatus.SENT and mail.attempts == 2
     assert "451" in mail.last_error
+
+
+async def test_account_mail_refused_for_good_is_not_retried_and_keeps_no_seed(
+    forum: MailForum, forum_db: None, mailbox: Mailbox
+) -> None:
+    async with signed_up(forum.server, 1) as (member,):
+        # After the verification mail of signing up, so the refusal meets the mail asked for.
+        await verification_link(forum, mailbox, address(member))
+        mailbox.answer_account_mail(address(member), "550 5.1.1 No such mailbox")
+        asked = await member.client.post("/api/sign-in-link", json={"email": address(member)})
+        assert asked.status_code == 202
+
+        async def given_up() -> bool:
+            return await AccountMail.exists(
+                to_address=address(member), kind="sign_in", status=MailStatus.FAILED
+            )
+
+        await until(given_up, "the refused mail to be given up")
+        [mail] = await AccountMail.filter(to_address=address(member), kind="sign_in")
+    assert mail.attempts == 1 and mail.token_seed == "" and "550" in mail.last_error
+    assert [m for m in mailbox.account_mail(address(member)) if "sign-in" in m["Subject"]] == []
 
 
 # Rate limits ---------------------------------------------------------------------------------

@@ -250,15 +250,13 @@ async def reset_password(request: Request) -> Response:
     except ValidationError as error:
         context = {"token": token or "", "errors": error.errors}
         return await render(request, "reset_password.html", context, status_code=422)
-    response = await _notice(
+    return await _notice(
         request,
         "Password changed",
         "Your password is changed and every session of your account has ended. "
         "Sign in with the new password.",
         link="/login",
     )
-    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax")
-    return response
 
 
 async def sign_in_with_link(request: Request) -> Response:

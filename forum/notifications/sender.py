@@ -238,7 +238,13 @@ class MailSender:
         item = await AccountMail.get_or_none(claim=claim, status=MailStatus.PENDING)
         if item is None:
             return 0
-        user = await User.get(id=item.user_id)
+        user = await User.get_or_none(id=item.user_id, deleted_at=None)
+        if user is None:
+            # The account was deleted meanwhile: nothing goes to it any more.
+            await AccountMail.filter(id=item.id).update(
+                status=MailStatus.CANCELLED, token_seed="", claimed_until=None
+            )
+            return 0
         link = ""
         if item.kind in LINK_PATHS:
             token = token_from_seed(self._settings.secret_key, item.token_seed)
@@ -265,10 +271,15 @@ class MailSender:
                 await self._transport.send(message)
         except TemporaryFailure as error:
             await self._retry_later(AccountMail, [item.id], attempts, str(error))
+            # Given up: the seed is of no more use.
+            await AccountMail.filter(id=item.id, status=MailStatus.FAILED).update(token_seed="")
             return 0
         except PermanentFailure as error:
             await AccountMail.filter(id=item.id).update(
-                status=MailStatus.FAILED, attempts=attempts, last_error=str(error)[:500]
+                status=MailStatus.FAILED,
+                attempts=attempts,
+                last_error=str(error)[:500],
+                token_seed="",
             )
             log.warning("account mail to user %s failed for good: %s", user.id, error)
             return 0
