@@ -143,9 +143,10 @@ async def update_me(request: Request, body: MeChange) -> Response:
     return respond(me_out(user))
 
 
-@api("Mail a new verification link", response=Accepted, status=202, errors=(429,))
+@api("Mail a new verification link", response=Accepted, status=202, errors=(422, 429))
 async def resend_verification(request: Request) -> Response:
-    """POST /api/me/email/verify: mail the address a new link (the older ones stop working)."""
+    """POST /api/me/email/verify: mail the address a new link (the older ones stop working);
+    422 without an address or when it is verified already."""
     user = await require_user(request)
     check_csrf(request, None)
     await addresses.resend_verification(
