@@ -23,6 +23,7 @@ from forum.access import Access, PublicMount, page, socket
 from forum.accounts import api as accounts_api
 from forum.accounts import web as accounts_web
 from forum.accounts.identity import SESSION_COOKIE, CsrfError, VisitorCookieMiddleware
+from forum.accounts.tokens import BadToken
 from forum.articles import api as articles_api
 from forum.articles import web as articles_web
 from forum.articles.service import load_seed_articles
@@ -120,10 +121,43 @@ def _routes() -> list[BaseRoute]:
         page("/healthz", monitoring.healthz, ANYONE),
         # METRICS_TOKEN (without it: a local, unproxied client) is the permission; see monitoring.
         page("/metrics", monitoring.metrics, ANYONE),
+        # Mailed links: the single-use token is the permission (forum.accounts.tokens).
+        page("/verify-email", accounts_web.verify_email, ANYONE, ["GET", "POST"]),
+        page("/forgot-password", accounts_web.forgot_password, ANYONE, ["GET", "POST"]),
+        page("/reset-password", accounts_web.reset_password, ANYONE, ["GET", "POST"]),
+        page("/sign-in-link", accounts_web.sign_in_link, ANYONE, ["GET", "POST"]),
+        page("/sign-in", accounts_web.sign_in_with_link, ANYONE, ["GET", "POST"]),
+        page("/settings", accounts_web.settings_page, ACTIVE),
+        page("/settings/email", accounts_web.settings_email, ACTIVE, ["POST"]),
+        page("/settings/email/verify", accounts_web.settings_resend, ACTIVE, ["POST"]),
+        page("/settings/password", accounts_web.settings_password, ACTIVE, ["POST"]),
+        page("/settings/notifications", accounts_web.settings_notifications, ACTIVE, ["POST"]),
+        page(
+            "/settings/sessions/{session_id:id}/end",
+            accounts_web.settings_end_session,
+            ACTIVE,
+            ["POST"],
+        ),
+        page("/settings/sessions/end", accounts_web.settings_end_every_session, ACTIVE, ["POST"]),
+        page("/settings/delete", accounts_web.settings_delete, ACTIVE, ["POST"]),
         page("/api/openapi.json", openapi.openapi_document, ANYONE),
         page("/api/accounts", accounts_api.create_account, ANYONE, ["POST"]),
         page("/api/session", accounts_api.create_session, ANYONE, ["POST"]),
         page("/api/session", accounts_api.delete_session, ANYONE, ["DELETE"]),
+        page("/api/me", accounts_api.me, ACTIVE, ["GET"]),
+        page("/api/me", accounts_api.update_me, ACTIVE, ["PATCH"]),
+        page("/api/me", accounts_api.delete_me, ACTIVE, ["DELETE"]),
+        page("/api/me/email/verify", accounts_api.resend_verification, ACTIVE, ["POST"]),
+        page("/api/me/export", accounts_api.export, ACTIVE, ["GET"]),
+        page("/api/me/password", accounts_api.change_password, ACTIVE, ["POST"]),
+        page("/api/me/sessions", accounts_api.sessions, ACTIVE, ["GET"]),
+        page("/api/me/sessions", accounts_api.end_every_session, ACTIVE, ["DELETE"]),
+        page("/api/me/sessions/{session_id:id}", accounts_api.end_session, ACTIVE, ["DELETE"]),
+        page("/api/verify-email", accounts_api.verify_email, ANYONE, ["POST"]),
+        page("/api/password-reset", accounts_api.request_password_reset, ANYONE, ["POST"]),
+        page("/api/password-reset/confirm", accounts_api.confirm_password_reset, ANYONE, ["POST"]),
+        page("/api/sign-in-link", accounts_api.request_sign_in_link, ANYONE, ["POST"]),
+        page("/api/sign-in-link/confirm", accounts_api.confirm_sign_in_link, ANYONE, ["POST"]),
         page("/api/articles", articles_api.articles, ANYONE),
         page("/api/articles/{slug}", articles_api.article, ANYONE),
         page("/api/articles/{slug}/replies", replies_api.list_replies, ANYONE, ["GET"]),
@@ -208,6 +242,11 @@ async def _rate_limited(request: Request, exc: Exception) -> Response:
     response = await _error(request, 429, exc.message, field=exc.field)
     response.headers["Retry-After"] = str(exc.retry_after)
     return response
+
+
+async def _bad_token(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, BadToken)
+    return await _error(request, exc.status, exc.message, field="token")
 
 
 async def _too_large(request: Request, exc: Exception) -> Response:
@@ -336,6 +375,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             SignInRequired: _sign_in_required,
             ValidationError: _invalid,
             RateLimited: _rate_limited,
+            BadToken: _bad_token,
             PayloadTooLarge: _too_large,
             UnsupportedMediaType: _unsupported,
             HTTPException: _http_error,

@@ -125,6 +125,37 @@ class SessionEnded(Event):
     session_id: int
 
 
+@dataclass(frozen=True)
+class EmailChanged(Event):
+    """An account's email address changed (or was removed); the new one is unverified."""
+
+    user_id: int
+
+
+@dataclass(frozen=True)
+class EmailVerified(Event):
+    """An account's owner opened the verification link: its address may now get mail."""
+
+    user_id: int
+
+
+@dataclass(frozen=True)
+class PasswordChanged(Event):
+    """An account's password changed (by its owner, or through a reset link); the sessions it
+    ended have their own SessionEnded."""
+
+    user_id: int
+
+
+@dataclass(frozen=True)
+class AccountDeleted(Event):
+    """Its owner deleted an account (its sessions have their own SessionEnded); its replies
+    stay by "[deleted account]", or are deleted when delete_replies."""
+
+    user_id: int
+    delete_replies: bool
+
+
 # Moderation.
 
 

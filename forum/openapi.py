@@ -30,11 +30,13 @@ UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
 #: What each error status means, for every operation that may answer it.
 ERROR_STATUSES = {
+    400: "The link's token is not valid (altered, incomplete, or for something else)",
     401: "Signed out (or, signing in, wrong username or password)",
     403: "Not allowed: role, suspension, someone else's reply, locked thread, or bad CSRF token",
     404: "Nothing at this address (article, reply or member)",
     409: "Conflict: the username is taken, or the reply was flagged before",
     413: f"The body is over {MAX_BODY_BYTES // 1024} KiB",
+    410: "The link's token was used, replaced, or has expired",
     415: "The body is not application/json",
     422: "Invalid fields, each named with a message",
     429: "Too many requests; try again after Retry-After seconds",

@@ -35,6 +35,10 @@ class LimitRules:
     login_per_ip: str = "20/minute"
     login_per_account: str = "5/minute"
     register_per_ip: str = "10/hour"
+    #: Account mail (verification, reset, sign-in link) asked for per address typed (or
+    #: account) and per client address.
+    account_mail_per_address: str = "3/hour"
+    account_mail_per_ip: str = "20/hour"
 
 
 class RateLimiter:
@@ -55,6 +59,8 @@ class RateLimiter:
         self._login_ip = parse(rules.login_per_ip)
         self._login_account = parse(rules.login_per_account)
         self._register_ip = parse(rules.register_per_ip)
+        self._mail_address = parse(rules.account_mail_per_address)
+        self._mail_ip = parse(rules.account_mail_per_ip)
 
     async def _hit(self, item: RateLimitItem, field: str, message: str, *keys: str) -> None:
         if not self.rules.enabled:
@@ -88,3 +94,19 @@ class RateLimiter:
         """Count an account registered from this address."""
         message = "Too many new accounts from your address. Try again in {seconds} s."
         await self._hit(self._register_ip, "username", message, "register-ip", ip)
+
+    async def check_account_mail(self, ip: str, key: str, field: str) -> None:
+        """Count a request for account mail from this address about key (the login or address
+        as typed, lower-cased, or "user:ID"): the answer is the same whether or not an account
+        is behind key, so a 429 says nothing about who exists."""
+        message = "Too many requests for mail. Try again in {seconds} s."
+        await self._hit(self._mail_ip, field, message, "account-mail-ip", ip)
+        await self._hit(self._mail_address, field, message, "account-mail", key)
+
+    async def may_mail_account(self, user_id: int) -> bool:
+        """Count a mail to this account and say whether it may go: however it is asked for
+        (by name, by address, by each of several spellings), no inbox gets more than the
+        per-address limit. Refused silently: the request's answer must not tell."""
+        if not self.rules.enabled:
+            return True
+        return await self._limiter.hit(self._mail_address, "account-mail-user", str(user_id))

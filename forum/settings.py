@@ -36,6 +36,8 @@ class Settings:
     #: How long the author may edit a reply.
     edit_window_seconds: int = 15 * 60
     session_days: int = 30
+    #: A deleted account's name may be registered again only this many days later.
+    name_quarantine_days: int = 30
     #: Top-level replies per page.
     page_size: int = 20
     #: Children shown under each reply before "show N more replies".
@@ -141,6 +143,7 @@ def load_settings(env_file: str | Path | None = PROJECT_ROOT / ".env") -> Settin
         secret_key=config("SECRET_KEY", default="") or _default_secret(PROJECT_ROOT / "var"),
         edit_window_seconds=config("EDIT_WINDOW_SECONDS", cast=int, default=15 * 60),
         session_days=config("SESSION_DAYS", cast=int, default=30),
+        name_quarantine_days=config("ACCOUNT_NAME_QUARANTINE_DAYS", cast=int, default=30),
         page_size=config("PAGE_SIZE", cast=int, default=20),
         max_reply_depth=config("MAX_REPLY_DEPTH", cast=int, default=50),
         broker_url=config("BROKER_URL", default="memory://"),
@@ -170,6 +173,8 @@ def load_settings(env_file: str | Path | None = PROJECT_ROOT / ".env") -> Settin
             login_per_ip=config("RATE_LIMIT_LOGIN_IP", default="20/minute"),
             login_per_account=config("RATE_LIMIT_LOGIN_ACCOUNT", default="5/minute"),
             register_per_ip=config("RATE_LIMIT_REGISTER_IP", default="10/hour"),
+            account_mail_per_address=config("RATE_LIMIT_ACCOUNT_MAIL", default="3/hour"),
+            account_mail_per_ip=config("RATE_LIMIT_ACCOUNT_MAIL_IP", default="20/hour"),
         ),
         reply_images=_reply_images(config("REPLY_IMAGES", default="link")),
         image_proxy_allow_private=config("IMAGE_PROXY_ALLOW_PRIVATE", cast=bool, default=False),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 
 from forum.event_types import (
+    AccountDeleted,
     FlagsChanged,
     MailQueued,
     NotificationsChanged,
@@ -24,6 +25,7 @@ from forum.live.stream import record_in_stream
 from forum.live.threads import LiveThreads
 from forum.notifications.sender import MailSender
 from forum.notifications.service import notified_of, record_notifications
+from forum.replies.service import delete_replies_of
 from forum.settings import Settings
 
 
@@ -37,6 +39,8 @@ def event_bus(settings: Settings) -> EventBus:
         functools.partial(record_notifications, coalesce_seconds=settings.mail_coalesce_seconds),
     )
     bus.hook(ThreadEvent, record_in_stream)
+    # A deleted account's replies go with it when its owner chose so, in its transaction.
+    bus.hook(AccountDeleted, delete_replies_of)
     return bus
 
 

@@ -4,6 +4,8 @@ from models.articles import Article
 from models.live import EventKind, LiveEvent
 from models.moderation import AuditAction, AuditEntry, Flag
 from models.notifications import (
+    AccountMail,
+    AccountMailKind,
     MailStatus,
     Notification,
     NotificationKind,
@@ -11,9 +13,12 @@ from models.notifications import (
     Subscription,
 )
 from models.replies import HideReason, Reply, ReplyStatus
-from models.users import Role, Session, User
+from models.users import AccountToken, Role, Session, TokenPurpose, User
 
 __all__ = [
+    "AccountMail",
+    "AccountMailKind",
+    "AccountToken",
     "Article",
     "AuditAction",
     "AuditEntry",
@@ -30,5 +35,6 @@ __all__ = [
     "Role",
     "Session",
     "Subscription",
+    "TokenPurpose",
     "User",
 ]

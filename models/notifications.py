@@ -108,3 +108,49 @@ class OutboxItem(Model):
         table = "outbox"
         unique_together = [("recipient_id", "reply_id")]
         indexes = [("status", "due_at")]
+
+
+class AccountMailKind(StrEnum):
+    """What an account mail is about."""
+
+    VERIFY_EMAIL = "verify_email"
+    #: To the old address, after the account's address changed.
+    EMAIL_CHANGED = "email_changed"
+    RESET_PASSWORD = "reset_password"
+    SIGN_IN = "sign_in"
+
+
+class AccountMail(Model):
+    """One account mail to send (verification, reset, sign-in link, change notice), written in
+    the transaction that asked for it and sent by the same sender as the outbox, with the same
+    claims, retries and Message-ID reuse.
+
+    A table of its own rather than outbox rows: an outbox item is a reply in a thread (never
+    null, coalesced per thread, unique per recipient and reply); an account mail is neither, is
+    never coalesced, and goes to the address it was written for, which need not be the
+    account's address by the time it is sent (the old address told of a change).
+    """
+
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "models.User", related_name="account_mail", on_delete=fields.CASCADE
+    )
+    user_id: int
+    kind = fields.CharEnumField(AccountMailKind, max_length=16)
+    to_address = fields.CharField(max_length=254)
+    #: Random seed the link's token is derived from with SECRET_KEY (forum.accounts.tokens):
+    #: worthless without the key, and blanked once the mail is sent or given up.
+    token_seed = fields.CharField(max_length=64, default="")
+    status = fields.CharEnumField(MailStatus, max_length=16, default=MailStatus.PENDING)
+    attempts = fields.IntField(default=0)
+    due_at = fields.DatetimeField()
+    message_id = fields.CharField(max_length=200, default="")
+    claim = fields.CharField(max_length=32, default="")
+    claimed_until = fields.DatetimeField(null=True)
+    last_error = fields.CharField(max_length=500, default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+    sent_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "account_mail"
+        indexes = [("status", "due_at")]

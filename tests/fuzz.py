@@ -62,9 +62,14 @@ def main() -> int:
                 f"Cookie: {SESSION_COOKIE}={cookie}",
                 "--header",
                 f"X-CSRF-Token: {csrf}",
-                # Signing out would leave the rest of the run signed out.
+                # Signing out would leave the rest of the run signed out (so would ending the
+                # account's sessions: its own is likely id 1 in the fresh database).
                 "--exclude-operation-id",
                 "delete_session",
+                "--exclude-operation-id",
+                "delete_me_sessions",
+                "--exclude-operation-id",
+                "delete_me_sessions_session_id",
                 "--checks",
                 CHECKS,
                 "--max-examples",

@@ -12,6 +12,7 @@ import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -51,9 +52,19 @@ class Delivery:
     message: EmailMessage
 
 
+def is_account_mail(raw: bytes) -> bool:
+    """Whether a message is account mail (verification, reset, sign-in link), not a notice."""
+    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    return b"\nX-Forum-Mail: account" in b"\n" + head.replace(b"\r\n", b"\n")
+
+
 class Mailbox:
     """An aiosmtpd handler that keeps what it accepts. Told to, it answers a recipient's next
-    messages with an SMTP error, or takes its time over every message."""
+    messages with an SMTP error, or takes its time over every message.
+
+    Notification mail and account mail are kept apart: `to`, `deliveries` and `attempts` count
+    notifications only (every member of these tests registers with an address, which sends a
+    verification mail), `account_mail` the rest."""
 
     def __init__(self) -> None:
         self.url = ""
@@ -62,17 +73,36 @@ class Mailbox:
         self.delay = 0.0
         self._lock = threading.Lock()
         self._deliveries: list[Delivery] = []
+        self._account: list[Delivery] = []
         self._attempts: list[tuple[str, ...]] = []
         self._answers: dict[str, list[str]] = {}
+        self._account_answers: dict[str, list[str]] = {}
+        self.account_attempts = 0
 
     def answer(self, recipient: str, *replies: str) -> None:
         """Answer the recipient's next messages with these replies ("451 ...", "550 ...")."""
         with self._lock:
             self._answers.setdefault(recipient, []).extend(replies)
 
+    def answer_account_mail(self, recipient: str, *replies: str) -> None:
+        """Answer the recipient's next account mails with these replies."""
+        with self._lock:
+            self._account_answers.setdefault(recipient, []).extend(replies)
+
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         """Record the attempt; refuse it if told to, else accept and keep the message."""
         recipients = tuple(envelope.rcpt_tos)
+        content = envelope.original_content or envelope.content or b""
+        raw = content if isinstance(content, bytes) else content.encode()
+        if is_account_mail(raw):
+            message = cast(EmailMessage, BytesParser(policy=policy.default).parsebytes(raw))
+            with self._lock:
+                self.account_attempts += 1
+                queued = self._account_answers.get(recipients[0], [])
+                if queued:
+                    return queued.pop(0)
+                self._account.append(Delivery(recipients, raw, message))
+            return ACCEPTED
         with self._lock:
             self._attempts.append(recipients)
             queued = self._answers.get(recipients[0], [])
@@ -80,8 +110,6 @@ class Mailbox:
         if refusal is not None:
             return refusal
         await asyncio.sleep(self.delay)
-        content = envelope.original_content or envelope.content or b""
-        raw = content if isinstance(content, bytes) else content.encode()
         message = cast(EmailMessage, BytesParser(policy=policy.default).parsebytes(raw))
         with self._lock:
             self._deliveries.append(Delivery(recipients, raw, message))
@@ -91,6 +119,11 @@ class Mailbox:
         """The messages accepted for this address."""
         with self._lock:
             return [d.message for d in self._deliveries if address in d.recipients]
+
+    def account_mail(self, address: str) -> list[EmailMessage]:
+        """The account mails accepted for this address, oldest first."""
+        with self._lock:
+            return [d.message for d in self._account if address in d.recipients]
 
     def deliveries(self, address: str | None = None) -> list[Delivery]:
         """The accepted messages (for this address) so far."""
@@ -176,22 +209,38 @@ def address(member: Member) -> str:
     return f"{member.username}@example.org"
 
 
-async def sign_up_with_email(server: LiveServer) -> Member:
-    """Register with an email address (see address()) and sign in through the API."""
+async def mark_verified(server: LiveServer, username: str) -> None:
+    """Mark a member's address verified in the server's database, as opening the mailed link
+    would (tests of the link itself are in test_account_mail.py)."""
+    async with TortoiseContext() as context:
+        await context.init(config=tortoise_config(server.env["DATABASE_URL"]))
+        await User.filter(username_key=username.lower()).update(email_verified_at=datetime.now(UTC))
+
+
+async def sign_up_with_email(server: LiveServer, verified: bool = True) -> Member:
+    """Register with an email address (see address()), verified unless told otherwise, and
+    sign in through the API."""
     username = unique_name()
     client = httpx.AsyncClient(base_url=server.url, timeout=10)
     account = {"username": username, "password": PASSWORD, "email": f"{username}@example.org"}
     created = await client.post("/api/accounts", json=account)
     assert created.status_code == 201, created.text
+    if verified:
+        await mark_verified(server, username)
     session = await client.post("/api/session", json={"username": username, "password": PASSWORD})
     assert session.status_code == 200, session.text
     return Member(username, client, session.json()["csrf_token"])
 
 
 @contextlib.asynccontextmanager
-async def signed_up(server: LiveServer, count: int) -> AsyncIterator[list[Member]]:
-    """Members with email addresses, their clients closed at the end."""
-    members = list(await asyncio.gather(*(sign_up_with_email(server) for _ in range(count))))
+async def signed_up(
+    server: LiveServer, count: int, verified: bool = True
+) -> AsyncIterator[list[Member]]:
+    """Members with email addresses (verified unless told otherwise), their clients closed at
+    the end."""
+    members = list(
+        await asyncio.gather(*(sign_up_with_email(server, verified) for _ in range(count)))
+    )
     try:
         yield members
     finally:

@@ -10,15 +10,16 @@ from datetime import UTC, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
 
+from forum.accounts.mailing import queue_mail
 from forum.accounts.passwords import hash_password, verify_password
 from forum.accounts.standing import is_suspended, suspension_message
 from forum.db import select_models
 from forum.errors import Forbidden
 from forum.event_types import SessionEnded
-from forum.events import EventBus
+from forum.events import EventBus, Transaction
 from forum.ratelimits import RateLimiter
 from forum.validation import ValidationError, text_field
-from models import Session, User
+from models import AccountMailKind, Session, User
 
 USERNAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{3,30}")
 #: One plain address: no display names, lists or comments that would widen the To header.
@@ -58,6 +59,34 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def checked_email(errors: dict[str, str], email: object) -> str:
+    """An email address as typed (trimmed), or "" for none; a message in errors["email"] when
+    it is not one plain address."""
+    address = text_field(errors, "email", email, min_length=0, max_length=EMAIL_MAX, label="Email")
+    if address and "email" not in errors and not EMAIL_PATTERN.fullmatch(address):
+        errors["email"] = "Enter an email address like name@example.org, or leave it empty."
+    return address
+
+
+def checked_password(errors: dict[str, str], password: object, field: str = "password") -> str:
+    """A new password exactly as typed; a message in errors[field] when it is too short or long."""
+    return text_field(
+        errors,
+        field,
+        password,
+        min_length=PASSWORD_MIN,
+        max_length=PASSWORD_MAX,
+        label="Password",
+        verbatim=True,
+    )
+
+
+async def _quarantined(key: str, days: int) -> bool:
+    """Whether a deleted account gave up this name less than days ago."""
+    since = datetime.now(UTC) - timedelta(days=days)
+    return await User.filter(former_username_key=key, deleted_at__gt=since).exists()
+
+
 def _check_registration(
     username: object, password: object, email: object
 ) -> tuple[str, str, str | None]:
@@ -65,41 +94,44 @@ def _check_registration(
     name = text_field(errors, "username", username, min_length=3, max_length=30, label="Username")
     if "username" not in errors and not USERNAME_PATTERN.fullmatch(name):
         errors["username"] = "Use only letters, digits, _ and -."
-    secret = text_field(
-        errors,
-        "password",
-        password,
-        min_length=PASSWORD_MIN,
-        max_length=PASSWORD_MAX,
-        label="Password",
-        verbatim=True,
-    )
-    address = text_field(errors, "email", email, min_length=0, max_length=EMAIL_MAX, label="Email")
-    if address and "email" not in errors and not EMAIL_PATTERN.fullmatch(address):
-        errors["email"] = "Enter an email address like name@example.org, or leave it empty."
+    secret = checked_password(errors, password)
+    address = checked_email(errors, email)
     if errors:
         raise ValidationError(errors)
     return name, secret, address or None
 
 
 async def register(
-    username: object, password: object, email: object, *, limiter: RateLimiter, ip: str
+    username: object,
+    password: object,
+    email: object,
+    *,
+    limiter: RateLimiter,
+    ip: str,
+    bus: EventBus,
+    secret_key: str,
+    quarantine_days: int = 30,
 ) -> User:
     """Create an account; on bad input raise ValidationError (or UsernameTaken), write nothing.
+    With an email address, its verification mail is queued with the account.
 
     Raises RateLimited when this address has registered too many accounts lately (counted
     before the costly password hash; mistakes in the form do not count).
     """
     name, secret, address = _check_registration(username, password, email)
     key = username_key(name)
-    if await User.filter(username_key=key).exists():
+    if await User.filter(username_key=key).exists() or await _quarantined(key, quarantine_days):
         raise UsernameTaken()
     await limiter.check_register(ip)
     password_hash = await hash_password(secret)
     try:
-        return await User.create(
-            username=name, username_key=key, email=address, password_hash=password_hash
-        )
+        async with bus.transaction() as tx:
+            user = await User.create(
+                username=name, username_key=key, email=address, password_hash=password_hash
+            )
+            if address:
+                await queue_mail(tx, user, AccountMailKind.VERIFY_EMAIL, address, secret_key)
+        return user
     except IntegrityError:
         # Lost a race with a concurrent registration of the same name.
         raise UsernameTaken() from None
@@ -174,3 +206,16 @@ async def sign_in(username: object, password: object, limiter: RateLimiter, ip: 
     if user is not None and is_suspended(user):
         raise Forbidden(suspension_message(user))
     return user
+
+
+async def end_sessions(tx: Transaction, user_id: int, keep: int | None = None) -> int:
+    """End every session of the account but keep (inside tx); each one's pages are signed out
+    after commit (SessionEnded per session). Returns how many ended."""
+    ended = Session.filter(user_id=user_id)
+    if keep is not None:
+        ended = ended.exclude(id=keep)
+    ids = [session.id for session in await ended.only("id")]
+    await Session.filter(id__in=ids).delete()
+    for session_id in ids:
+        await tx.emit(SessionEnded(user_id=user_id, session_id=session_id))
+    return len(ids)

@@ -17,6 +17,17 @@ def is_suspended(user: User, now: datetime | None = None) -> bool:
     return user.suspended_until is not None and user.suspended_until > (now or datetime.now(UTC))
 
 
+def receives_mail(user: User) -> bool:
+    """Whether notification mail may go to the account: an address its owner verified, mail
+    not switched off, and not suspended. (The bell and the feeds do not ask.)"""
+    return (
+        bool(user.email)
+        and user.email_verified_at is not None
+        and user.email_notifications
+        and not is_suspended(user)
+    )
+
+
 def is_moderator(viewer: User | None) -> bool:
     """Whether viewer moderates (moderators and admins), which a suspension puts on hold: a
     suspended moderator sees what readers see."""

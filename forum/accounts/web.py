@@ -1,17 +1,20 @@
-"""HTML pages to register, sign in and sign out."""
+"""HTML pages to register, sign in and out, and get back in by mail (verification, password
+reset and sign-in links)."""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from forum.accounts import service
-from forum.accounts.identity import SESSION_COOKIE, client_ip
+from forum.accounts import addresses, deletion, profile, recovery, service, tokens
+from forum.accounts.identity import SESSION_COOKIE, client_ip, current_session
 from forum.errors import Forbidden
-from forum.http import render, verified_form
+from forum.http import render, require_user, verified_form
 from forum.ratelimits import RateLimited
 from forum.validation import ValidationError
-from models import User
+from models import TokenPurpose, User
 
 LOGIN_FAILED = "Wrong username or password."
 
@@ -62,6 +65,9 @@ async def register(request: Request) -> Response:
             form.get("email"),
             limiter=request.app.state.limiter,
             ip=client_ip(request),
+            bus=request.app.state.events,
+            secret_key=request.app.state.settings.secret_key,
+            quarantine_days=request.app.state.settings.name_quarantine_days,
         )
     except ValidationError as error:
         context["errors"] = error.errors
@@ -110,6 +116,312 @@ async def logout(request: Request) -> Response:
     """End the session server-side and forget the cookie."""
     await verified_form(request)
     await service.end_session(request.cookies.get(SESSION_COOKIE), request.app.state.events)
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax")
+    return response
+
+
+# Links by mail: verification, password reset, sign-in links ---------------------------------
+
+MAIL_ON_ITS_WAY = (
+    "If a verified address matches, a mail with a link is on its way. It may take a few "
+    "minutes; the link works once."
+)
+
+
+def _token(request: Request) -> str:
+    return request.query_params.get("token", "")
+
+
+async def _notice(
+    request: Request, title: str, message: str, *, status_code: int = 200, link: str = "/"
+) -> Response:
+    return await render(
+        request,
+        "notice.html",
+        {"title": title, "message": message, "link": link},
+        status_code=status_code,
+    )
+
+
+async def _bad_link(request: Request, error: tokens.BadToken) -> Response:
+    return await render(
+        request,
+        "error.html",
+        {"status_code": error.status, "message": error.message},
+        status_code=error.status,
+    )
+
+
+async def _confirm_page(
+    request: Request, token: str, title: str, text: str, button: str
+) -> Response:
+    """The page a mailed link opens: one button, so a mail scanner that fetches the link
+    uses nothing up."""
+    return await render(
+        request,
+        "token_confirm.html",
+        {"title": title, "text": text, "button": button, "token": token},
+    )
+
+
+async def verify_email(request: Request) -> Response:
+    """The verification link: GET asks for a click, POST verifies the address."""
+    if request.method == "GET":
+        try:
+            await addresses.check_verification(_token(request))
+        except tokens.BadToken as error:
+            return await _bad_link(request, error)
+        return await _confirm_page(
+            request,
+            _token(request),
+            "Confirm your email address",
+            "Confirm that this address is yours, so the forum may mail you notifications.",
+            "Confirm my address",
+        )
+    form = await verified_form(request)
+    try:
+        user = await addresses.verify_email(form.get("token"), request.app.state.events)
+    except tokens.BadToken as error:
+        return await _bad_link(request, error)
+    return await _notice(
+        request,
+        "Address confirmed",
+        f"{user.email} is confirmed for the account {user.username}.",
+    )
+
+
+async def _ask_for_mail(
+    request: Request, template: str, field: str, ask: Callable[..., Awaitable[None]]
+) -> Response:
+    if request.method == "GET":
+        return await render(request, template, {"form": {}, "errors": {}})
+    form = await verified_form(request)
+    typed = form.get(field)
+    context: dict[str, object] = {"form": {field: typed or ""}}
+    state = request.app.state
+    try:
+        await ask(
+            typed,
+            bus=state.events,
+            secret_key=state.settings.secret_key,
+            limiter=state.limiter,
+            ip=client_ip(request),
+        )
+    except ValidationError as error:
+        context["errors"] = error.errors
+        return await render(request, template, context, status_code=422)
+    except RateLimited as limited:
+        context["errors"] = {field: limited.message}
+        response = await render(request, template, context, status_code=429)
+        response.headers["Retry-After"] = str(limited.retry_after)
+        return response
+    return await _notice(request, "Check your mail", MAIL_ON_ITS_WAY, link="/login")
+
+
+async def forgot_password(request: Request) -> Response:
+    """Ask for a password reset link by username or address."""
+    return await _ask_for_mail(
+        request, "forgot_password.html", "login", recovery.request_password_reset
+    )
+
+
+async def sign_in_link(request: Request) -> Response:
+    """Ask for a sign-in link by address."""
+    return await _ask_for_mail(request, "sign_in_link.html", "email", recovery.request_sign_in_link)
+
+
+async def reset_password(request: Request) -> Response:
+    """The reset link: a form for the new password; every session of the account ends."""
+    if request.method == "GET":
+        try:
+            await tokens.check(_token(request), TokenPurpose.RESET_PASSWORD)
+        except tokens.BadToken as error:
+            return await _bad_link(request, error)
+        return await render(
+            request, "reset_password.html", {"token": _token(request), "errors": {}}
+        )
+    form = await verified_form(request)
+    token = form.get("token")
+    try:
+        await recovery.reset_password(token, form.get("password"), request.app.state.events)
+    except tokens.BadToken as error:
+        return await _bad_link(request, error)
+    except ValidationError as error:
+        context = {"token": token or "", "errors": error.errors}
+        return await render(request, "reset_password.html", context, status_code=422)
+    return await _notice(
+        request,
+        "Password changed",
+        "Your password is changed and every session of your account has ended. "
+        "Sign in with the new password.",
+        link="/login",
+    )
+
+
+async def sign_in_with_link(request: Request) -> Response:
+    """The sign-in link: GET asks for a click, POST starts the session."""
+    if request.method == "GET":
+        try:
+            await recovery.check_sign_in(_token(request))
+        except tokens.BadToken as error:
+            return await _bad_link(request, error)
+        return await _confirm_page(
+            request,
+            _token(request),
+            "Sign in",
+            "Sign in to the forum with the link you asked for.",
+            "Sign me in",
+        )
+    form = await verified_form(request)
+    try:
+        user = await recovery.sign_in_with_link(form.get("token"), request.app.state.events)
+    except tokens.BadToken as error:
+        return await _bad_link(request, error)
+    return await _signed_in(request, user, "/")
+
+
+# The account settings page -----------------------------------------------------------------
+
+#: What the page says after each of its forms did its work (?done=...).
+DONE = {
+    "email": "Saved. If you gave a new address, open the link we mailed it to confirm it.",
+    "verify": "A new link to confirm your address is on its way.",
+    "password": "Your password is changed; your other sessions have ended.",
+    "notifications": "Your notification choices are saved.",
+    "session": "That session is signed out.",
+}
+
+
+async def settings_page(
+    request: Request, *, errors: dict[str, str] | None = None, status_code: int = 200
+) -> Response:
+    """The account's settings: address, password, mail choices and signed-in sessions."""
+    user = await require_user(request)
+    session = await current_session(request)
+    done = DONE.get(request.query_params.get("done", "")) if errors is None else None
+    return await render(
+        request,
+        "settings.html",
+        {
+            "account": user,
+            "sessions": await profile.sessions_of(user),
+            "current_session": session.id if session else None,
+            "errors": errors or {},
+            "done": done,
+        },
+        status_code=status_code,
+    )
+
+
+def _back(done: str) -> Response:
+    return RedirectResponse(f"/settings?done={done}", status_code=303)
+
+
+async def settings_email(request: Request) -> Response:
+    """Set, change or remove the address (a new one gets a link to confirm it)."""
+    user = await require_user(request)
+    form = await verified_form(request)
+    state = request.app.state
+    try:
+        await addresses.change_email(
+            user, form.get("email"), state.events, state.settings.secret_key
+        )
+    except ValidationError as error:
+        return await settings_page(request, errors=error.errors, status_code=422)
+    return _back("email")
+
+
+async def settings_resend(request: Request) -> Response:
+    """Mail a new link to confirm the address."""
+    user = await require_user(request)
+    await verified_form(request)
+    state = request.app.state
+    try:
+        await addresses.resend_verification(
+            user, state.events, state.settings.secret_key, state.limiter, client_ip(request)
+        )
+    except ValidationError as error:
+        return await settings_page(request, errors=error.errors, status_code=422)
+    except RateLimited as limited:
+        response = await settings_page(request, errors={"email": limited.message}, status_code=429)
+        response.headers["Retry-After"] = str(limited.retry_after)
+        return response
+    return _back("verify")
+
+
+async def settings_password(request: Request) -> Response:
+    """Change the password, knowing the current one; the other sessions end."""
+    user = await require_user(request)
+    form = await verified_form(request)
+    session = await current_session(request)
+    try:
+        await profile.change_password(
+            user,
+            form.get("current_password"),
+            form.get("new_password"),
+            session.id if session else None,
+            request.app.state.events,
+        )
+    except ValidationError as error:
+        return await settings_page(request, errors=error.errors, status_code=422)
+    return _back("password")
+
+
+async def settings_notifications(request: Request) -> Response:
+    """Save the mail choices (unchecked boxes are not sent: off)."""
+    user = await require_user(request)
+    form = await verified_form(request)
+    await profile.set_mail_choices(
+        user,
+        notify_replies=form.get("notify_replies") == "on",
+        email_notifications=form.get("email_notifications") == "on",
+    )
+    return _back("notifications")
+
+
+async def settings_end_session(request: Request) -> Response:
+    """Sign one session out; signing out this browser goes to the front page."""
+    user = await require_user(request)
+    await verified_form(request)
+    session_id = request.path_params["session_id"]
+    current = await current_session(request)
+    await profile.end_session_of(user, session_id, request.app.state.events)
+    if current is not None and current.id == session_id:
+        return _signed_out()
+    return _back("session")
+
+
+async def settings_end_every_session(request: Request) -> Response:
+    """Sign out everywhere, this browser included."""
+    user = await require_user(request)
+    await verified_form(request)
+    await profile.end_every_session(user, request.app.state.events)
+    return _signed_out()
+
+
+async def settings_delete(request: Request) -> Response:
+    """Delete the account, knowing its password; its replies kept or deleted as chosen."""
+    user = await require_user(request)
+    form = await verified_form(request)
+    choice = form.get("replies")
+    if choice not in (deletion.KeptReplies.KEEP, deletion.KeptReplies.DELETE):
+        errors = {"replies": "Choose whether your replies stay or go."}
+        return await settings_page(request, errors=errors, status_code=422)
+    try:
+        await deletion.delete_account(
+            user,
+            form.get("delete_password"),
+            deletion.KeptReplies(choice),
+            request.app.state.events,
+        )
+    except ValidationError as error:
+        errors = {"delete_password": error.errors["password"]}
+        return await settings_page(request, errors=errors, status_code=422)
+    return _signed_out()
+
+
+def _signed_out() -> Response:
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax")
     return response

@@ -15,6 +15,7 @@ from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 
+from forum.accounts.letters import AccountLetter
 from forum.urls import reply_permalink
 from models import Article, Reply, User
 
@@ -148,4 +149,22 @@ def build_message(letter: Letter, *, sender: str, base_url: str) -> EmailMessage
     )
     message.set_content("\n".join(text_lines))
     message.add_alternative("\n".join(html_parts), subtype="html")
+    return message
+
+
+def build_account_message(
+    letter: AccountLetter, *, to: str, sender: str, message_id: str
+) -> EmailMessage:
+    """An account mail: plain text and HTML parts, no unsubscribe (it was asked for)."""
+    message = EmailMessage(policy=MAIL_POLICY)
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = letter.subject
+    message["Date"] = formatdate(localtime=False, usegmt=True)
+    message["Message-ID"] = message_id
+    message["Auto-Submitted"] = "auto-generated"
+    #: Lets a reader (and the tests) tell account mail from notifications.
+    message["X-Forum-Mail"] = "account"
+    message.set_content(letter.text)
+    message.add_alternative(letter.html, subtype="html")
     return message

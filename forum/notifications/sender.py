@@ -1,4 +1,5 @@
-"""The mail sender: delivers the outbox, coalesced per recipient and thread, each message once.
+"""The mail sender: delivers the outbox, coalesced per recipient and thread, each message once,
+and account mail (verification, reset and sign-in links, address changes), one message per row.
 
 It runs inside the server by default, or alone as `python -m forum mailer`. Several senders may
 run at once: each claims the items it sends, so no two send the same mail. A claim is short
@@ -24,7 +25,9 @@ from urllib.parse import urlsplit
 
 from tortoise.expressions import Q
 
-from forum.accounts.standing import is_suspended
+from forum.accounts.letters import LINK_PATHS, account_letter, link_for
+from forum.accounts.standing import receives_mail
+from forum.accounts.tokens import token_from_seed, token_hash
 from forum.notifications.mail import (
     FolderTransport,
     Letter,
@@ -32,15 +35,29 @@ from forum.notifications.mail import (
     SmtpTransport,
     TemporaryFailure,
     Transport,
+    build_account_message,
     build_message,
     new_message_id,
 )
 from forum.notifications.tokens import unsubscribe_token
 from forum.settings import Settings
 from forum.visibility import shows_body
-from models import Article, MailStatus, OutboxItem, Reply, Subscription, User
+from models import (
+    AccountMail,
+    AccountMailKind,
+    AccountToken,
+    Article,
+    MailStatus,
+    OutboxItem,
+    Reply,
+    Subscription,
+    User,
+)
 
 log = logging.getLogger("forum.mail")
+#: The two queues the sender works through, with the same claims, retries and Message-IDs.
+Queue = type[OutboxItem] | type[AccountMail]
+QUEUES: tuple[Queue, ...] = (AccountMail, OutboxItem)
 
 
 @dataclass(frozen=True)
@@ -98,18 +115,21 @@ class MailSender:
         """How long until a pending item may go: its window or backoff ends, or a claim on it
         lapses (its sender died); at most longest."""
         now = datetime.now(UTC)
-        pending = OutboxItem.filter(status=MailStatus.PENDING)
-        due = await pending.filter(due_at__gt=now).order_by("due_at").first()
-        claimed = await pending.filter(claimed_until__gt=now).order_by("claimed_until").first()
         moments = []
-        if due is not None:
-            moments.append(due.due_at)
-        if claimed is not None and claimed.claimed_until is not None:
-            moments.append(claimed.claimed_until)
+        for queue in QUEUES:
+            pending = queue.filter(status=MailStatus.PENDING)
+            due = await pending.filter(due_at__gt=now).order_by("due_at").first()
+            claimed = await pending.filter(claimed_until__gt=now).order_by("claimed_until").first()
+            if due is not None:
+                moments.append(due.due_at)
+            if claimed is not None and claimed.claimed_until is not None:
+                moments.append(claimed.claimed_until)
         return min([longest, *((moment - now).total_seconds() for moment in moments)])
 
     async def send_due(self) -> int:
         """Send every message that is due now; returns how many were sent."""
+        # Account mail first: someone is waiting for its link.
+        sent = await self._send_account_mail()
         now = datetime.now(UTC)
         free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
         due = (
@@ -120,22 +140,23 @@ class MailSender:
         groups: dict[tuple[int, int], list[OutboxItem]] = defaultdict(list)
         for item in due:
             groups[(item.recipient_id, item.article_id)].append(item)
-        sent = 0
         for items in groups.values():
             sent += await self._send_group(items)
         return sent
 
-    async def _claim(self, items: list[OutboxItem]) -> list[OutboxItem]:
+    async def _claim(self, queue: Queue, ids: list[int]) -> str:
+        """Claim what of these items no other sender holds; the claim, to load them by."""
         now = datetime.now(UTC)
         claim = secrets.token_hex(8)
         free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
-        await OutboxItem.filter(
-            free, id__in=[item.id for item in items], status=MailStatus.PENDING
-        ).update(claim=claim, claimed_until=now + timedelta(seconds=self._rules.claim_seconds))
-        return await OutboxItem.filter(claim=claim, status=MailStatus.PENDING).order_by("id")
+        await queue.filter(free, id__in=ids, status=MailStatus.PENDING).update(
+            claim=claim, claimed_until=now + timedelta(seconds=self._rules.claim_seconds)
+        )
+        return claim
 
     async def _send_group(self, candidates: list[OutboxItem]) -> int:
-        items = await self._claim(candidates)
+        claim = await self._claim(OutboxItem, [item.id for item in candidates])
+        items = await OutboxItem.filter(claim=claim, status=MailStatus.PENDING).order_by("id")
         if not items:
             return 0
         recipient = await User.get(id=items[0].recipient_id)
@@ -155,7 +176,8 @@ class MailSender:
             reply = replies.get(item.reply_id)
             readable = reply is not None and shows_body(reply, recipient)
             (keep if readable and not left else drop).append(item)
-        if not recipient.email or is_suspended(recipient):
+        if not receives_mail(recipient):
+            # No verified address (or mail switched off, or suspended) by now.
             keep, drop = [], items
         if drop:
             # Hidden or deleted since, or the reader left the thread: never send it.
@@ -182,10 +204,10 @@ class MailSender:
         )
         attempts = max(i.attempts for i in keep) + 1
         try:
-            async with self._holding(items[0].claim):
+            async with self._holding(OutboxItem, items[0].claim):
                 await self._transport.send(message)
         except TemporaryFailure as error:
-            await self._retry_later(ids, attempts, str(error))
+            await self._retry_later(OutboxItem, ids, attempts, str(error))
             return 0
         except PermanentFailure as error:
             await OutboxItem.filter(id__in=ids).update(
@@ -198,8 +220,81 @@ class MailSender:
         )
         return 1
 
+    async def _send_account_mail(self) -> int:
+        now = datetime.now(UTC)
+        free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+        due = (
+            await AccountMail.filter(free, status=MailStatus.PENDING, due_at__lte=now)
+            .order_by("id")
+            .limit(self._rules.batch_size)
+        )
+        sent = 0
+        for candidate in due:
+            sent += await self._send_account_item(candidate)
+        return sent
+
+    async def _send_account_item(self, candidate: AccountMail) -> int:
+        claim = await self._claim(AccountMail, [candidate.id])
+        item = await AccountMail.get_or_none(claim=claim, status=MailStatus.PENDING)
+        if item is None:
+            return 0
+        user = await User.get_or_none(id=item.user_id, deleted_at=None)
+        if user is None:
+            # The account was deleted meanwhile: nothing goes to it any more.
+            await AccountMail.filter(id=item.id).update(
+                status=MailStatus.CANCELLED, token_seed="", claimed_until=None
+            )
+            return 0
+        link = ""
+        if item.kind in LINK_PATHS:
+            token = token_from_seed(self._settings.secret_key, item.token_seed)
+            live = await AccountToken.filter(
+                token_hash=token_hash(token), used_at=None, expires_at__gt=datetime.now(UTC)
+            ).exists()
+            if not live:
+                # Used, replaced by a newer link, or expired before it could go: never send it.
+                await AccountMail.filter(id=item.id).update(
+                    status=MailStatus.CANCELLED, token_seed="", claimed_until=None
+                )
+                return 0
+            link = link_for(item.kind, self._settings.base_url, token)
+        new_address = user.email or "" if item.kind is AccountMailKind.EMAIL_CHANGED else ""
+        letter = account_letter(item.kind, user.username, link, new_address)
+        message_id = item.message_id or new_message_id(self._domain)
+        await AccountMail.filter(id=item.id).update(message_id=message_id)
+        message = build_account_message(
+            letter, to=item.to_address, sender=self._settings.mail_from, message_id=message_id
+        )
+        attempts = item.attempts + 1
+        try:
+            async with self._holding(AccountMail, claim):
+                await self._transport.send(message)
+        except TemporaryFailure as error:
+            await self._retry_later(AccountMail, [item.id], attempts, str(error))
+            # Given up: the seed is of no more use.
+            await AccountMail.filter(id=item.id, status=MailStatus.FAILED).update(token_seed="")
+            return 0
+        except PermanentFailure as error:
+            await AccountMail.filter(id=item.id).update(
+                status=MailStatus.FAILED,
+                attempts=attempts,
+                last_error=str(error)[:500],
+                token_seed="",
+            )
+            log.warning("account mail to user %s failed for good: %s", user.id, error)
+            return 0
+        await AccountMail.filter(id=item.id).update(
+            status=MailStatus.SENT,
+            attempts=attempts,
+            sent_at=datetime.now(UTC),
+            claimed_until=None,
+            # The link is in the recipient's hands now: nothing here can make it again.
+            token_seed="",
+        )
+        return 1
+
     @contextlib.asynccontextmanager
-    async def _holding(self, claim: str) -> AsyncIterator[None]:
+    async def _holding(self, queue: Queue, claim: str) -> AsyncIterator[None]:
         """Renew the claim while the block runs: were it to lapse during a slow send, another
         sender would take the items over and send the same mail again."""
 
@@ -208,7 +303,7 @@ class MailSender:
                 await asyncio.sleep(self._rules.claim_seconds / 3)
                 until = datetime.now(UTC) + timedelta(seconds=self._rules.claim_seconds)
                 try:
-                    await OutboxItem.filter(claim=claim, status=MailStatus.PENDING).update(
+                    await queue.filter(claim=claim, status=MailStatus.PENDING).update(
                         claimed_until=until
                     )
                 except Exception:
@@ -222,14 +317,14 @@ class MailSender:
             with contextlib.suppress(asyncio.CancelledError):
                 await renewing
 
-    async def _retry_later(self, ids: list[int], attempts: int, error: str) -> None:
+    async def _retry_later(self, queue: Queue, ids: list[int], attempts: int, error: str) -> None:
         if attempts >= self._rules.max_attempts:
-            await OutboxItem.filter(id__in=ids).update(
+            await queue.filter(id__in=ids).update(
                 status=MailStatus.FAILED, attempts=attempts, last_error=error[:500]
             )
             return
         delay = self._rules.retry_seconds * 2 ** (attempts - 1)
-        await OutboxItem.filter(id__in=ids).update(
+        await queue.filter(id__in=ids).update(
             attempts=attempts,
             last_error=error[:500],
             due_at=datetime.now(UTC) + timedelta(seconds=delay),

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
-from forum.accounts.standing import is_moderator, is_suspended, require_active
+from forum.accounts.standing import is_moderator, is_suspended, receives_mail, require_active
 from forum.event_types import MailQueued, NotificationsChanged, ReplyPosted, SubscriptionChanged
 from forum.events import EventBus, Transaction
 from forum.visibility import readable_rows
@@ -65,7 +65,8 @@ async def record_notifications(event: ReplyPosted, tx: Transaction, coalesce_sec
             for user in recipients
         ]
     )
-    mailed = [user for user in recipients if user.email]
+    # Only to an address its owner verified (and has not switched mail off).
+    mailed = [user for user in recipients if receives_mail(user)]
     for user in mailed:
         await OutboxItem.create(
             recipient_id=user.id,

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from forum.accounts.standing import require_active
 from forum.boundary import parse_id
 from forum.errors import Forbidden, NotFound
-from forum.event_types import ReplyDeleted, ReplyEdited, ReplyPosted
-from forum.events import EventBus
+from forum.event_types import AccountDeleted, ReplyDeleted, ReplyEdited, ReplyPosted
+from forum.events import EventBus, Transaction
 from forum.images.policy import ImagePolicy
 from forum.markdown import render_reply
 from forum.ratelimits import LimitRules, RateLimiter
@@ -247,3 +247,31 @@ async def _delete(reply: Reply) -> Deletion:
     return Deletion(
         stub=None, removed_id=removed_id, reply_count_change=counted_change(reply.status, None)
     )
+
+
+async def delete_replies_of(event: AccountDeleted, tx: Transaction) -> None:
+    """Hook of AccountDeleted, inside its transaction: when its owner chose so, every visible
+    reply of the account goes as its author's own deletion would (a "[deleted]" stub where
+    replies answer it, gone otherwise), each with its ReplyDeleted for the open pages. Hidden
+    ones stay hidden, for the moderators' record."""
+    if not event.delete_replies:
+        return
+    # Deepest first: a reply answered only by the account's own replies then goes too.
+    ids = (
+        await Reply.filter(author_id=event.user_id, status=ReplyStatus.VISIBLE)
+        .order_by("-depth", "-id")
+        .values_list("id", flat=True)
+    )
+    for reply_id in ids:
+        reply = await Reply.get_or_none(id=reply_id, status=ReplyStatus.VISIBLE)
+        if reply is None:
+            continue
+        outcome = await _delete(reply)
+        gone_or_stub = outcome.removed_id if outcome.removed_id is not None else reply.id
+        await tx.emit(
+            ReplyDeleted(
+                article_id=reply.article_id,
+                reply_id=gone_or_stub,
+                reply_count_change=outcome.reply_count_change,
+            )
+        )

@@ -1,0 +1,72 @@
+"""Everything the forum holds about an account, for its owner to take away (never a secret:
+no password hash, token, session token or feed token)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from models import Flag, Notification, Reply, Session, Subscription, User
+
+
+async def export_account(user: User) -> dict[str, Any]:
+    """The account's data as plain values: profile, replies with their text, follows,
+    notifications, flags made and sessions (when, not their tokens)."""
+    replies = await Reply.filter(author_id=user.id).order_by("id").select_related("article")
+    follows = await Subscription.filter(user_id=user.id).order_by("id").select_related("article")
+    notifications = await Notification.filter(user_id=user.id).order_by("id")
+    flags = await Flag.filter(user_id=user.id).order_by("id")
+    sessions = await Session.filter(user_id=user.id).order_by("id")
+    return {
+        "profile": {
+            "username": user.username,
+            "email": user.email,
+            "email_verified": user.email is not None and user.email_verified_at is not None,
+            "role": user.role,
+            "created_at": user.created_at,
+            "suspended_until": user.suspended_until,
+            "notify_replies": user.notify_replies,
+            "email_notifications": user.email_notifications,
+        },
+        "replies": [
+            {
+                "id": reply.id,
+                "article": reply.article.slug,
+                "parent_id": reply.parent_id,
+                "status": reply.status,
+                # Emptied when its author deleted it: the forum no longer has it.
+                "body": reply.source,
+                "body_html": reply.html,
+                "created_at": reply.created_at,
+                "edited_at": reply.edited_at,
+            }
+            for reply in replies
+        ],
+        "follows": [
+            {"article": sub.article.slug, "following": sub.active, "since": sub.created_at}
+            for sub in follows
+        ],
+        "notifications": [
+            {
+                "id": row.id,
+                "kind": row.kind,
+                "reply_id": row.reply_id,
+                "created_at": row.created_at,
+                "read_at": row.read_at,
+            }
+            for row in notifications
+        ],
+        "flags": [
+            {
+                "reply_id": flag.reply_id,
+                "reason": flag.reason,
+                "note": flag.note,
+                "created_at": flag.created_at,
+                "resolved": flag.resolved_at is not None,
+            }
+            for flag in flags
+        ],
+        "sessions": [
+            {"created_at": session.created_at, "expires_at": session.expires_at}
+            for session in sessions
+        ],
+    }
