@@ -10,7 +10,7 @@ from models.notifications import (
     OutboxItem,
     Subscription,
 )
-from models.replies import HideReason, Reply, ReplyStatus
+from models.replies import HideReason, Reply, ReplyStatus, ReplyVote
 from models.users import Role, Session, User
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "OutboxItem",
     "Reply",
     "ReplyStatus",
+    "ReplyVote",
     "Role",
     "Session",
     "Subscription",
