@@ -92,7 +92,7 @@ def _routes() -> list[BaseRoute]:
         page(REPLY + "/hide", moderation_web.hide, MODERATOR, ["GET", "POST"]),
         page(REPLY + "/unhide", moderation_web.unhide, MODERATOR, ["GET", "POST"]),
         page(REPLY + "/flag", moderation_web.flag, ACTIVE, ["GET", "POST"]),
-        page(REPLY + "/vote", replies_web.vote, ACTIVE, ["POST"]),
+        page(REPLY + "/vote", replies_web.vote, ACTIVE, ["GET", "POST"]),
         page(REPLY + "/dismiss", moderation_web.dismiss, MODERATOR, ["POST"]),
         page("/a/{slug}/compose", moderation_web.compose, ANYONE),
         page("/a/{slug}/lock", moderation_web.lock, MODERATOR, ["POST"]),
