@@ -233,6 +233,19 @@ async def test_paging_top_while_votes_change_shows_each_reply_once(
     assert set(ids) <= set(seen)
     assert pages >= 4
 
+    # The page takes the same cursor: after the API's first chunk, the rest in the same order.
+    first = await top_page(reader.client, slug, None)
+    rest = await reader.client.get(
+        f"/api/articles/{slug}/replies",
+        params={"order": "top", "limit": "100", "cursor": first["next_cursor"]},
+    )
+    html = BeautifulSoup(
+        (await reader.client.get(f"/a/{slug}?order=top&cursor={first['next_cursor']}")).text,
+        "html.parser",
+    )
+    in_page = [int(str(r["id"]).removeprefix("reply-")) for r in html.select("#replies > .reply")]
+    assert in_page == [reply["id"] for reply in rest.json()["replies"]]
+
     bad = await reader.client.get(
         f"/api/articles/{slug}/replies", params={"order": "top", "cursor": "nonsense"}
     )
