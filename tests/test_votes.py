@@ -81,6 +81,8 @@ async def test_a_member_votes_once_and_takes_the_vote_back(
     assert (shown["score"], shown["voted"]) == (1, True)
     as_author = await poster.client.get(f"/api/articles/{fresh_article.slug}/replies")
     assert as_author.json()["replies"][0]["voted"] is False
+    one = (await voter.client.get(f"/api/replies/{reply_id}")).json()
+    assert (one["score"], one["voted"]) == (1, True)
 
     taken = await delete_vote(voter, reply_id)
     assert taken.status_code == 200, taken.text

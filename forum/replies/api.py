@@ -115,8 +115,10 @@ async def _reply_or_404(request: Request) -> Reply:
 async def get_reply(request: Request) -> Response:
     """GET /api/replies/{id}: one reply."""
     reply = await _reply_or_404(request)
-    node = await single_node(reply, await current_user(request), FLAT)
-    return respond(_reply(request, reply.article.slug, node))
+    viewer = await current_user(request)
+    node = await single_node(reply, viewer, FLAT)
+    voted = reply.id in await votes.has_voted([reply.id], viewer)
+    return respond(_reply(request, reply.article.slug, node, voted))
 
 
 @api("Edit one's own reply (within the edit window)", body=ReplyEdit, response=ReplyOut)
