@@ -50,6 +50,7 @@ from forum.live.moderation_socket import moderation_socket
 from forum.live.presence import Presence
 from forum.live.readers import Readers
 from forum.live.render import FrameRenderer
+from forum.live.scores import LiveScores
 from forum.live.threads import LiveThreads
 from forum.live.writer import DirectWriteMiddleware
 from forum.moderation import api as moderation_api
@@ -92,6 +93,7 @@ def _routes() -> list[BaseRoute]:
         page(REPLY + "/hide", moderation_web.hide, MODERATOR, ["GET", "POST"]),
         page(REPLY + "/unhide", moderation_web.unhide, MODERATOR, ["GET", "POST"]),
         page(REPLY + "/flag", moderation_web.flag, ACTIVE, ["GET", "POST"]),
+        page(REPLY + "/vote", replies_web.vote, ACTIVE, ["GET", "POST"]),
         page(REPLY + "/dismiss", moderation_web.dismiss, MODERATOR, ["POST"]),
         page("/a/{slug}/compose", moderation_web.compose, ANYONE),
         page("/a/{slug}/lock", moderation_web.lock, MODERATOR, ["POST"]),
@@ -168,6 +170,8 @@ def _routes() -> list[BaseRoute]:
         page(API_REPLY + "/hide", moderation_api.hide, MODERATOR, ["POST"]),
         page(API_REPLY + "/unhide", moderation_api.unhide, MODERATOR, ["POST"]),
         page(API_REPLY + "/flags", moderation_api.flag, ACTIVE, ["POST"]),
+        page(API_REPLY + "/vote", replies_api.vote, ACTIVE, ["PUT"]),
+        page(API_REPLY + "/vote", replies_api.unvote, ACTIVE, ["DELETE"]),
         page(API_REPLY + "/flags/dismiss", moderation_api.dismiss, MODERATOR, ["POST"]),
         page("/api/articles/{slug}/lock", moderation_api.lock, MODERATOR, ["POST"]),
         page("/api/articles/{slug}/unlock", moderation_api.lock, MODERATOR, ["POST"]),
@@ -308,6 +312,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         renderer = FrameRenderer(templates.env, settings)
         app.state.live = LiveThreads(hub, renderer, replay_limit=settings.live_replay_limit)
         app.state.presence = Presence(hub, renderer, Readers(settings.live_sockets))
+        scores = LiveScores(hub, renderer, interval=settings.live_score_seconds)
         app.state.probes = monitoring.Probes(
             database=ping_database,
             broker=hub.backend.ping,
@@ -322,6 +327,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             app.state.live,
             app.state.accounts,
             sender if settings.mail_sender_in_process else None,
+            scores=scores,
         )
         sending = (
             asyncio.create_task(sender.run(), name="mail-sender")
@@ -350,6 +356,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             with contextlib.suppress(asyncio.CancelledError):
                 await account_checks
             await app.state.presence.stop()
+            await scores.stop()
             await hub.stop()
             await close_database()
 

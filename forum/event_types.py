@@ -100,6 +100,18 @@ def thread_event(kind: EventKind, article_id: int, reply_id: int, seq: int) -> T
     return THREAD_EVENTS[kind](article_id=article_id, reply_id=reply_id, seq=seq)
 
 
+@dataclass(frozen=True)
+class ReplyVoted(Event):
+    """A reply's score changed (a vote cast or taken back).
+
+    Not a thread event: votes take no place in the thread's stream, so a burst of them
+    cannot crowd out the replies there; open pages get a throttled score frame instead.
+    """
+
+    article_id: int
+    reply_id: int
+
+
 # Accounts.
 
 

@@ -13,19 +13,20 @@ from forum.accounts.identity import current_user
 from forum.articles.service import share_card
 from forum.notifications.service import is_following
 from forum.replies.thread import (
-    parse_cursor,
     parse_order,
+    parse_position,
     reply_in_article,
     top_level_chunk,
     tree_shape,
 )
+from forum.replies.votes import mark_votes
 from models import Article, Reply
 
 
 async def article_context(request: Request, article: Article) -> dict[str, Any]:
     """What the article page shows: the article, one chunk of its discussion, the reply count."""
     order = parse_order(request.query_params.get("order"))
-    cursor = parse_cursor(request.query_params.get("cursor"))
+    cursor = parse_position(request.query_params.get("cursor"), order)
     viewer = await current_user(request)
     chunk = await top_level_chunk(
         article,
@@ -35,6 +36,7 @@ async def article_context(request: Request, article: Article) -> dict[str, Any]:
         limit=request.app.state.settings.page_size,
         shape=tree_shape(request.app.state.settings),
     )
+    await mark_votes(chunk.nodes, viewer)
     return {
         "article": article,
         "chunk": chunk,

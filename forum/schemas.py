@@ -20,7 +20,7 @@ from forum.accounts.tokens import TOKEN_MAX
 from forum.boundary import ID_MAX
 from forum.moderation.service import NOTE_MAX
 from forum.replies.service import BODY_MAX
-from forum.replies.thread import LIMIT_MAX, Order
+from forum.replies.thread import LIMIT_MAX, ORDER_MESSAGE, Order
 from models import AuditAction, HideReason, NotificationKind, ReplyStatus, Role
 
 #: Most notifications one request marks read.
@@ -353,11 +353,11 @@ class ReplyQuery(Request):
     limit: Annotated[int, Meta(ge=1, le=LIMIT_MAX, description="Replies per chunk.")] | None = None
     cursor: (
         Annotated[
-            int,
+            str,
             Meta(
-                ge=1,
-                le=ID_MAX,
-                description="next_cursor of the previous chunk.",
+                max_length=60,
+                pattern=r"^[0-9]{1,18}(\.-?[0-9]{1,18}\.[0-9]{1,18})?$",
+                description="next_cursor of the previous chunk, as it was given.",
                 extra={"message": "cursor is not a valid position in the thread."},
             ),
         ]
@@ -367,8 +367,9 @@ class ReplyQuery(Request):
         Annotated[
             Order,
             Meta(
-                description="Top-level order; replies to replies are oldest first.",
-                extra={"message": "order must be 'newest' or 'oldest'."},
+                description="Top-level order (top: most up-voted, weighed against age; see"
+                " docs/ranking.md); replies to replies are oldest first.",
+                extra={"message": ORDER_MESSAGE},
             ),
         ]
         | None
@@ -408,6 +409,9 @@ class ReplyOut(Response):
     deleted: bool
     reply_count: int
     url: str
+    score: int
+    #: Whether the asker's up-vote stands on it (false when signed out).
+    voted: bool = False
 
 
 class ReplyChunk(Response):
@@ -415,6 +419,13 @@ class ReplyChunk(Response):
 
     replies: list[ReplyOut]
     next_cursor: str | None
+
+
+class VoteOut(Response):
+    """A reply's score after a vote, and whether the asker's vote stands."""
+
+    score: int
+    voted: bool
 
 
 # Moderation --------------------------------------------------------------------------------

@@ -59,6 +59,8 @@ class Settings:
     live_queue_size: int = 256
     #: Longest gap (in events) a reconnecting page is replayed; a larger one refreshes instead.
     live_replay_limit: int = 500
+    #: Seconds between two live score frames of one reply (votes in between are coalesced).
+    live_score_seconds: float = 1.0
     #: Write live frames straight onto uvicorn's sockets (forum.live.writer); off: through ASGI.
     live_direct_writes: bool = True
     #: How often open live sockets are checked against their accounts (role, session,
@@ -150,6 +152,7 @@ def load_settings(env_file: str | Path | None = PROJECT_ROOT / ".env") -> Settin
         broker_prefix=config("BROKER_PREFIX", default="forum"),
         live_queue_size=config("LIVE_QUEUE_SIZE", cast=int, default=256),
         live_replay_limit=config("LIVE_REPLAY_LIMIT", cast=int, default=500),
+        live_score_seconds=config("LIVE_SCORE_SECONDS", cast=float, default=1.0),
         live_direct_writes=config("LIVE_DIRECT_WRITES", default="on").lower()
         not in ("off", "false", "0"),
         live_account_check_seconds=config("LIVE_ACCOUNT_CHECK_SECONDS", cast=float, default=30.0),

@@ -13,6 +13,7 @@ from forum.event_types import (
     ReplyHidden,
     ReplyPosted,
     ReplyUnhidden,
+    ReplyVoted,
     RoleChanged,
     SessionEnded,
     SubscriptionChanged,
@@ -21,6 +22,7 @@ from forum.event_types import (
 )
 from forum.events import EventBus
 from forum.live.accounts import LiveAccounts
+from forum.live.scores import LiveScores
 from forum.live.stream import record_in_stream
 from forum.live.threads import LiveThreads
 from forum.notifications.sender import MailSender
@@ -45,10 +47,23 @@ def event_bus(settings: Settings) -> EventBus:
 
 
 def subscribe_live(
-    bus: EventBus, live: LiveThreads, accounts: LiveAccounts, sender: MailSender | None
+    bus: EventBus,
+    live: LiveThreads,
+    accounts: LiveAccounts,
+    sender: MailSender | None,
+    *,
+    scores: LiveScores | None = None,
 ) -> None:
     """What happens after commit: open pages, bells, the moderators' queue, the mail sender."""
     bus.subscribe(ThreadEvent, live.committed)
+    if scores is not None:
+        live_scores = scores
+
+        async def score_changed(event: ReplyVoted) -> None:
+            # Throttled per reply in the live layer (forum.live.scores), never in the stream.
+            await live_scores.changed(event.article_id, event.reply_id)
+
+        bus.subscribe(ReplyVoted, score_changed)
 
     async def bells_of_notified(event: ReplyHidden | ReplyUnhidden) -> None:
         # Bells count a reply only while its reader may read it.

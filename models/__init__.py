@@ -12,7 +12,7 @@ from models.notifications import (
     OutboxItem,
     Subscription,
 )
-from models.replies import HideReason, Reply, ReplyStatus
+from models.replies import HideReason, Reply, ReplyStatus, ReplyVote
 from models.users import AccountToken, Role, Session, TokenPurpose, User
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "OutboxItem",
     "Reply",
     "ReplyStatus",
+    "ReplyVote",
     "Role",
     "Session",
     "Subscription",

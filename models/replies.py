@@ -58,6 +58,8 @@ class Reply(Model):
     #: Set while the reply is hidden by a moderator.
     hidden_reason = fields.CharEnumField(HideReason, max_length=16, null=True)
     hidden_note = fields.CharField(max_length=500, default="", db_default="")
+    #: Up-votes standing now (kept by the vote service with atomic increments).
+    score = fields.IntField(default=0, db_default=0)
 
     class Meta:
         table = "replies"
@@ -69,3 +71,34 @@ class Reply(Model):
             # Reply counts read this index alone, not every row of the thread.
             ("article_id", "status"),
         ]
+
+
+class ReplyVote(Model):
+    """An up-vote of a reply by a member (a vote taken back stays, as history).
+
+    The history lets the "top" order rank replies by their score at a past moment (the
+    first page's), so paging stays exact while votes change. One standing vote per member
+    and reply: slot is 0 while it stands and the row's own id once taken back, so the
+    unique (reply, user, slot) allows one standing vote and any number of past ones.
+    """
+
+    id = fields.IntField(primary_key=True)
+    reply: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "models.Reply", related_name="votes", on_delete=fields.CASCADE
+    )
+    user: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "models.User", related_name="votes", on_delete=fields.CASCADE
+    )
+    reply_id: int
+    user_id: int
+    #: 0 while the vote stands, the row's id once taken back.
+    slot = fields.IntField(default=0)
+    # Times in microseconds since the epoch: integers compare alike in SQLite and PostgreSQL.
+    #: When the vote was cast.
+    voted_us = fields.BigIntField()
+    #: When it was taken back (null while it stands).
+    retracted_us = fields.BigIntField(null=True)
+
+    class Meta:
+        table = "reply_votes"
+        unique_together = [("reply_id", "user_id", "slot")]

@@ -27,6 +27,8 @@ REPLY_FIELDS = {
     "deleted",
     "reply_count",
     "url",
+    "score",
+    "voted",
 }
 LINK_REL = {"nofollow", "ugc", "noopener", "noreferrer"}
 #: The author may edit a reply for EDIT_WINDOW_SECONDS, 15 minutes unless configured.

@@ -109,6 +109,16 @@ async def statements_to_read(article: Article) -> dict[str, int]:
         )  # fmt: skip
     counts["top_level_chunk(cursor)"] = len(statements)
     with counting_statements() as statements:
+        top = await top_level_chunk(
+            article, None, order=Order.TOP, cursor=None, limit=2, shape=PAGE_SHAPE
+        )
+    counts["top_level_chunk(top)"] = len(statements)
+    with counting_statements() as statements:
+        await top_level_chunk(
+            article, None, order=Order.TOP, cursor=top.next_cursor, limit=2, shape=PAGE_SHAPE
+        )
+    counts["top_level_chunk(top, cursor)"] = len(statements)
+    with counting_statements() as statements:
         await children_chunk(tops[0], None, cursor=None, limit=SETTINGS.page_size, shape=PAGE_SHAPE)
     counts["children_chunk"] = len(statements)
     with counting_statements() as statements:

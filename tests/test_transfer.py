@@ -229,6 +229,8 @@ async def seed(server: LiveServer) -> Seeded:
             assert posted.status_code == 201, posted.text
             parent = int(posted.json()["id"])
             ids.append(parent)
+        voted = await _api(bob, "PUT", f"/api/replies/{ids[0]}/vote")
+        assert voted.status_code == 200, voted.text
         spam = await alice.post_reply("Buy things at example.org")
         hidden_id = int(spam.json()["id"])
         flag = await _api(bob, "POST", f"/api/replies/{hidden_id}/flags", {"reason": "spam"})

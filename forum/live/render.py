@@ -68,6 +68,16 @@ class FrameRenderer:
         }
         return Delivery(frames={"*": encode_frame(frame)})
 
+    def score(self, reply_id: int, score: int) -> Delivery:
+        """A reply's score now, for everyone (a number is no secret of any viewer kind)."""
+        frame = {
+            "type": "reply.score",
+            "reply_id": reply_id,
+            "score": score,
+            "content": str(self._macros.score(reply_id, score)),
+        }
+        return Delivery(frames={"*": encode_frame(frame)})
+
     def refresh(self, last_seq: int) -> str:
         """Tell a page its gap cannot be replayed: reload the thread, then resume from last_seq."""
         return encode_frame({"type": "refresh", "last_seq": last_seq})

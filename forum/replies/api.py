@@ -9,27 +9,29 @@ from forum.accounts.identity import check_csrf, current_user
 from forum.articles.service import article_or_404
 from forum.contracts import api, respond
 from forum.errors import NotFound
-from forum.http import require_user
-from forum.replies import service
+from forum.http import json_errors, require_user
+from forum.replies import service, votes
 from forum.replies.thread import (
     Order,
     ReplyNode,
     TreeShape,
     children_chunk,
+    parse_cursor,
+    parse_position,
     single_node,
     top_level_chunk,
     visible_reply,
 )
-from forum.schemas import NewReply, ReplyChunk, ReplyEdit, ReplyOut, ReplyQuery
+from forum.schemas import NewReply, NoFields, ReplyChunk, ReplyEdit, ReplyOut, ReplyQuery, VoteOut
 from forum.urls import reply_permalink
 from forum.visibility import shows_body
-from models import Reply
+from models import Reply, User
 
 #: The API lists one level at a time: children are counted, not loaded.
 FLAT = TreeShape(children_preview=0, levels=0)
 
 
-def _reply(request: Request, slug: str, node: ReplyNode) -> ReplyOut:
+def _reply(request: Request, slug: str, node: ReplyNode, voted: bool = False) -> ReplyOut:
     """A reply as answered; a stub carries no author and no text."""
     reply = node.reply
     return ReplyOut(
@@ -42,6 +44,8 @@ def _reply(request: Request, slug: str, node: ReplyNode) -> ReplyOut:
         deleted=not node.shows_body,
         reply_count=node.child_count,
         url=request.app.state.settings.base_url + reply_permalink(slug, reply.id),
+        score=reply.score,
+        voted=voted,
     )
 
 
@@ -59,15 +63,18 @@ async def list_replies(request: Request, query: ReplyQuery) -> Response:
     order = query.order or Order.NEWEST
     parent_id = query.parent
     if parent_id is None:
+        cursor = parse_position(query.cursor, order)
         chunk = await top_level_chunk(
-            article, viewer, order=order, cursor=query.cursor, limit=limit, shape=FLAT
+            article, viewer, order=order, cursor=cursor, limit=limit, shape=FLAT
         )
     else:
         parent = await visible_reply(parent_id, viewer)
         if parent is None or parent.article_id != article.id:
             raise NotFound("That reply does not exist in this discussion.")
-        chunk = await children_chunk(parent, viewer, cursor=query.cursor, limit=limit, shape=FLAT)
-    replies = [_reply(request, article.slug, node) for node in chunk.nodes]
+        after = parse_cursor(query.cursor)
+        chunk = await children_chunk(parent, viewer, cursor=after, limit=limit, shape=FLAT)
+    voted = await votes.has_voted([node.reply.id for node in chunk.nodes], viewer)
+    replies = [_reply(request, article.slug, node, node.reply.id in voted) for node in chunk.nodes]
     return respond(ReplyChunk(replies, str(chunk.next_cursor) if chunk.next_cursor else None))
 
 
@@ -108,8 +115,10 @@ async def _reply_or_404(request: Request) -> Reply:
 async def get_reply(request: Request) -> Response:
     """GET /api/replies/{id}: one reply."""
     reply = await _reply_or_404(request)
-    node = await single_node(reply, await current_user(request), FLAT)
-    return respond(_reply(request, reply.article.slug, node))
+    viewer = await current_user(request)
+    node = await single_node(reply, viewer, FLAT)
+    voted = reply.id in await votes.has_voted([reply.id], viewer)
+    return respond(_reply(request, reply.article.slug, node, voted))
 
 
 @api("Edit one's own reply (within the edit window)", body=ReplyEdit, response=ReplyOut)
@@ -138,3 +147,31 @@ async def delete_reply(request: Request) -> Response:
     reply = await _reply_or_404(request)
     await service.delete_reply(reply.id, user, bus=request.app.state.events)
     return Response(status_code=204)
+
+
+@api(
+    "Up-vote a reply (once; again changes nothing)",
+    body=NoFields,
+    response=VoteOut,
+    errors=(403, 404, 409),
+)
+async def vote(request: Request, body: NoFields) -> Response:
+    """PUT /api/replies/{id}/vote: up-vote a reply; 200 {score, voted}."""
+    user = await require_user(request)
+    return await _voted(request, votes.vote, user)
+
+
+@api("Take one's up-vote back", response=VoteOut, errors=(403, 404, 409))
+async def unvote(request: Request) -> Response:
+    """DELETE /api/replies/{id}/vote: take one's vote back; 200 {score, voted}."""
+    user = await require_user(request)
+    check_csrf(request, None)
+    return await _voted(request, votes.unvote, user)
+
+
+async def _voted(request: Request, change: votes.VoteChange, user: User) -> Response:
+    try:
+        state = await change(request.path_params["reply_id"], user, bus=request.app.state.events)
+    except votes.VotesClosed as closed:
+        return json_errors({"reply": closed.message}, status_code=409)
+    return respond(VoteOut(score=state.score, voted=state.voted))

@@ -9,6 +9,8 @@ hand; which rows a viewer may see still comes from forum.visibility.
 
 from __future__ import annotations
 
+import re
+import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -23,8 +25,14 @@ from models import Article, Reply, User
 
 #: Most replies one request may ask for at once (the API's limit).
 LIMIT_MAX = 100
+#: What a bad order is told.
+ORDER_MESSAGE = "order must be 'newest', 'oldest' or 'top'."
 #: Columns the tree statement adds to each reply's own (see _tree_sql).
-TREE_COLUMNS = ["tree_level", "author_username", "child_count"]
+TREE_COLUMNS = ["tree_level", "sort_key", "author_username", "child_count"]
+#: What one standing up-vote is worth in the "top" order, in seconds of youth (docs/ranking.md).
+VOTE_SECONDS = 3600
+#: A "top" cursor: the frozen moment (microseconds), then the last reply's rank and id.
+_TOP_CURSOR = re.compile(r"^([0-9]{1,18})\.(-?[0-9]{1,18})\.([0-9]{1,18})$")
 
 
 class Order(StrEnum):
@@ -32,6 +40,29 @@ class Order(StrEnum):
 
     NEWEST = "newest"
     OLDEST = "oldest"
+    #: Most up-voted first, weighed against age (docs/ranking.md).
+    TOP = "top"
+
+
+@dataclass(frozen=True)
+class TopCursor:
+    """Where a "top" chunk starts: after (rank, reply_id), ranks as they stood at moment_us.
+
+    Ranks are computed from the votes standing at that moment (votes keep their history), so
+    they cannot change between chunks however the votes change: no reply is shown twice or
+    skipped while paging.
+    """
+
+    moment_us: int
+    rank: int | None = None
+    reply_id: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.moment_us}.{self.rank}.{self.reply_id}"
+
+
+#: A position in a level of the thread: a reply id (newest, oldest) or a TopCursor.
+Cursor = int | TopCursor
 
 
 @dataclass
@@ -44,6 +75,10 @@ class ReplyNode:
     children: list[ReplyNode] = field(default_factory=list)
     #: True when this reply's children are not loaded because the preview stops at this depth.
     at_preview_edge: bool = False
+    #: Its rank in the "top" order at the chunk's moment (0 in other orders).
+    rank: int = 0
+    #: Whether the page's viewer up-voted it (set by mark_votes; false in live frames).
+    voted: bool = False
 
     def __post_init__(self) -> None:
         # A node is what one viewer sees: a stub carries no text to render by mistake.
@@ -66,7 +101,7 @@ class ThreadChunk:
     """One chunk of sibling replies and the cursor of the chunk after it (None at the end)."""
 
     nodes: list[ReplyNode]
-    next_cursor: int | None
+    next_cursor: int | TopCursor | None
 
 
 @dataclass(frozen=True)
@@ -82,12 +117,17 @@ async def top_level_chunk(
     viewer: User | None,
     *,
     order: Order,
-    cursor: int | None,
+    cursor: Cursor | None,
     limit: int,
     shape: TreeShape,
 ) -> ThreadChunk:
     """A chunk of replies to the article itself, each with a preview of the replies under it."""
     siblings = "r.article_id = ? AND r.parent_id IS NULL"
+    if order is Order.TOP:
+        top = cursor if isinstance(cursor, TopCursor) else TopCursor(time.time_ns() // 1000)
+        return await _top_chunk(siblings, article.id, viewer, top, limit, shape)
+    if isinstance(cursor, TopCursor):
+        raise ValidationError({"cursor": "That cursor belongs to the top order."})
     newest = order is Order.NEWEST
     return await _siblings_chunk(siblings, article.id, viewer, cursor, newest, limit, shape)
 
@@ -121,15 +161,62 @@ async def _siblings_chunk(
         after = f" AND r.id {'<' if newest_first else '>'} ?"
         params = [*params, cursor]
     roots = (
-        f"SELECT r.id FROM replies r WHERE {siblings} AND {shown}{after}"
+        f"SELECT r.id, 0 AS sort_key FROM replies r WHERE {siblings} AND {shown}{after}"
         f" ORDER BY r.id {'DESC' if newest_first else 'ASC'} LIMIT ?"
     )
     return await _chunk(roots, [key, *params, limit + 1], viewer, limit, shape, newest_first)
 
 
+def _created_seconds(column: str) -> str:
+    """SQL for a timestamp column in whole seconds since the epoch, in this database's dialect."""
+    if Reply._meta.db.capabilities.dialect == "postgres":
+        return f"CAST(EXTRACT(EPOCH FROM {column}) AS BIGINT)"
+    return f"CAST(strftime('%s', {column}) AS INTEGER)"
+
+
+def rank_sql(alias: str) -> str:
+    """SQL for a reply's rank in the "top" order at a moment (two "?": the moment twice): its
+    votes standing then, each worth VOTE_SECONDS, plus its creation time (docs/ranking.md)."""
+    standing = (
+        f"(SELECT COUNT(*) FROM reply_votes v WHERE v.reply_id = {alias}.id AND v.voted_us <= ?"
+        " AND (v.retracted_us IS NULL OR v.retracted_us > ?))"
+    )
+    return f"({standing} * {VOTE_SECONDS} + {_created_seconds(f'{alias}.created_at')})"
+
+
+async def _top_chunk(
+    siblings: str,
+    key: int,
+    viewer: User | None,
+    cursor: TopCursor,
+    limit: int,
+    shape: TreeShape,
+) -> ThreadChunk:
+    """A chunk of siblings by rank at the cursor's moment, highest first, ties by newer id;
+    keyset on (rank, id), which cannot move while paging since the moment is frozen."""
+    shown, params = thread_rows_sql(viewer, "r")
+    after = ""
+    after_params: list[object] = []
+    if cursor.rank is not None and cursor.reply_id is not None:
+        after = " WHERE sort_key < ? OR (sort_key = ? AND id < ?)"
+        after_params = [cursor.rank, cursor.rank, cursor.reply_id]
+    moment = [cursor.moment_us, cursor.moment_us]
+    roots = (
+        f"SELECT id, sort_key FROM (SELECT r.id, {rank_sql('r')} AS sort_key FROM replies r"
+        f" WHERE {siblings} AND {shown}) ranked{after} ORDER BY sort_key DESC, id DESC LIMIT ?"
+    )
+    roots_params = [*moment, key, *params, *after_params, limit + 1]
+    chunk = await _chunk(roots, roots_params, viewer, limit, shape, by_rank=True)
+    if chunk.next_cursor is not None:
+        last = chunk.nodes[-1]
+        chunk.next_cursor = TopCursor(cursor.moment_us, last.rank, last.reply.id)
+    return chunk
+
+
 async def single_node(reply: Reply, viewer: User | None, shape: TreeShape) -> ReplyNode:
     """One reply with a preview of its subtree (for a permalink or a fresh post)."""
-    chunk = await _chunk("SELECT r.id FROM replies r WHERE r.id = ?", [reply.id], viewer, 1, shape)
+    roots = "SELECT r.id, 0 AS sort_key FROM replies r WHERE r.id = ?"
+    chunk = await _chunk(roots, [reply.id], viewer, 1, shape)
     if not chunk.nodes:  # removed since the caller read it: show it as the caller has it
         await reply.fetch_related("author")  # the caller's row may not carry it
         return ReplyNode(reply, shows_body(reply, viewer))
@@ -213,12 +300,14 @@ def _tree_sql(
         )
         params += [*shown_params, shape.children_preview]
     tree = " UNION ALL ".join(
-        f"SELECT id, {level} AS tree_level FROM level{level}" for level in range(shape.levels + 1)
+        f"SELECT id, {level} AS tree_level, {'sort_key' if level == 0 else '0'} AS sort_key"
+        f" FROM level{level}"
+        for level in range(shape.levels + 1)
     )
     counted, counted_params = thread_rows_sql(viewer, "k")
     sql = (
         f"WITH {', '.join(levels)}, tree AS ({tree})"
-        " SELECT r.*, tree.tree_level, u.username AS author_username,"
+        " SELECT r.*, tree.tree_level, tree.sort_key, u.username AS author_username,"
         f" (SELECT COUNT(*) FROM replies k WHERE k.parent_id = r.id AND {counted}) AS child_count"
         " FROM tree JOIN replies r ON r.id = tree.id JOIN users u ON u.id = r.author_id"
         " ORDER BY tree.tree_level, r.id"
@@ -233,6 +322,8 @@ async def _chunk(
     limit: int,
     shape: TreeShape,
     newest_first: bool = False,
+    *,
+    by_rank: bool = False,
 ) -> ThreadChunk:
     """Load the replies roots selects (at most limit + 1, the extra one only to tell that more
     follow) with the preview under them, in one statement whatever the thread's size."""
@@ -246,6 +337,7 @@ async def _chunk(
         level = extra["tree_level"]
         node = ReplyNode(row, shows_body(row, viewer), child_count=extra["child_count"])
         node.at_preview_edge = level == shape.levels
+        node.rank = int(extra["sort_key"] or 0)
         nodes_by_id[row.id] = node
         if level == 0:
             top.append(node)
@@ -254,6 +346,8 @@ async def _chunk(
             nodes_by_id[row.parent_id].children.append(node)
     if newest_first:
         top.reverse()
+    if by_rank:  # the statement reads roots by id; the chunk's order is the roots' own
+        top.sort(key=lambda node: (node.rank, node.reply.id), reverse=True)
     has_more = len(top) > limit
     top = top[:limit]
     return ThreadChunk(top, top[-1].reply.id if has_more and top else None)
@@ -264,7 +358,20 @@ def parse_order(value: str | None) -> Order:
     try:
         return Order(value or Order.NEWEST)
     except ValueError:
-        raise ValidationError({"order": "order must be 'newest' or 'oldest'."}) from None
+        raise ValidationError({"order": ORDER_MESSAGE}) from None
+
+
+def parse_position(value: str | None, order: Order, name: str = "cursor") -> Cursor | None:
+    """A top-level cursor from a query string: a TopCursor in the top order, else a reply id."""
+    if order is not Order.TOP:
+        return parse_cursor(value, name)
+    if value is None or value == "":
+        return None
+    match = _TOP_CURSOR.match(value)
+    if match is None:
+        raise ValidationError({name: f"{name} is not a valid position in the thread."})
+    moment, rank, reply_id = (int(part) for part in match.groups())
+    return TopCursor(moment, rank, reply_id)
 
 
 def parse_cursor(value: str | None, name: str = "cursor") -> int | None:

@@ -10,10 +10,11 @@ from starlette.responses import RedirectResponse, Response
 from forum.accounts.identity import current_user
 from forum.articles.service import article_or_404
 from forum.boundary import parse_id
+from forum.errors import Forbidden
 from forum.http import is_htmx, render, require_user, verified_form
 from forum.pages import article_context, reply_from_path
 from forum.ratelimits import RateLimited
-from forum.replies import service
+from forum.replies import service, votes
 from forum.replies.thread import (
     ReplyNode,
     ancestors,
@@ -43,6 +44,7 @@ async def _permalink_context(request: Request, article: Article, reply: Reply) -
         chunk = await children_chunk(
             reply, viewer, cursor=after, limit=request.app.state.settings.page_size, shape=shape
         )
+    await votes.mark_votes([node, *(chunk.nodes if chunk else [])], viewer)
     return {
         "article": article,
         "node": node,
@@ -190,3 +192,31 @@ async def delete_reply(request: Request) -> Response:
         status_code=200,
         headers={"HX-Retarget": f"#reply-{outcome.removed_id}", "HX-Reswap": "delete"},
     )
+
+
+async def vote(request: Request) -> Response:
+    """Up-vote a reply or take the vote back: htmx gets the new vote widget; without JS the
+    widget GETs a page that confirms with a POST, answered with a 303 to the reply."""
+    article, reply = await reply_from_path(request)
+    user = await require_user(request)
+    if request.method == "GET":
+        undo = request.query_params.get("vote") == "undo"
+        return await render(
+            request, "vote.html", {"article": article, "reply": reply, "undo": undo}
+        )
+    form = await verified_form(request)
+    undo = form.get("vote") == "undo"
+    change = votes.unvote if undo else votes.vote
+    try:
+        state = await change(reply.id, user, bus=request.app.state.events)
+    except (votes.VotesClosed, Forbidden) as refused:
+        status = 409 if isinstance(refused, votes.VotesClosed) else 403
+        context = {"article": article, "reply": reply, "undo": undo, "error": refused.message}
+        if is_htmx(request):
+            return Response(refused.message, status_code=status, media_type="text/plain")
+        return await render(request, "vote.html", context, status_code=status)
+    if not is_htmx(request):
+        return RedirectResponse(reply_permalink(article.slug, reply.id), status_code=303)
+    reply.score = state.score
+    node = ReplyNode(reply, shows_body(reply, user), voted=state.voted)
+    return await render(request, "_vote_widget.html", {"article": article, "node": node})
