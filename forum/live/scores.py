@@ -19,6 +19,7 @@ import logging
 from forum.live.hub import Hub
 from forum.live.render import FrameRenderer
 from forum.live.threads import thread_channel
+from forum.visibility import counted_replies
 from models import Reply
 
 log = logging.getLogger("forum.live")
@@ -62,7 +63,9 @@ class LiveScores:
     async def _publish(self, article_id: int, reply_id: int) -> None:
         try:
             # Read when sent, not when voted: a coalesced frame carries the latest score.
-            row = await Reply.filter(id=reply_id).only("id", "score").first()
+            # Only while everyone sees the reply whole: a reply hidden or deleted meanwhile
+            # sends no frame at all, not even a number under its id.
+            row = await Reply.filter(counted_replies(), id=reply_id).only("id", "score").first()
             if row is not None:
                 delivery = self._renderer.score(reply_id, row.score)
                 await self._hub.publish(thread_channel(article_id), delivery)
