@@ -31,6 +31,7 @@ from forum.boundary import IdConvertor
 from forum.db import close_database, open_database
 from forum.errors import Forbidden, NotFound, SignInRequired
 from forum.http import (
+    NO_SWAP,
     PayloadTooLarge,
     SafeUrlMiddleware,
     UnsupportedMediaType,
@@ -239,6 +240,14 @@ def _server_error_response(request: Request) -> Response:
         return JSONResponse(
             {"errors": {"detail": "Something went wrong on our side."}}, status_code=500
         )
+    if is_htmx(request):
+        # Not swapped into the fragment's place: forum.js shows it in the page's alert region.
+        return Response(
+            '<p class="alert-message">Something went wrong on our side. Try again.</p>',
+            status_code=500,
+            media_type="text/html",
+            headers=NO_SWAP,
+        )
     return Response(
         "<!doctype html><title>Server error</title><h1>Something went wrong on our side.</h1>"
         "<p><a href='/'>Back to the forum</a></p>",
@@ -250,7 +259,7 @@ def _server_error_response(request: Request) -> Response:
 def create_app(settings: Settings | None = None) -> Starlette:
     """Build the forum for these settings (read from the environment when not given)."""
     settings = settings or load_settings()
-    templates = build_templates()
+    templates = build_templates(settings.edit_window_seconds)
     security = SecurityPolicy(settings.base_url)
 
     @asynccontextmanager

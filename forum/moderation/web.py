@@ -23,11 +23,17 @@ from models import AuditAction, HideReason, User
 REASONS = [reason.value for reason in HideReason]
 
 
-async def _reply_main(request: Request, article: Any, reply: Any) -> Response:
+async def _reply_main(
+    request: Request, article: Any, reply: Any, *, close_slot: bool = False
+) -> Response:
+    """The reply as now shown, focused; close_slot also closes the form opened under it."""
     viewer = await current_user(request)
     await reply.fetch_related("author")
     node = ReplyNode(reply, shows_body(reply, viewer))
-    return await render(request, "_reply_main.html", {"article": article, "node": node})
+    context = {"article": article, "node": node, "close_slot": close_slot}
+    return await render(
+        request, "_reply_main.html", context, headers={"X-Focus": f"reply-{reply.id}-main"}
+    )
 
 
 async def hide(request: Request) -> Response:
@@ -54,7 +60,7 @@ async def hide(request: Request) -> Response:
         return await render(request, template, context, status_code=422)
     if not is_htmx(request):
         return RedirectResponse(reply_permalink(article.slug, hidden.id), status_code=303)
-    return await _reply_main(request, article, hidden)
+    return await _reply_main(request, article, hidden, close_slot=True)
 
 
 async def unhide(request: Request) -> Response:
