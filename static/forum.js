@@ -247,9 +247,11 @@ document.addEventListener("submit", (event) => {
 
 // Besides htmx's own reconnect codes: 4401 (signed out) and 4409 (role changed) close a socket
 // whose account changed; the next one is opened with the view the account has now.
+// A hidden tab stays connected (htmx would close its socket): its title counts the new replies.
 htmx.config.ws = {
   ...(htmx.config.ws || {}),
   reconnectCodes: [1001, 1005, 1006, 1011, 1012, 1013, 1014, 4401, 4409],
+  pauseOnBackground: false,
 };
 
 function liveBar() {
@@ -365,7 +367,21 @@ function withoutInserts(content) {
 document.addEventListener("htmx:ws:after:message:incoming", () => {
   updateNewRepliesButton();
   dropEmptyNotice();
+  refocusAfterLiveSwap();
 });
+
+// A live frame may replace what has focus (a reply edited elsewhere, the moderators' queue):
+// give focus back to the element of the same id rather than let it fall to the page.
+let focusedBeforeFrame = "";
+document.addEventListener("htmx:ws:before:message:incoming", () => {
+  focusedBeforeFrame = document.activeElement?.id || "";
+});
+function refocusAfterLiveSwap() {
+  const id = focusedBeforeFrame;
+  focusedBeforeFrame = "";
+  if (!id || (document.activeElement && document.activeElement !== document.body)) return;
+  focusElement(document.getElementById(id));
+}
 
 // The gap could not be replayed: load the thread again, then carry on from the server's position.
 function refreshThread(lastSeq) {

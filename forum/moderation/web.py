@@ -24,13 +24,13 @@ REASONS = [reason.value for reason in HideReason]
 
 
 async def _reply_main(
-    request: Request, article: Any, reply: Any, *, close_slot: bool = False
+    request: Request, article: Any, reply: Any, *, as_partial: bool = False
 ) -> Response:
-    """The reply as now shown, focused; close_slot also closes the form opened under it."""
+    """The reply as now shown, focused; as_partial for a request that targets something else."""
     viewer = await current_user(request)
     await reply.fetch_related("author")
     node = ReplyNode(reply, shows_body(reply, viewer))
-    context = {"article": article, "node": node, "close_slot": close_slot}
+    context = {"article": article, "node": node, "as_partial": as_partial}
     return await render(
         request, "_reply_main.html", context, headers={"X-Focus": f"reply-{reply.id}-main"}
     )
@@ -57,10 +57,12 @@ async def hide(request: Request) -> Response:
         )
     except ValidationError as error:
         context.update(form=dict(form), errors=error.errors, action="hide")
-        return await render(request, template, context, status_code=422)
+        # Refused: the form again in its place (the form asks htmx to delete it on success).
+        headers = {"HX-Reswap": "outerHTML"} if is_htmx(request) else None
+        return await render(request, template, context, status_code=422, headers=headers)
     if not is_htmx(request):
         return RedirectResponse(reply_permalink(article.slug, hidden.id), status_code=303)
-    return await _reply_main(request, article, hidden, close_slot=True)
+    return await _reply_main(request, article, hidden, as_partial=True)
 
 
 async def unhide(request: Request) -> Response:
