@@ -108,6 +108,7 @@ def _routes() -> list[BaseRoute]:
         page("/feeds/{token}/replies.atom", notifications_web.private_feed, ANYONE),
         page("/notifications", notifications_web.notifications_page, ACTIVE),
         page("/notifications/read", notifications_web.mark_read_form, ACTIVE, ["POST"]),
+        page("/notifications/{notification_id:id}", notifications_web.open_notification, ACTIVE),
         page("/notifications/feed", notifications_web.renew_feed, ACTIVE, ["POST"]),
         page("/notifications/settings", notifications_web.reply_setting, ACTIVE, ["POST"]),
         # One-click unsubscribe from a mail: the signed token is the permission.

@@ -103,6 +103,8 @@ class Scene:
             "slug": self.article.slug,
             "reply_id": str(self.reply.id),
             "username": self.callers["author"].username,
+            # An id no row has: the {..:id} convertor takes it, the handler finds nothing.
+            "notification_id": "999999999",
         }
         # Any other parameter (a signed token, say) gets a value that names nothing.
         return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: values.get(m.group(1), "not-a-value"), path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -703,6 +704,11 @@ async def test_permalink_shows_the_reply_with_its_ancestors(
     assert reply_ids(focus.select("article.reply")) == [grandchild]
     assert focus.select_one(".reply-body").get_text(strip=True) == "Grandchild"
     assert page.select_one(f"#reply-{sibling}") is None
+    # One heading names the page; times are whole seconds (a checker refuses microseconds).
+    [heading] = page.select("h1")
+    assert heading.get_text() == f"Reply by {member.username} in “{fresh_article.title}”"
+    for time in page.select("time[datetime]"):
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", time["datetime"])
     top = parse((await anon.get(f"/a/{slug}/r/{root}")).text)
     assert top.select_one("ol.context") is None
     assert reply_ids(top.select(".focus article.reply")) == [root, child, grandchild, sibling]
