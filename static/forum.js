@@ -98,15 +98,17 @@ function focusElement(element) {
   element.focus();
 }
 
-// Dismissing or hiding from the moderators' queue removes the item: focus the next one.
+// Dismissing or hiding from the moderators' queue removes the item: focus the next one. By id:
+// the live queue may have been replaced meanwhile.
 let nextFlagItem = null;
 function rememberNextFlagItem(source) {
   const item = source.closest?.(".flag-item");
-  nextFlagItem = item ? { item, next: item.nextElementSibling || item.previousElementSibling } : null;
+  const next = item?.nextElementSibling || item?.previousElementSibling;
+  nextFlagItem = item ? { id: item.id, nextId: next?.id || "" } : null;
 }
 function focusNextFlagItem() {
-  if (!nextFlagItem || nextFlagItem.item.isConnected) return;
-  const next = nextFlagItem.next?.isConnected ? nextFlagItem.next : document.querySelector("h1");
+  if (!nextFlagItem || document.getElementById(nextFlagItem.id)) return;
+  const next = document.getElementById(nextFlagItem.nextId) || document.querySelector(".flag-item, h1");
   nextFlagItem = null;
   focusElement(next);
 }
@@ -348,6 +350,18 @@ function dropEmptyNotice() {
     document.getElementById("no-replies")?.remove();
   }
 }
+
+// The queue changed: the live frame replaces its first page; a later page loads itself again,
+// so that what another moderator handled leaves it too.
+document.addEventListener("htmx:ws:after:message:incoming", (event) => {
+  const later = document.getElementById("flag-queue-later");
+  if (!later || !event.target.contains(later)) return;
+  htmx.ajax("GET", window.location.pathname + window.location.search, {
+    target: "#flag-queue-later",
+    select: "#flag-queue-later",
+    swap: "outerHTML",
+  });
+});
 
 // This page's reader posted the reply and the form's request is still out: its answer shows it.
 function isOwnPostInFlight(bar, frame) {
