@@ -232,3 +232,27 @@ def test_a_refused_link_says_why_in_the_page_alert(
     expect(page.get_by_role("heading", name="Not allowed")).to_have_count(0)
     alert.get_by_role("button", name="Dismiss").click()
     expect(alert).to_be_empty()
+
+
+def test_an_edit_saved_after_signing_out_elsewhere_survives_signing_in(
+    browser: Browser, server: LiveServer, contexts: list[BrowserContext], slug: str
+) -> None:
+    author = register(server, "reviser")
+    reply_id = post(server, author, slug, "Draft one")
+    page = open_page(contexts, browser, server, author)
+    page.goto(f"/a/{slug}")
+    page.locator(f"#reply-{reply_id} > .reply-main").get_by_role("link", name="Edit").click()
+    page.get_by_label("Edit your reply").fill("Draft two, much better")
+    with author.api(server) as client:
+        assert client.delete("/api/session").status_code == 204
+
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url("**/login?next=*")
+    sign_in_on_the_page(page, author.username)
+
+    page.wait_for_url(f"**/a/{slug}#edit-form-{reply_id}")
+    expect(page.get_by_label("Edit your reply")).to_have_value("Draft two, much better")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(f"#reply-{reply_id} > .reply-main .reply-body")).to_have_text(
+        "Draft two, much better"
+    )
