@@ -74,11 +74,8 @@ document.addEventListener("htmx:after:request", (event) => {
 document.addEventListener("htmx:finally:request", (event) => {
   const ctx = event.detail.ctx;
   const response = ctx.response;
-  if (!response) {
-    const text = "The forum could not be reached. Nothing you wrote is lost: try again.";
-    showRefusal(event.target, text);
-    return;
-  }
+  // No answer: declined at a confirmation, cancelled, or failed (htmx:error, below).
+  if (!response) return;
   if (response.status >= 400 && ctx.swap === "none") {
     const page = new DOMParser().parseFromString(ctx.text || "", "text/html");
     const text = page.body.textContent.trim() || `The forum refused that (${response.status}).`;
@@ -90,6 +87,12 @@ document.addEventListener("htmx:finally:request", (event) => {
   const focusId = response.headers.get("X-Focus");
   if (focusId) focusElement(document.getElementById(focusId));
   focusNextFlagItem();
+});
+
+// A request that got no answer at all (network down, timeout); not one cancelled on purpose.
+document.addEventListener("htmx:error", (event) => {
+  if (!event.detail.ctx || event.detail.ctx.response) return;
+  showRefusal(event.target, "The forum could not be reached. Nothing you wrote is lost: try again.");
 });
 
 function focusElement(element) {

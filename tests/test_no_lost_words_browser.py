@@ -256,3 +256,30 @@ def test_an_edit_saved_after_signing_out_elsewhere_survives_signing_in(
     expect(page.locator(f"#reply-{reply_id} > .reply-main .reply-body")).to_have_text(
         "Draft two, much better"
     )
+
+
+def test_posting_while_offline_says_so_and_keeps_the_text(
+    browser: Browser, server: LiveServer, contexts: list[BrowserContext], slug: str
+) -> None:
+    reader = register(server, "offline")
+    reply_id = post(server, reader, slug, "Mine, to keep")
+    page = open_page(contexts, browser, server, reader)
+    page.goto(f"/a/{slug}")
+    # Declining a confirmation is no failure: nothing is said.
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.locator(f"#reply-{reply_id} > .reply-main").get_by_role("link", name="Delete").click()
+    expect(page.locator(f"#reply-{reply_id} .reply-body")).to_have_text("Mine, to keep")
+    expect(page.locator("#page-alert")).to_be_empty()
+
+    page.get_by_label("Join the discussion").fill("Typed on a train")
+    page.context.set_offline(True)
+    form = page.locator("#reply-form-top")
+    form.get_by_role("button", name="Post reply").click()
+    expect(form.get_by_role("alert")).to_have_text(
+        "The forum could not be reached. Nothing you wrote is lost: try again."
+    )
+    expect(page.get_by_label("Join the discussion")).to_have_value("Typed on a train")
+    page.context.set_offline(False)
+    form.get_by_role("button", name="Post reply").click()
+    expect(page.locator("#replies .reply-body", has_text="Typed on a train")).to_be_visible()
+    expect(form.get_by_role("alert")).to_have_count(0)
