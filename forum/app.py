@@ -32,6 +32,7 @@ from forum.compression import CompressionMiddleware
 from forum.db import close_database, open_database, ping_database
 from forum.errors import Forbidden, NotFound, SignInRequired
 from forum.http import (
+    NO_SWAP,
     PayloadTooLarge,
     SafeUrlMiddleware,
     UnsupportedMediaType,
@@ -112,6 +113,7 @@ def _routes() -> list[BaseRoute]:
         page("/feeds/{token}/replies.atom", notifications_web.private_feed, ANYONE),
         page("/notifications", notifications_web.notifications_page, ACTIVE),
         page("/notifications/read", notifications_web.mark_read_form, ACTIVE, ["POST"]),
+        page("/notifications/{notification_id:id}", notifications_web.open_notification, ACTIVE),
         page("/notifications/feed", notifications_web.renew_feed, ACTIVE, ["POST"]),
         page("/notifications/settings", notifications_web.reply_setting, ACTIVE, ["POST"]),
         # One-click unsubscribe from a mail: the signed token is the permission.
@@ -282,6 +284,14 @@ def _server_error_response(request: Request) -> Response:
         return JSONResponse(
             {"errors": {"detail": "Something went wrong on our side."}}, status_code=500
         )
+    if is_htmx(request):
+        # Not swapped into the fragment's place: forum.js shows it in the page's alert region.
+        return Response(
+            '<p class="alert-message">Something went wrong on our side. Try again.</p>',
+            status_code=500,
+            media_type="text/html",
+            headers=NO_SWAP,
+        )
     return Response(
         "<!doctype html><title>Server error</title><h1>Something went wrong on our side.</h1>"
         "<p><a href='/'>Back to the forum</a></p>",
@@ -293,7 +303,7 @@ def _server_error_response(request: Request) -> Response:
 def create_app(settings: Settings | None = None) -> Starlette:
     """Build the forum for these settings (read from the environment when not given)."""
     settings = settings or load_settings()
-    templates = build_templates()
+    templates = build_templates(settings.edit_window_seconds)
     security = SecurityPolicy(settings.base_url)
     app_metrics = monitoring.Metrics()
     monitoring.configure_access_log(settings.access_log)

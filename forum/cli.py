@@ -54,7 +54,7 @@ async def _events(settings: Settings) -> AsyncIterator[EventBus]:
     """The event bus of a command: account notices reach the servers' open pages through the
     hub when it is shared (Redis); with the in-process default, each server's periodic check
     (LIVE_ACCOUNT_CHECK_SECONDS) notices the change instead."""
-    templates = build_templates()
+    templates = build_templates(settings.edit_window_seconds)
     hub = Hub(backend_for(settings.broker_url, settings.broker_prefix))
     await hub.start()
     renderer = FrameRenderer(templates.env, settings)

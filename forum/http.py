@@ -21,6 +21,11 @@ from models import User
 MAX_BODY_BYTES = 64 * 1024
 
 
+#: Sent with an error htmx must not swap into the fragment's place (a whole page there would
+#: replace what the reader wrote); forum.js shows its message in the page's alert region.
+NO_SWAP = {"HX-Reswap": "none"}
+
+
 class PayloadTooLarge(Exception):
     """The request body is over MAX_BODY_BYTES."""
 
@@ -105,9 +110,18 @@ def json_errors(errors: dict[str, str], status_code: int = 422) -> JSONResponse:
 async def error_response(
     request: Request, status_code: int, message: str, field: str = "detail"
 ) -> Response:
-    """An error as {"errors": {field: message}} under /api, else as the error page."""
+    """An error as {"errors": {field: message}} under /api, a message for the page's alert
+    region to htmx, else as the error page."""
     if request.url.path.startswith("/api/"):
         return json_errors({field: message}, status_code=status_code)
+    if is_htmx(request):
+        return await render(
+            request,
+            "_alert.html",
+            {"message": message},
+            status_code=status_code,
+            headers=NO_SWAP,
+        )
     return await render(
         request,
         "error.html",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from starlette.templating import Jinja2Templates
 
@@ -35,8 +36,27 @@ def absolute_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def build_templates() -> Jinja2Templates:
-    """The app's template renderer with the forum's filters."""
+def edit_deadline(window_seconds: int) -> Callable[[object], datetime | None]:
+    """For templates: when a reply's edit window closes, or None once it has."""
+
+    def deadline(reply: object) -> datetime | None:
+        created_at = getattr(reply, "created_at", None)
+        if created_at is None:
+            return None
+        until: datetime = created_at + timedelta(seconds=window_seconds)
+        return until if until > datetime.now(UTC) else None
+
+    return deadline
+
+
+def minutes_left(until: datetime) -> int:
+    """Whole minutes (rounded up) until a moment, at least 1."""
+    return max(-(-int((until - datetime.now(UTC)).total_seconds()) // 60), 1)
+
+
+def build_templates(edit_window_seconds: int = 15 * 60) -> Jinja2Templates:
+    """The app's template renderer with the forum's filters; edit_window_seconds says how long
+    replies show their Edit link (settings.edit_window_seconds)."""
     templates = Jinja2Templates(
         directory=PROJECT_ROOT / "templates", context_processors=[csp_nonce]
     )
@@ -45,6 +65,8 @@ def build_templates() -> Jinja2Templates:
     templates.env.globals["is_moderator"] = is_moderator
     templates.env.globals["shows_body"] = shows_body
     templates.env.globals["static_url"] = ASSETS.url
+    templates.env.globals["edit_deadline"] = edit_deadline(edit_window_seconds)
+    templates.env.filters["minutes_left"] = minutes_left
     templates.env.trim_blocks = True
     templates.env.lstrip_blocks = True
     return templates

@@ -3,7 +3,240 @@
 
 // A reply form opened in place (or shown again with an error) is focused by htmx itself:
 // the templates mark its textarea `autofocus`.
-document.addEventListener("htmx:after:swap", () => dropBufferedDuplicates());
+document.addEventListener("htmx:after:swap", () => {
+  dropBufferedDuplicates();
+  restoreDrafts();
+  dropEmptyNotice();
+});
+
+// ---- Refusals and focus: nothing fails silently ----
+
+// Refusals with a place in a form come back as that form with the error beside the field; the
+// others are sent with HX-Reswap: none (forum/http.py) and shown by showRefusal, so that no
+// error page is ever swapped into a fragment's place: beside the form that was sent, or in
+// the page's alert region (base.html) when a link was followed.
+function showRefusal(source, text) {
+  const form = source?.closest?.("form");
+  if (!form?.isConnected) {
+    showAlert(text);
+    return;
+  }
+  let note = form.querySelector(":scope .form-refusal");
+  if (!note) {
+    note = document.createElement("p");
+    note.className = "field-error form-refusal";
+    note.setAttribute("role", "alert");
+    const actions = form.querySelector(".form-actions");
+    if (actions) actions.before(note);
+    else form.append(note);
+  }
+  note.textContent = text;
+}
+
+function showAlert(text) {
+  const region = document.getElementById("page-alert");
+  if (!region) return;
+  const message = document.createElement("p");
+  message.textContent = text;
+  const dismiss = document.createElement("button");
+  dismiss.type = "button";
+  dismiss.className = "link-button";
+  dismiss.dataset.dismissAlert = "";
+  dismiss.textContent = "Dismiss";
+  region.replaceChildren(message, dismiss);
+}
+
+function clearAlert() {
+  document.getElementById("page-alert")?.replaceChildren();
+}
+
+document.addEventListener("click", (event) => {
+  if (event.target.closest?.("[data-dismiss-alert]")) clearAlert();
+});
+
+document.addEventListener("htmx:before:request", (event) => {
+  clearAlert();
+  const form = event.target.closest?.("form");
+  if (form) {
+    saveDraft(form);
+    form.querySelector(".form-refusal")?.remove();
+  }
+  rememberNextFlagItem(event.target);
+});
+
+document.addEventListener("htmx:after:request", (event) => {
+  const ctx = event.detail.ctx;
+  const form = event.target;
+  // Posted or saved: the draft is done with (the fresh form that replaces it starts empty).
+  if (form instanceof HTMLFormElement && ctx.response?.status < 400) forgetDraft(form);
+});
+
+document.addEventListener("htmx:finally:request", (event) => {
+  const ctx = event.detail.ctx;
+  const response = ctx.response;
+  // No answer: declined at a confirmation, cancelled, or failed (htmx:error, below).
+  if (!response) return;
+  if (response.status >= 400 && ctx.swap === "none") {
+    const page = new DOMParser().parseFromString(ctx.text || "", "text/html");
+    const text = page.body.textContent.trim() || `The forum refused that (${response.status}).`;
+    showRefusal(event.target, text);
+    return;
+  }
+  // The server names what should have focus after its answer (X-Focus): the reply just posted,
+  // edited or hidden, the first of the replies just loaded.
+  const focusId = response.headers.get("X-Focus");
+  if (focusId) focusElement(document.getElementById(focusId));
+  focusNextFlagItem();
+});
+
+// A request that got no answer at all (network down, timeout); not one cancelled on purpose.
+document.addEventListener("htmx:error", (event) => {
+  if (!event.detail.ctx || event.detail.ctx.response) return;
+  showRefusal(event.target, "The forum could not be reached. Nothing you wrote is lost: try again.");
+});
+
+function focusElement(element) {
+  if (!element) return;
+  if (!element.matches("a[href], button, input, textarea, select, [tabindex]")) element.tabIndex = -1;
+  element.focus();
+}
+
+// Dismissing or hiding from the moderators' queue removes the item: focus the next one. By id:
+// the live queue may have been replaced meanwhile.
+let nextFlagItem = null;
+function rememberNextFlagItem(source) {
+  const item = source.closest?.(".flag-item");
+  const next = item?.nextElementSibling || item?.previousElementSibling;
+  nextFlagItem = item ? { id: item.id, nextId: next?.id || "" } : null;
+}
+function focusNextFlagItem() {
+  if (!nextFlagItem || document.getElementById(nextFlagItem.id)) return;
+  const next = document.getElementById(nextFlagItem.nextId) || document.querySelector(".flag-item, h1");
+  nextFlagItem = null;
+  focusElement(next);
+}
+
+// Signed out meanwhile (another tab, an expired session): the answer sends the reader to sign
+// in. Come back to this page at this form, whose text is kept as a draft (below).
+document.addEventListener("htmx:before:response", (event) => {
+  const ctx = event.detail.ctx;
+  if (ctx.response.status !== 401 || !ctx.hx?.redirect) return;
+  const source = event.target;
+  const anchor = source.id || source.dataset?.opens || source.closest?.(".reply")?.id || "";
+  const signIn = new URL(ctx.hx.redirect, window.location.href);
+  const back = window.location.pathname + window.location.search + (anchor ? `#${anchor}` : "");
+  signIn.searchParams.set("next", back);
+  ctx.hx.redirect = signIn.pathname + signIn.search;
+});
+
+// ---- Drafts: what a reader types survives a refusal, a sign-in and a reload ----
+
+function draftKey(form) {
+  if (!form.id || !form.querySelector("textarea[name=body]")) return null;
+  return `draft:${new URL(form.action, window.location.href).pathname}:${form.id}`;
+}
+
+function saveDraft(form) {
+  const key = draftKey(form);
+  if (!key) return;
+  const text = form.querySelector("textarea[name=body]").value;
+  try {
+    if (text.trim()) sessionStorage.setItem(key, text);
+    else sessionStorage.removeItem(key);
+  } catch {
+    // Storage full or disabled: the form itself still holds the text.
+  }
+}
+
+function forgetDraft(form) {
+  const key = draftKey(form);
+  if (key) sessionStorage.removeItem(key);
+}
+
+// Put a kept draft back into a form that shows nothing new (an empty reply form, an edit form
+// still holding the saved text), and say so.
+function restoreDrafts() {
+  for (const form of document.querySelectorAll("form.reply-form[id]")) {
+    const key = draftKey(form);
+    const draft = key && sessionStorage.getItem(key);
+    const textarea = form.querySelector("textarea[name=body]");
+    // Only into a form as the server sent it: never over what the reader has typed since.
+    if (!draft || !textarea || textarea.value === draft) continue;
+    if (textarea.value !== textarea.defaultValue) continue;
+    textarea.value = draft;
+    announce("Your unsent text was restored.");
+    if (window.location.hash === `#${form.id}`) {
+      form.scrollIntoView({ block: "center" });
+      textarea.focus();
+    }
+  }
+}
+
+document.addEventListener("input", (event) => {
+  const form = event.target.closest?.("form.reply-form");
+  if (form && event.target.name === "body") saveDraft(form);
+});
+
+// Back from signing in at #reply-form-12 (or #edit-form-12): open that form again, then the
+// draft goes back into it (restoreDrafts after the swap).
+document.addEventListener("DOMContentLoaded", () => {
+  // After htmx's own DOMContentLoaded handler has processed the page.
+  setTimeout(() => {
+    restoreDrafts();
+    const wanted = decodeURIComponent(window.location.hash.slice(1));
+    if (!wanted || document.getElementById(wanted)) return;
+    document.querySelector(`[data-opens="${CSS.escape(wanted)}"]`)?.click();
+  });
+});
+
+// ---- Forms opened in place: Cancel and Escape close them, Ctrl/Cmd+Enter sends them ----
+
+document.addEventListener("click", (event) => {
+  const cancel = event.target.closest?.("[data-cancel]");
+  if (!cancel) return;
+  const form = cancel.closest("form");
+  if (form) forgetDraft(form);
+  // The edit form's Cancel asks htmx for the reply as it is.
+  const slot = form?.closest(".reply-slot");
+  if (!slot || cancel.hasAttribute("hx-get")) return;
+  event.preventDefault();
+  slot.replaceChildren();
+  focusElement(document.querySelector(`[data-opens="${CSS.escape(form.id)}"]`));
+});
+
+document.addEventListener("keydown", (event) => {
+  const form = event.target.closest?.("form.reply-form");
+  if (!form) return;
+  if (event.key === "Escape") {
+    const cancel = form.querySelector("[data-cancel]");
+    if (cancel) {
+      event.preventDefault();
+      cancel.click();
+    }
+  } else if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+    event.preventDefault();
+    form.requestSubmit();
+  }
+});
+
+// ---- The edit window: the Edit link says how long is left and goes when it closes ----
+
+function updateEditLinks() {
+  const now = Date.now();
+  for (const link of document.querySelectorAll("a[data-editable-until]")) {
+    const left = Date.parse(link.dataset.editableUntil) - now;
+    if (!(left > 0)) {
+      link.remove();
+      continue;
+    }
+    const minutes = Math.ceil(left / 60_000);
+    const label = link.querySelector(".edit-left");
+    if (label) label.textContent = minutes === 1 ? "(1 min left)" : `(${minutes} min left)`;
+  }
+}
+setInterval(updateEditLinks, 5_000);
+document.addEventListener("htmx:after:swap", updateEditLinks);
+document.addEventListener("DOMContentLoaded", updateEditLinks);
 
 // Forms that ask before they act (data-confirm; data-confirm-hide when "hide all their replies"
 // is ticked). An inline onsubmit would be blocked by the Content-Security-Policy.
@@ -19,9 +252,11 @@ document.addEventListener("submit", (event) => {
 
 // Besides htmx's own reconnect codes: 4401 (signed out) and 4409 (role changed) close a socket
 // whose account changed; the next one is opened with the view the account has now.
+// A hidden tab stays connected (htmx would close its socket): its title counts the new replies.
 htmx.config.ws = {
   ...(htmx.config.ws || {}),
   reconnectCodes: [1001, 1005, 1006, 1011, 1012, 1013, 1014, 4401, 4409],
+  pauseOnBackground: false,
 };
 
 function liveBar() {
@@ -93,7 +328,42 @@ document.addEventListener("htmx:ws:before:message:incoming", (event) => {
   }
   if (frame.op === "insert" && frame.author && frame.author !== bar.dataset.viewer) {
     announce(`New reply from ${frame.author}.`);
+    if (document.hidden) {
+      unseenWhileHidden += 1;
+      updateTitle();
+    }
   }
+});
+
+// While the tab is hidden, its title counts the new replies from others: "(3) Article · forum".
+const pageTitle = document.title;
+let unseenWhileHidden = 0;
+function updateTitle() {
+  document.title = unseenWhileHidden ? `(${unseenWhileHidden}) ${pageTitle}` : pageTitle;
+}
+document.addEventListener("visibilitychange", () => {
+  if (document.hidden) return;
+  unseenWhileHidden = 0;
+  updateTitle();
+});
+
+// "No replies yet" goes as soon as there is one, shown or waiting behind the button.
+function dropEmptyNotice() {
+  if (document.querySelector("#replies .reply, #live-buffer .reply")) {
+    document.getElementById("no-replies")?.remove();
+  }
+}
+
+// The queue changed: the live frame replaces its first page; a later page loads itself again,
+// so that what another moderator handled leaves it too.
+document.addEventListener("htmx:ws:after:message:incoming", (event) => {
+  const later = document.getElementById("flag-queue-later");
+  if (!later || !event.target.contains(later)) return;
+  htmx.ajax("GET", window.location.pathname + window.location.search, {
+    target: "#flag-queue-later",
+    select: "#flag-queue-later",
+    swap: "outerHTML",
+  });
 });
 
 // This page's reader posted the reply and the form's request is still out: its answer shows it.
@@ -111,7 +381,24 @@ function withoutInserts(content) {
   return template.innerHTML;
 }
 
-document.addEventListener("htmx:ws:after:message:incoming", () => updateNewRepliesButton());
+document.addEventListener("htmx:ws:after:message:incoming", () => {
+  updateNewRepliesButton();
+  dropEmptyNotice();
+  refocusAfterLiveSwap();
+});
+
+// A live frame may replace what has focus (a reply edited elsewhere, the moderators' queue):
+// give focus back to the element of the same id rather than let it fall to the page.
+let focusedBeforeFrame = "";
+document.addEventListener("htmx:ws:before:message:incoming", () => {
+  focusedBeforeFrame = document.activeElement?.id || "";
+});
+function refocusAfterLiveSwap() {
+  const id = focusedBeforeFrame;
+  focusedBeforeFrame = "";
+  if (!id || (document.activeElement && document.activeElement !== document.body)) return;
+  focusElement(document.getElementById(id));
+}
 
 // The gap could not be replayed: load the thread again, then carry on from the server's position.
 function refreshThread(lastSeq) {

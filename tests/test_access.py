@@ -109,6 +109,8 @@ class Scene:
             "username": self.callers["author"].username,
             # Someone's session, perhaps: only its own account may end it.
             "session_id": "1",
+            # An id no row has: the {..:id} convertor takes it, the handler finds nothing.
+            "notification_id": "999999999",
         }
         # Any other parameter (a signed token, say) gets a value that names nothing.
         return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: values.get(m.group(1), "not-a-value"), path)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Dialog, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Dialog, Page, WebSocketRoute, expect
 
 from tests.conftest import (
     PASSWORD,
@@ -240,23 +240,25 @@ def test_the_authors_page_counts_a_reply_posted_while_its_socket_was_down(
 ) -> None:
     a = open_reader()
     wait_until_live(a)
-    # The tab goes to the background: htmx's ws extension closes the socket until it is back.
-    a.evaluate(
-        """() => {
-            document.addEventListener("htmx:ws:close", () => { window.liveClosed = true; });
-            Object.defineProperty(document, "hidden", { value: true, configurable: true });
-            document.dispatchEvent(new Event("visibilitychange"));
-        }"""
-    )
-    a.wait_for_function("window.liveClosed === true")
+    # The socket drops (4401, as when an account changes: htmx reconnects) and cannot come back
+    # (each attempt is refused with 1011) while the page posts over HTTP.
+    refused: list[str] = []
+    network = {"down": True}
+
+    def connect(socket: WebSocketRoute) -> None:
+        if network["down"]:
+            refused.append(socket.url)
+            socket.close(code=1011)
+        else:
+            socket.connect_to_server()
+
+    a.route_web_socket(re.compile(r"/live$"), connect)
+    a.evaluate("document.getElementById('live')._htmx.ws.connection.socket.close(4401)")
+    while not refused:
+        a.wait_for_timeout(50)
     reply_id = post_top_level(a, "Posted while the socket was closed")
 
-    a.evaluate(
-        """() => {
-            Object.defineProperty(document, "hidden", { value: false, configurable: true });
-            document.dispatchEvent(new Event("visibilitychange"));
-        }"""
-    )
+    network["down"] = False
     # The replay brings the page's own reply again: it stays once, and the count follows.
     seen_up_to(a, 1)
     expect(a.locator("#reply-count")).to_have_text("1 reply", timeout=WAIT)

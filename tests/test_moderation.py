@@ -1070,7 +1070,7 @@ async def test_a_locked_thread_takes_no_new_replies(
         assert locked.json() == {"slug": slug, "locked": True}
         frame = await next_event(reader_page)
     assert (frame["type"], frame["locked"]) == ("thread.locked", True)
-    assert partials(frame)["#compose"].select_one(".locked-notice") is not None
+    assert partials(frame)["#lock-state"].select_one(".locked-notice") is not None
 
     refused = await cast.reader.post_reply("Too late", slug=slug)
     assert refused.status_code == 403

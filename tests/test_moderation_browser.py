@@ -3,6 +3,7 @@ suspended member's open page is told and stops listening."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -240,3 +241,79 @@ def test_suspending_asks_first_under_the_content_security_policy(
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Suspend").click()
     expect(page.get_by_role("button", name="Lift the suspension")).to_be_visible()
+
+
+def flag(server: LiveServer, flagger: Account, reply_id: int) -> None:
+    """Flag a reply as spam through the API."""
+    with flagger.api(server) as client:
+        response = client.post(f"/api/replies/{reply_id}/flags", json={"reason": "spam"})
+    assert response.status_code == 201, response.text
+
+
+def test_the_queue_says_how_many_and_pages_through_all_of_them(
+    browser: Browser,
+    server: LiveServer,
+    contexts: list[BrowserContext],
+    moderator: Account,
+    slug: str,
+) -> None:
+    author, flagger = register(server, "prolific"), register(server, "watcher")
+    mine = [post(server, author, slug, f"Flag-worthy {number}") for number in range(51)]
+    for reply_id in mine:
+        flag(server, flagger, reply_id)
+    page = open_page(contexts, browser, server, moderator)
+    page.goto("/mod/flags")
+    total = int(page.locator("#flag-total").inner_text().split()[0])
+    assert total >= 51
+    seen: list[str] = []
+    while True:
+        seen += page.locator(".flag-item").evaluate_all("items => items.map(i => i.id)")
+        following = page.get_by_role("link", name="Next page →")
+        if not following.count():
+            break
+        following.click()
+        page.wait_for_load_state()
+    assert len(seen) == len(set(seen)) == total
+    assert {f"flag-item-{reply_id}" for reply_id in mine} <= set(seen)
+
+
+def test_flags_are_handled_in_place_and_leave_every_open_queue(
+    browser: Browser,
+    server: LiveServer,
+    contexts: list[BrowserContext],
+    moderator: Account,
+    slug: str,
+) -> None:
+    spammer, rude = register(server, "spammer"), register(server, "rude")
+    spam = post(server, spammer, slug, "Cheap pills, top-flagged")
+    insult = post(server, rude, slug, "You are all idiots, top-flagged")
+    # Flagged by many: at the top of the queue's first page.
+    for flagger in (register(server, f"flagger{number}") for number in range(4)):
+        flag(server, flagger, spam)
+        flag(server, flagger, insult)
+    other = register(server, "othermod")
+    forum_command(server, "promote", other.username, "--role", "moderator")
+    watching = open_page(contexts, browser, server, other)
+    watching.goto("/mod/flags")
+    page = open_page(contexts, browser, server, moderator)
+    page.goto("/mod/flags")
+    expect(watching.locator(f"#flag-item-{spam}")).to_be_visible()
+
+    item = page.locator(f"#flag-item-{spam}")
+    item.get_by_role("link", name="Hide…").click()
+    item.get_by_role("radio", name="spam").check()
+    item.get_by_role("button", name="Hide", exact=True).click()
+    expect(item).to_have_count(0)
+    expect(page.locator(":focus")).to_have_class(re.compile("flag-item"))
+    expect(watching.locator(f"#flag-item-{spam}")).to_have_count(0)
+
+    item = page.locator(f"#flag-item-{insult}")
+    item.get_by_text(f"Suspend {rude.username}…").click()
+    item.get_by_label("Reason (shown to them)").fill("Insults")
+    item.get_by_label("Also hide all their replies").check()
+    page.once("dialog", lambda dialog: dialog.accept())
+    item.get_by_role("button", name="Suspend").click()
+    expect(item).to_have_count(0)
+    expect(watching.locator(f"#flag-item-{insult}")).to_have_count(0)
+    with httpx.Client(base_url=server.url) as client:
+        assert client.get(f"/api/users/{rude.username}").json()["suspended"] is True

@@ -235,9 +235,14 @@ async def test_a_hidden_reply_leaves_the_bell_the_list_and_the_page(
     assert notices["unread"] == 1
     assert [item["reply_id"] for item in notices["items"]] == [kept]
     page = parse((await member.client.get("/notifications")).text)
-    links = [str(a["href"]) for a in page.select(".notification-list a[href]")]
-    assert links == [f"/a/{fresh_article.slug}/r/{kept}#reply-{kept}"]
+    [link] = [str(a["href"]) for a in page.select(".notification-list a[href]")]
+    assert [p.get_text() for p in page.select(".notification-list .excerpt")] == ["A fair answer."]
     assert bell_count(page) == "1"
+    opened = await member.client.get(link)
+    assert opened.headers["location"] == f"/a/{fresh_article.slug}/r/{kept}#reply-{kept}"
+    # The hidden reply's notification cannot be opened either.
+    [spam_notice] = await Notification.filter(user__username=member.username, reply_id=spam)
+    assert (await member.client.get(f"/notifications/{spam_notice.id}")).status_code == 404
 
 
 # The bell and the notifications page --------------------------------------------------------------
@@ -280,8 +285,10 @@ async def test_the_notifications_page_links_to_permalinks_and_marks_read(
     ]
     page = parse((await member.client.get("/notifications")).text)
     entries = page.select("li.notification")
-    assert [str(link["href"]) for link in page.select("li.notification > a")] == [
-        f"/a/{fresh_article.slug}/r/{reply_id}#reply-{reply_id}" for reply_id in reversed(answers)
+    links = [str(link["href"]) for link in page.select("li.notification > a")]
+    assert [p.get_text() for p in page.select("li.notification .excerpt")] == [
+        "Answer 1.",
+        "Answer 0.",
     ]
     assert all("is-unread" in entry["class"] for entry in entries)
     newest = entries[0]
@@ -294,6 +301,15 @@ async def test_the_notifications_page_links_to_permalinks_and_marks_read(
     page = parse((await member.client.get("/notifications")).text)
     assert page.select(f"#{newest['id']}.is-unread") == []
     assert bell_count(page) == "1"
+
+    # Following a notification marks it read and lands on the reply.
+    assert (await other_member.client.get(links[1])).status_code == 404, "not theirs"
+    opened = await member.client.get(links[1])
+    assert opened.status_code == 303
+    permalink = f"/a/{fresh_article.slug}/r/{answers[0]}#reply-{answers[0]}"
+    assert opened.headers["location"] == permalink
+    page = parse((await member.client.get("/notifications")).text)
+    assert bell_count(page) == "0"
 
     token = csrf_field(page, "form[action='/notifications/read']:not(:has(input[name=id]))")
     everything = await member.client.post("/notifications/read", data={"csrf_token": token})

@@ -78,3 +78,47 @@ def test_the_bell_rises_live_when_someone_answers_and_falls_when_read(
         assert page.evaluate("window.pageMarker") == "never reloaded"
     finally:
         context.close()
+
+
+def test_the_bell_says_how_many_and_opening_a_notification_reads_it(
+    browser: Browser, server: LiveServer, article: str, answerer: tuple[httpx.Client, str]
+) -> None:
+    context = browser.new_context(base_url=server.url)
+    context.set_default_timeout(WAIT)
+    try:
+        account = {"username": unique_name("reader"), "password": PASSWORD}
+        assert context.request.post("/api/accounts", data=account).status == 201
+        session = context.request.post("/api/session", data=account)
+        reader_csrf = {"X-CSRF-Token": session.json()["csrf_token"]}
+        mine = context.request.post(
+            f"/api/articles/{article}/replies", data={"body": "Anyone?"}, headers=reader_csrf
+        )
+        client, csrf = answerer
+        for text in ("Me, at noon.", "Me too, after lunch."):
+            answer = {"body": text, "parent_id": mine.json()["id"]}
+            posted = client.post(
+                f"/api/articles/{article}/replies", json=answer, headers={"X-CSRF-Token": csrf}
+            )
+            assert posted.status_code == 201, posted.text
+
+        thread = context.new_page()
+        thread.goto(f"/a/{article}")
+        expect(thread.get_by_role("link", name="Notifications, 2 unread")).to_be_visible()
+        expect(thread.locator("#presence")).to_have_text("1 reading now")
+
+        bell_page = context.new_page()
+        bell_page.goto("/notifications")
+        items = bell_page.locator("li.notification")
+        expect(items.first).to_contain_text("Me too, after lunch.")
+        expect(items.last).to_contain_text("Me, at noon.")
+        items.last.get_by_role("link").click()
+        bell_page.wait_for_url(f"**/a/{article}/r/*")
+        expect(bell_page.get_by_role("link", name="Notifications, 1 unread")).to_be_visible()
+        # The other open page's bell follows live.
+        expect(thread.get_by_role("link", name="Notifications, 1 unread")).to_be_visible()
+
+        bell_page.goto("/notifications")
+        bell_page.get_by_role("button", name="Mark all read (1)").click()
+        expect(thread.get_by_role("link", name="Notifications", exact=True)).to_be_visible()
+    finally:
+        context.close()

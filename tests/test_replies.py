@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -571,19 +572,46 @@ async def test_htmx_post_errors_keep_the_text_beside_the_message(
     assert await reply_rows() == before
 
 
-async def test_plain_post_redirects_to_the_permalink(
+async def test_plain_post_returns_to_the_thread_at_the_new_reply(
     member: Member, fresh_article: Article
 ) -> None:
     slug = fresh_article.slug
     response = await post_form(member, slug, "Without JavaScript")
     assert response.status_code == 303
     row = await Reply.get(article_id=fresh_article.id)
-    assert response.headers["location"] == f"/a/{slug}/r/{row.id}#reply-{row.id}"
+    assert response.headers["location"] == f"/a/{slug}#reply-{row.id}"
     assert row.source == "Without JavaScript"
     page = parse((await member.client.get(response.headers["location"])).text)
-    assert page.select_one(f".focus #reply-{row.id} .reply-body").get_text(strip=True) == (
+    assert page.select_one(f"#replies #reply-{row.id} .reply-body").get_text(strip=True) == (
         "Without JavaScript"
     )
+
+
+async def test_plain_post_under_a_reply_past_the_first_page_lands_on_its_thread(
+    member: Member, fresh_article: Article
+) -> None:
+    """Newest first, the first page holds the 20 newest top-level replies (PAGE_SIZE): an
+    answer to an older one lands on the permalink of its top-level reply, at the answer."""
+    slug = fresh_article.slug
+    oldest = (await member.post_reply("The oldest", slug=slug)).json()["id"]
+    for number in range(20):
+        assert (await member.post_reply(f"Newer {number}", slug=slug)).status_code == 201
+    response = await post_form(member, slug, "Late answer", parent_id=oldest)
+    answer = await Reply.get(source="Late answer", article_id=fresh_article.id)
+    assert response.headers["location"] == f"/a/{slug}/r/{oldest}#reply-{answer.id}"
+    page = parse((await member.client.get(response.headers["location"])).text)
+    assert page.select_one(f"#children-{oldest} #reply-{answer.id}") is not None
+
+    # Oldest first, that reply is on the first page: back to the article, in that order.
+    fields = {
+        "body": "Answer in order",
+        "parent_id": str(oldest),
+        "order": "oldest",
+        "csrf_token": await form_token(member.client, f"/a/{slug}"),
+    }
+    in_order = await member.client.post(f"/a/{slug}/replies", data=fields)
+    answer = await Reply.get(source="Answer in order", article_id=fresh_article.id)
+    assert in_order.headers["location"] == f"/a/{slug}?order=oldest#reply-{answer.id}"
 
 
 async def test_plain_post_errors_show_the_whole_page_again(
@@ -617,10 +645,16 @@ async def test_plain_post_errors_on_an_answer_show_the_permalink_page(
 
 async def test_the_form_needs_its_csrf_token(member: Member, fresh_article: Article) -> None:
     path = f"/a/{fresh_article.slug}/replies"
-    for headers in ({}, HTMX):
-        refused = await member.client.post(path, data={"body": "Forged"}, headers=headers)
-        assert refused.status_code == 403
-        assert parse(refused.text).select_one(".error-message") is not None
+    refused = await member.client.post(path, data={"body": "Forged"})
+    assert refused.status_code == 403
+    assert parse(refused.text).select_one(".error-message") is not None
+    # To htmx, never a page to swap into the form's place: a message it leaves unswapped
+    # (forum.js shows it beside the form).
+    refused = await member.client.post(path, data={"body": "Forged"}, headers=HTMX)
+    assert refused.status_code == 403
+    assert refused.headers["hx-reswap"] == "none"
+    assert parse(refused.text).select_one("h1, header") is None
+    assert "form has expired" in parse(refused.text).select_one(".alert-message").get_text()
     assert not await Reply.filter(article_id=fresh_article.id).exists()
     by_header = await member.client.post(
         path, data={"body": "Token in a header"}, headers=member.headers()
@@ -635,7 +669,8 @@ async def test_the_form_signed_out_sends_the_reader_to_sign_in(
     slug = fresh_article.slug
     page = parse((await anon.get(f"/a/{slug}")).text)
     assert page.select_one("form.reply-form") is None
-    assert page.select_one(".sign-in-prompt a")["href"] == f"/login?next=/a/{slug}"
+    # Back at the form after signing in (forum.js restores what was typed there).
+    assert login_next(page.select_one(".sign-in-prompt a")["href"]) == f"/a/{slug}#reply-form-top"
     plain = await anon.post(f"/a/{slug}/replies", data={"body": "Hi"})
     assert plain.status_code == 303
     assert login_next(plain.headers["location"]) == f"/a/{slug}/replies"
@@ -671,6 +706,11 @@ async def test_permalink_shows_the_reply_with_its_ancestors(
     assert reply_ids(focus.select("article.reply")) == [grandchild]
     assert focus.select_one(".reply-body").get_text(strip=True) == "Grandchild"
     assert page.select_one(f"#reply-{sibling}") is None
+    # One heading names the page; times are whole seconds (a checker refuses microseconds).
+    [heading] = page.select("h1")
+    assert heading.get_text() == f"Reply by {member.username} in “{fresh_article.title}”"
+    for time in page.select("time[datetime]"):
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", time["datetime"])
     top = parse((await anon.get(f"/a/{slug}/r/{root}")).text)
     assert top.select_one("ol.context") is None
     assert reply_ids(top.select(".focus article.reply")) == [root, child, grandchild, sibling]

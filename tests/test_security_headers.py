@@ -63,6 +63,7 @@ def get_paths(username: str, reply_id: int) -> list[str]:
         "token": "not-a-real-token",
         "signature": "not-a-signature",
         "encoded": "aHR0cHM6Ly9leGFtcGxlLmNvbS9wLnBuZw",
+        "notification_id": "999999999",
     }
     paths = []
     for route in create_app(Settings()).routes:

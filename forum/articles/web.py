@@ -20,5 +20,8 @@ async def article_page(request: Request) -> Response:
     article = await article_or_404(request.path_params["slug"])
     context = await article_context(request, article)
     if is_htmx(request) and context["cursor"] is not None:
-        return await render(request, "_top_level_chunk.html", context)
+        nodes = context["chunk"].nodes
+        # Focus moves to the first reply loaded, not to the page (the link is gone).
+        focus = {"X-Focus": f"reply-{nodes[0].reply.id}"} if nodes else None
+        return await render(request, "_top_level_chunk.html", context, headers=focus)
     return await render(request, "article.html", context)

@@ -218,14 +218,28 @@ class FlaggedReply:
     reasons: list[str]
 
 
-async def flag_queue(moderator: User | None, limit: int = 100) -> list[FlaggedReply]:
-    """Replies with open flags, most-flagged first."""
+#: Flagged replies on one page of the moderators' queue.
+QUEUE_PAGE = 50
+
+
+async def flagged_reply_count(moderator: User | None) -> int:
+    """How many replies have open flags (the queue's total)."""
+    require_moderator(moderator)
+    flagged = await Flag.filter(resolved_at=None).distinct().values_list("reply_id", flat=True)
+    return len(flagged)
+
+
+async def flag_queue(
+    moderator: User | None, limit: int = 100, offset: int = 0
+) -> list[FlaggedReply]:
+    """Replies with open flags, most-flagged first (limit of them, after offset)."""
     require_moderator(moderator)
     rows = (
         await Flag.filter(resolved_at=None)
         .group_by("reply_id")
         .annotate(total=Count("id"), latest=Max("created_at"))
-        .order_by("-total", "-latest")
+        .order_by("-total", "-latest", "reply_id")
+        .offset(offset)
         .limit(limit)
         .values("reply_id", "total")
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from html import escape
 from typing import Any
 
 from starlette.requests import Request
@@ -10,6 +11,7 @@ from starlette.responses import RedirectResponse, Response
 from forum.accounts.identity import current_user
 from forum.accounts.standing import is_suspended
 from forum.articles.service import article_or_404
+from forum.boundary import parse_id, parse_whole
 from forum.errors import NotFound
 from forum.http import is_htmx, render, require_user, verified_form
 from forum.moderation import members, service
@@ -23,11 +25,17 @@ from models import AuditAction, HideReason, User
 REASONS = [reason.value for reason in HideReason]
 
 
-async def _reply_main(request: Request, article: Any, reply: Any) -> Response:
+async def _reply_main(
+    request: Request, article: Any, reply: Any, *, as_partial: bool = False
+) -> Response:
+    """The reply as now shown, focused; as_partial for a request that targets something else."""
     viewer = await current_user(request)
     await reply.fetch_related("author")
     node = ReplyNode(reply, shows_body(reply, viewer))
-    return await render(request, "_reply_main.html", {"article": article, "node": node})
+    context = {"article": article, "node": node, "as_partial": as_partial}
+    return await render(
+        request, "_reply_main.html", context, headers={"X-Focus": f"reply-{reply.id}-main"}
+    )
 
 
 async def hide(request: Request) -> Response:
@@ -51,10 +59,12 @@ async def hide(request: Request) -> Response:
         )
     except ValidationError as error:
         context.update(form=dict(form), errors=error.errors, action="hide")
-        return await render(request, template, context, status_code=422)
+        # Refused: the form again in its place (the form asks htmx to delete it on success).
+        headers = {"HX-Reswap": "outerHTML"} if is_htmx(request) else None
+        return await render(request, template, context, status_code=422, headers=headers)
     if not is_htmx(request):
         return RedirectResponse(reply_permalink(article.slug, hidden.id), status_code=303)
-    return await _reply_main(request, article, hidden)
+    return await _reply_main(request, article, hidden, as_partial=True)
 
 
 async def unhide(request: Request) -> Response:
@@ -136,9 +146,16 @@ async def compose(request: Request) -> Response:
 
 
 async def flag_queue(request: Request) -> Response:
-    """The moderators' queue of flagged replies, most-flagged first."""
-    items = await service.flag_queue(await current_user(request))
-    return await render(request, "mod_flags.html", {"items": items})
+    """The moderators' queue of flagged replies, most-flagged first, a page at a time."""
+    moderator = await current_user(request)
+    page = parse_whole(request.query_params.get("page") or "1", 1, 1_000_000)
+    if page is None:
+        raise ValidationError({"page": "page must be a page number."})
+    size = service.QUEUE_PAGE
+    total = await service.flagged_reply_count(moderator)
+    items = await service.flag_queue(moderator, size, (page - 1) * size)
+    context = {"items": items, "total": total, "page": page, "pages": max(-(-total // size), 1)}
+    return await render(request, "mod_flags.html", context)
 
 
 async def audit_log(request: Request) -> Response:
@@ -191,9 +208,19 @@ async def suspend(request: Request) -> Response:
             bus=request.app.state.events,
         )
     except ValidationError as error:
+        if is_htmx(request):  # in place, from the flag queue
+            context = {"member": user, "form": dict(form), "errors": error.errors}
+            context["queue_item"] = parse_id(form.get("queue_item")) or ""
+            return await render(request, "_suspend_form.html", context, status_code=422)
         context = await _profile_context(request, user)
         context.update(form=dict(form), errors=error.errors)
         return await render(request, "user.html", context, status_code=422)
+    if is_htmx(request):
+        hidden = " and their replies are hidden" if form.get("hide_replies") else ""
+        return Response(
+            f'<p class="form-note" role="status">{escape(user.username)} is suspended{hidden}.</p>',
+            media_type="text/html",
+        )
     return RedirectResponse(f"/u/{user.username}", status_code=303)
 
 

@@ -13,9 +13,10 @@ from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
 from forum.accounts.standing import is_moderator, is_suspended, receives_mail, require_active
+from forum.errors import NotFound
 from forum.event_types import MailQueued, NotificationsChanged, ReplyPosted, SubscriptionChanged
 from forum.events import EventBus, Transaction
-from forum.visibility import readable_rows
+from forum.visibility import readable_rows, shows_body
 from models import (
     Article,
     MailStatus,
@@ -106,6 +107,20 @@ class NotificationView:
 
     notification: Notification
     reply: Reply
+    #: The start of the reply's text, when the user may read its body ("" otherwise).
+    excerpt: str = ""
+
+
+#: Characters of a reply shown under the bell.
+EXCERPT_CHARS = 140
+
+
+def excerpt_of(reply: Reply, user: User) -> str:
+    """The start of the reply's text on one line, if the user may read its body."""
+    if not shows_body(reply, user):
+        return ""
+    text = " ".join(reply.source.split())
+    return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1].rstrip() + "…"
 
 
 async def unread_count(user: User) -> int:
@@ -156,8 +171,26 @@ async def notifications_for(user: User) -> tuple[int, list[NotificationView]]:
             "id", flat=True
         )
     )
-    items = [NotificationView(row, row.reply) for row in rows if row.reply_id in readable]
+    items = [
+        NotificationView(row, row.reply, excerpt_of(row.reply, user))
+        for row in rows
+        if row.reply_id in readable
+    ]
     return await unread_count(user), items
+
+
+async def open_notification(user: User, notification_id: int, bus: EventBus) -> Reply:
+    """The reply a notification of the user's is about, the notification now read; NotFound
+    when it is not theirs or the reply is no longer theirs to read."""
+    require_active(user)
+    row = await Notification.get_or_none(id=notification_id, user_id=user.id).prefetch_related(
+        "reply__article"
+    )
+    if row is None or not await Reply.filter(readable_rows(user), id=row.reply_id).exists():
+        raise NotFound("That notification is gone.")
+    if row.read_at is None:
+        await mark_read(user, [row.id], bus)
+    return row.reply
 
 
 async def mark_read(user: User, ids: list[int] | None, bus: EventBus) -> int:

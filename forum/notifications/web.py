@@ -51,6 +51,15 @@ async def notifications_page(request: Request) -> Response:
     return await render(request, "notifications.html", {"unread": unread, "items": items})
 
 
+async def open_notification(request: Request) -> Response:
+    """Follow a notification: it is read now, and the reader lands on the reply."""
+    user = await require_user(request)
+    reply = await service.open_notification(
+        user, request.path_params["notification_id"], request.app.state.events
+    )
+    return RedirectResponse(reply_permalink(reply.article.slug, reply.id), status_code=303)
+
+
 async def mark_read_form(request: Request) -> Response:
     """Mark one notification (field id) or all of them read."""
     user = await require_user(request)

@@ -160,6 +160,18 @@ async def _own_reply(reply_id: int, user: User) -> Reply:
     return reply
 
 
+class EditWindowClosed(Forbidden):
+    """The author's edit window for this reply has closed."""
+
+    def __init__(self, window_seconds: int) -> None:
+        minutes = max(window_seconds // 60, 1)
+        span = "1 minute" if minutes == 1 else f"{minutes} minutes"
+        super().__init__(
+            f"Replies can be edited for {span} after posting; this one no longer."
+            " Copy your text if you want to keep it."
+        )
+
+
 def editable_until(reply: Reply, window_seconds: int) -> datetime:
     """The moment the author's edit window closes."""
     return reply.created_at + timedelta(seconds=window_seconds)
@@ -177,10 +189,7 @@ async def edit_reply(
     """Replace the text of the user's own reply within the edit window."""
     reply = await _own_reply(reply_id, user)
     if datetime.now(UTC) > editable_until(reply, window_seconds):
-        minutes = max(window_seconds // 60, 1)
-        raise Forbidden(
-            f"Replies can be edited for {minutes} minutes after posting; this one no longer."
-        )
+        raise EditWindowClosed(window_seconds)
     text = check_body(body)
     reply.source = text
     reply.html = render_reply(text, images)

@@ -19,6 +19,7 @@ from forum.boundary import ID_MAX, parse_whole
 from forum.db import model_from_row, select_models
 from forum.errors import NotFound
 from forum.settings import Settings
+from forum.urls import article_path, reply_path
 from forum.validation import ValidationError
 from forum.visibility import as_seen_by, shows_body, stub_of, thread_rows, thread_rows_sql
 from models import Article, Reply, User
@@ -396,3 +397,28 @@ async def reply_in_article(slug: str, reply_id: int, viewer: User | None) -> tup
     if reply is None or reply.article_id != article.id:
         raise NotFound("That reply does not exist (or is no longer visible).")
     return article, reply
+
+
+def _shows(nodes: list[ReplyNode], reply_id: int) -> bool:
+    """Whether these nodes, with the subtrees loaded under them, hold the reply."""
+    return any(node.reply.id == reply_id or _shows(node.children, reply_id) for node in nodes)
+
+
+async def landing_path(
+    article: Article, reply: Reply, viewer: User, order: Order, page_size: int, shape: TreeShape
+) -> str:
+    """Where a reply posted without JavaScript is shown in its thread: the article page at the
+    reply when that page (in the reader's order) shows it, else the permalink of its top-level
+    reply when that shows it, else the reply's own permalink."""
+    anchor = f"#reply-{reply.id}"
+    first_page = await top_level_chunk(
+        article, viewer, order=order, cursor=None, limit=page_size, shape=shape
+    )
+    if _shows(first_page.nodes, reply.id):
+        query = "" if order is Order.NEWEST else f"?order={order.value}"
+        return article_path(article.slug) + query + anchor
+    top_id = int(reply.ancestry.split("/", 1)[0]) if reply.ancestry else None
+    top = await visible_reply(top_id, viewer) if top_id is not None else None
+    if top is not None and _shows([await single_node(top, viewer, shape)], reply.id):
+        return reply_path(article.slug, top.id) + anchor
+    return reply_path(article.slug, reply.id) + anchor

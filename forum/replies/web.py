@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -16,9 +17,11 @@ from forum.pages import article_context, reply_from_path
 from forum.ratelimits import RateLimited
 from forum.replies import service, votes
 from forum.replies.thread import (
+    Order,
     ReplyNode,
     ancestors,
     children_chunk,
+    landing_path,
     parse_cursor,
     single_node,
     tree_shape,
@@ -28,6 +31,8 @@ from forum.urls import article_path, reply_path, reply_permalink
 from forum.validation import ValidationError
 from forum.visibility import shows_body
 from models import Article, Reply
+
+_ORDERS = {order.value for order in Order}
 
 
 async def _permalink_context(request: Request, article: Article, reply: Reply) -> dict[str, Any]:
@@ -59,7 +64,10 @@ async def permalink(request: Request) -> Response:
     article, reply = await reply_from_path(request)
     context = await _permalink_context(request, article, reply)
     if is_htmx(request) and context["children"] is not None:
-        return await render(request, "_children_chunk.html", context)
+        nodes = context["children"].nodes
+        # Focus moves to the first reply loaded, not to the page (the link is gone).
+        focus = {"X-Focus": f"reply-{nodes[0].reply.id}"} if nodes else None
+        return await render(request, "_children_chunk.html", context, headers=focus)
     return await render(request, "reply.html", context)
 
 
@@ -101,9 +109,16 @@ async def create_reply(request: Request) -> Response:
         )
         response.headers["Retry-After"] = str(limited.retry_after)
         return response
+    settings = request.app.state.settings
     if not is_htmx(request):
-        return RedirectResponse(reply_permalink(article.slug, reply.id), status_code=303)
-    node = await single_node(reply, user, tree_shape(request.app.state.settings))
+        # Back to the thread at the new reply (see landing_path), not to the reply's own page.
+        asked = form.get("order")
+        order = Order(asked) if isinstance(asked, str) and asked in _ORDERS else Order.NEWEST
+        where = await landing_path(
+            article, reply, user, order, settings.page_size, tree_shape(settings)
+        )
+        return RedirectResponse(where, status_code=303)
+    node = await single_node(reply, user, tree_shape(settings))
     context = {
         "article": article,
         "node": node,
@@ -112,7 +127,13 @@ async def create_reply(request: Request) -> Response:
         "form": {"body": ""},
         "errors": {},
     }
-    return await render(request, "_reply_posted.html", context, status_code=201)
+    return await render(
+        request,
+        "_reply_posted.html",
+        context,
+        status_code=201,
+        headers={"X-Focus": f"reply-{reply.id}"},
+    )
 
 
 async def _form_errors(
@@ -149,12 +170,14 @@ async def edit_reply(request: Request) -> Response:
     article, reply = await reply_from_path(request)
     user = await require_user(request)
     context: dict[str, Any] = {"article": article, "reply": reply, "errors": {}}
+    window = request.app.state.settings.edit_window_seconds
     if request.method == "GET":
         context["form"] = {"body": reply.source}
+        if datetime.now(UTC) > service.editable_until(reply, window):
+            context["errors"] = {"body": service.EditWindowClosed(window).message}
         template = "_edit_form.html" if is_htmx(request) else "edit.html"
         return await render(request, template, context)
     form = await verified_form(request)
-    window = request.app.state.settings.edit_window_seconds
     try:
         updated = await service.edit_reply(
             reply.id,
@@ -164,14 +187,22 @@ async def edit_reply(request: Request) -> Response:
             bus=request.app.state.events,
             images=request.app.state.images,
         )
-    except ValidationError as error:
-        context.update(form={"body": form.get("body") or ""}, errors=error.errors)
+    except (ValidationError, service.EditWindowClosed) as error:
+        # The form again with the reader's text and the reason beside it: nothing is lost.
+        errors = error.errors if isinstance(error, ValidationError) else {"body": error.message}
+        context.update(form={"body": form.get("body") or ""}, errors=errors)
         template = "_edit_form.html" if is_htmx(request) else "edit.html"
-        return await render(request, template, context, status_code=422)
+        status = 422 if isinstance(error, ValidationError) else 403
+        return await render(request, template, context, status_code=status)
     if not is_htmx(request):
         return RedirectResponse(reply_permalink(article.slug, updated.id), status_code=303)
     node = await single_node(updated, user, tree_shape(request.app.state.settings))
-    return await render(request, "_reply_main.html", {"article": article, "node": node})
+    return await render(
+        request,
+        "_reply_main.html",
+        {"article": article, "node": node},
+        headers={"X-Focus": f"reply-{updated.id}-main"},
+    )
 
 
 async def delete_reply(request: Request) -> Response:

@@ -1,0 +1,140 @@
+"""The main pages pass axe-core (npm `axe-core`, a dev dependency: injected by Playwright into
+the page under test, never served by the forum), as visitors, members and moderators see them,
+at a desktop and a phone width."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page
+
+from forum.accounts.identity import SESSION_COOKIE
+from forum.settings import PROJECT_ROOT
+from tests.conftest import LiveServer, forum_command, import_article
+from tests.test_moderation_browser import Account, post, register
+
+pytestmark = pytest.mark.browser
+
+#: Where axe-core's script is: the project's node_modules (`npm ci`), or AXE_CORE_JS when the
+#: checkout shares another's node_modules that lacks it.
+AXE = Path(os.environ.get("AXE_CORE_JS") or PROJECT_ROOT / "node_modules/axe-core/axe.min.js")
+
+SIZES = [{"width": 1280, "height": 900}, {"width": 390, "height": 844}]
+
+
+@pytest.fixture(scope="module")
+def scene(server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """An article with a short thread, a member and a moderator, and a flagged reply."""
+    slug = import_article(server, tmp_path_factory.mktemp("articles"), "axe")
+    member, moderator = register(server, "reader"), register(server, "mod")
+    forum_command(server, "promote", moderator.username, "--role", "moderator")
+    top = post(
+        server, member, slug, "A first thought, with *emphasis* and a [link](https://example.org)."
+    )
+    with member.api(server) as client:
+        answer = client.post(
+            f"/api/articles/{slug}/replies", json={"body": "An answer.", "parent_id": top}
+        )
+        assert answer.status_code == 201
+    with moderator.api(server) as client:
+        client.post(f"/api/replies/{top}/flags", json={"reason": "spam"})
+    flagger = register(server, "flagger")
+    with flagger.api(server) as client:
+        assert client.post(f"/api/replies/{top}/flags", json={"reason": "spam"}).status_code == 201
+    return {"slug": slug, "reply": top, "member": member, "moderator": moderator}
+
+
+@pytest.fixture
+def contexts() -> Iterator[list[BrowserContext]]:
+    """Browser contexts opened by the test, closed after it."""
+    opened: list[BrowserContext] = []
+    yield opened
+    for context in opened:
+        context.close()
+
+
+def open_page(
+    contexts: list[BrowserContext], browser: Browser, server: LiveServer, account: Account | None
+) -> Page:
+    """A page signed in as account; the CSP is bypassed only so that axe can be injected."""
+    context = browser.new_context(base_url=server.url, bypass_csp=True)
+    context.set_default_timeout(10_000)
+    contexts.append(context)
+    if account is not None:
+        context.add_cookies([{"name": SESSION_COOKIE, "value": account.session, "url": server.url}])
+    return context.new_page()
+
+
+def violations(page: Page) -> list[str]:
+    """axe-core's violations on the page as it is now, one line each."""
+    if not AXE.exists():
+        pytest.fail(f"axe-core is missing at {AXE}: run `npm ci` (it is a dev dependency)")
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate("async () => (await axe.run(document)).violations")
+    return [
+        f"{item['id']} ({item['impact']}): {item['help']} at "
+        + json.dumps([node["target"] for node in item["nodes"]][:5])
+        for item in found
+    ]
+
+
+def pages_of(scene: dict[str, Any]) -> dict[str, list[str]]:
+    """Who looks at which pages."""
+    slug, reply = scene["slug"], scene["reply"]
+    public = ["/", f"/a/{slug}", f"/a/{slug}/r/{reply}", "/login", "/register"]
+    return {
+        "visitor": public,
+        "member": [f"/a/{slug}", f"/a/{slug}/r/{reply}", "/notifications"],
+        "moderator": [f"/a/{slug}", "/mod/flags", "/mod/log", f"/u/{scene['member'].username}"],
+    }
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["desktop", "phone"])
+def test_the_main_pages_have_no_axe_violations(
+    browser: Browser,
+    server: LiveServer,
+    contexts: list[BrowserContext],
+    scene: dict[str, Any],
+    size: dict[str, int],
+) -> None:
+    accounts: dict[str, Account | None] = {
+        "visitor": None,
+        "member": scene["member"],
+        "moderator": scene["moderator"],
+    }
+    found: dict[str, list[str]] = {}
+    for who, paths in pages_of(scene).items():
+        page = open_page(contexts, browser, server, accounts[who])
+        page.set_viewport_size(size)
+        for path in paths:
+            page.goto(path)
+            problems = violations(page)
+            if problems:
+                found[f"{who} {path}"] = problems
+    assert found == {}
+
+
+def test_forms_opened_in_place_and_their_errors_have_no_axe_violations(
+    browser: Browser, server: LiveServer, contexts: list[BrowserContext], scene: dict[str, Any]
+) -> None:
+    slug, reply = scene["slug"], scene["reply"]
+    page = open_page(contexts, browser, server, scene["moderator"])
+    page.goto(f"/a/{slug}")
+    actions = page.locator(f"#reply-{reply} > .reply-main .reply-actions")
+    actions.get_by_role("link", name="Reply").click()
+    form = page.locator(f"#reply-form-{reply}")
+    form.get_by_role("button", name="Post reply").click()
+    form.get_by_role("alert").wait_for()
+    assert violations(page) == []
+    form.get_by_role("link", name="Cancel").click()
+    actions.get_by_role("link", name="Hide").click()
+    hide = page.locator(f"#hide-form-{reply}")
+    hide.get_by_role("radio", name="other").check()
+    hide.get_by_role("button", name="Hide").click()
+    hide.get_by_role("alert").wait_for()
+    assert violations(page) == []
