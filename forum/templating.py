@@ -10,6 +10,7 @@ from starlette.templating import Jinja2Templates
 from forum.security_headers import csp_nonce
 from forum.settings import PROJECT_ROOT
 from forum.static_assets import ASSETS
+from forum.urls import article_url, reply_url, user_url
 from forum.visibility import is_moderator, shows_body
 
 
@@ -63,6 +64,9 @@ def build_templates(edit_window_seconds: int = 15 * 60) -> Jinja2Templates:
     templates.env.filters["ago"] = time_ago
     templates.env.filters["absolute_time"] = absolute_time
     templates.env.globals["is_moderator"] = is_moderator
+    templates.env.globals["article_url"] = article_url
+    templates.env.globals["reply_url"] = reply_url
+    templates.env.globals["user_url"] = user_url
     templates.env.globals["shows_body"] = shows_body
     templates.env.globals["static_url"] = ASSETS.url
     templates.env.globals["edit_deadline"] = edit_deadline(edit_window_seconds)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from markupsafe import Markup, escape
+
 
 def article_path(slug: str) -> str:
     """Where an article and its discussion live."""
@@ -21,3 +23,24 @@ def reply_permalink(slug: str, reply_id: int) -> str:
 def live_path(slug: str) -> str:
     """The WebSocket that carries an article's thread live."""
     return f"/a/{slug}/live"
+
+
+# For templates: every site URL in a page comes from these, never from strings joined by hand.
+# Each is Markup built from ids and names the forum checked (an article's slug is lower-case
+# letters, digits and dashes; a username letters, digits, _ and -), escaped once here anyway,
+# so the reply partial needs no escaping of its dozens of links (a third of a page's rendering).
+
+
+def article_url(slug: str, action: str = "") -> Markup:
+    """An article's page, or one of its actions (article_url(slug, "feed.atom"))."""
+    return Markup(f"/a/{escape(slug)}" + (f"/{escape(action)}" if action else ""))
+
+
+def reply_url(slug: str, reply_id: int, action: str = "") -> Markup:
+    """A reply's permalink, or one of its actions (reply_url(slug, 7, "edit"))."""
+    return Markup(f"/a/{escape(slug)}/r/{int(reply_id)}" + (f"/{escape(action)}" if action else ""))
+
+
+def user_url(username: str, action: str = "") -> Markup:
+    """A member's page, or one of its actions."""
+    return Markup(f"/u/{escape(username)}" + (f"/{escape(action)}" if action else ""))
