@@ -4,6 +4,7 @@ instead of importing each other, and no feature reaches into another's handlers.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,15 @@ def test_imports_follow_the_layers(module: str) -> None:
             )
         if in_services or core:
             assert not target.startswith("forum.live"), f"{module} imports {target}"
+
+
+TEMPLATES = sorted((FORUM.parent / "templates").glob("*.html"))
+#: A site URL written by hand in a template: "/a/" ~ slug, /a/{{ slug }}, /u/{{ name }}...
+HAND_JOINED = re.compile(r"""["']/(a|u)/["']|/(a|u)/\{\{""")
+
+
+@pytest.mark.parametrize("template", TEMPLATES, ids=lambda path: path.name)
+def test_templates_take_urls_from_one_helper_and_keep_escaping_on(template: Path) -> None:
+    text = template.read_text()
+    assert "autoescape false" not in text, "trusted HTML is Markup made in forum.urls"
+    assert not HAND_JOINED.search(text), "site URLs come from article_url/reply_url/user_url"
