@@ -49,16 +49,18 @@ async def test_article_page_renders_the_seed_faithfully(anon: httpx.AsyncClient)
 async def test_index_lists_the_article_with_its_reply_count(anon: httpx.AsyncClient) -> None:
     response = await anon.get("/")
     page = BeautifulSoup(response.text, "html.parser")
+    # Other test modules import articles of their own into the same forum: find the seed one.
     links = page.select("a.article-link")
-    assert [a["href"] for a in links] == [f"/a/{SLUG}"]
-    count = page.select_one(".article-item .reply-count")
+    assert f"/a/{SLUG}" in [a["href"] for a in links]
+    count = page.select_one(f'.article-item:has(a[href="/a/{SLUG}"]) .reply-count')
     assert count is not None and count["data-count"].isdigit()
 
 
 async def test_api_lists_and_shows_the_article(anon: httpx.AsyncClient, server: LiveServer) -> None:
     listing = (await anon.get("/api/articles")).json()["articles"]
-    assert [a["slug"] for a in listing] == [SLUG]
-    assert listing[0]["url"] == f"{server.url}/a/{SLUG}"
+    seed = [a for a in listing if a["slug"] == SLUG]
+    assert len(seed) == 1
+    assert seed[0]["url"] == f"{server.url}/a/{SLUG}"
     detail = (await anon.get(f"/api/articles/{SLUG}")).json()
     assert "<h2>Why Now?</h2>" in detail["body_html"]
     missing = await anon.get("/api/articles/no-such-article")
