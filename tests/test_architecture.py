@@ -71,7 +71,9 @@ def test_imports_follow_the_layers(module: str) -> None:
                 f"{module} ({own}) imports {target}: {target_feature} is not below {own}"
             )
         core = own is None and not module.startswith(("forum.live", "forum.pages"))
-        core = core and module not in HANDLER_SUPPORT
+        core = core and not any(
+            module == shared or module.startswith(shared + ".") for shared in HANDLER_SUPPORT
+        )
         if core:
             assert target_feature is None or target == "forum.accounts.standing", (
                 f"core module {module} imports the feature module {target}"

@@ -1,0 +1,130 @@
+"""The JSON API's schemas of articles and replies (and votes)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from msgspec import Meta
+
+from forum.boundary import ID_MAX
+from forum.replies.service import BODY_MAX
+from forum.replies.thread import LIMIT_MAX, ORDER_MESSAGE, Order
+from forum.schemas.base import Moment, Request, Response
+
+# Articles and replies ----------------------------------------------------------------------
+
+
+class ArticleOut(Response):
+    """An article, with the addresses of its page and its live socket."""
+
+    slug: str
+    title: str
+    subtitle: str
+    url: str
+    live_url: str
+    reply_count: int
+
+
+class ArticleWithBody(ArticleOut):
+    """An article with its rendered body."""
+
+    body_html: str
+
+
+class ArticleList(Response):
+    """Every article."""
+
+    articles: list[ArticleOut]
+
+
+class ReplyQuery(Request):
+    """Which chunk of one level of the thread."""
+
+    parent: (
+        Annotated[
+            int,
+            Meta(
+                ge=1,
+                le=ID_MAX,
+                description="Replies to this reply; omitted: replies to the article.",
+                extra={"message": "parent must be a reply id."},
+            ),
+        ]
+        | None
+    ) = None
+    limit: Annotated[int, Meta(ge=1, le=LIMIT_MAX, description="Replies per chunk.")] | None = None
+    cursor: (
+        Annotated[
+            str,
+            Meta(
+                max_length=60,
+                pattern=r"^[0-9]{1,18}(\.-?[0-9]{1,18}\.[0-9]{1,18})?$",
+                description="next_cursor of the previous chunk, as it was given.",
+                extra={"message": "cursor is not a valid position in the thread."},
+            ),
+        ]
+        | None
+    ) = None
+    order: (
+        Annotated[
+            Order,
+            Meta(
+                description="Top-level order (top: most up-voted, weighed against age; see"
+                " docs/ranking.md); replies to replies are oldest first.",
+                extra={"message": ORDER_MESSAGE},
+            ),
+        ]
+        | None
+    ) = None
+
+
+class NewReply(Request):
+    """Reply to the article or to a reply."""
+
+    body: Annotated[
+        str,
+        Meta(
+            title="Reply",
+            min_length=1,
+            max_length=BODY_MAX,
+            description="Markdown; raw HTML is not rendered.",
+        ),
+    ]
+    parent_id: Annotated[int, Meta(ge=1, le=ID_MAX, title="parent_id")] | None = None
+
+
+class ReplyEdit(Request):
+    """New text for one's own reply."""
+
+    body: Annotated[str, Meta(title="Reply", min_length=1, max_length=BODY_MAX)]
+
+
+class ReplyOut(Response):
+    """A reply; a stub ("deleted" or removed by a moderator) has no author and no text."""
+
+    id: int
+    parent_id: int | None
+    author: str | None
+    body_html: str
+    created_at: Moment
+    edited_at: Moment | None
+    deleted: bool
+    reply_count: int
+    url: str
+    score: int
+    #: Whether the asker's up-vote stands on it (false when signed out).
+    voted: bool = False
+
+
+class ReplyChunk(Response):
+    """A chunk of one level of the thread."""
+
+    replies: list[ReplyOut]
+    next_cursor: str | None
+
+
+class VoteOut(Response):
+    """A reply's score after a vote, and whether the asker's vote stands."""
+
+    score: int
+    voted: bool
