@@ -8,37 +8,26 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from urllib.parse import urlencode, urlsplit
 
 from starlette.applications import Starlette
 from starlette.convertors import register_url_convertor
-from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute
 
 from forum import monitoring, openapi
 from forum.access import Access, PublicMount, page, socket
 from forum.accounts import api as accounts_api
 from forum.accounts import web as accounts_web
-from forum.accounts.identity import SESSION_COOKIE, CsrfError, VisitorCookieMiddleware
-from forum.accounts.tokens import BadToken
+from forum.accounts.identity import SESSION_COOKIE, VisitorCookieMiddleware
 from forum.articles import api as articles_api
 from forum.articles import web as articles_web
 from forum.articles.service import load_seed_articles
 from forum.boundary import IdConvertor
 from forum.compression import CompressionMiddleware
 from forum.db import close_database, open_database, ping_database
-from forum.errors import Forbidden, NotFound, SignInRequired
+from forum.error_pages import EXCEPTION_HANDLERS
 from forum.http import (
-    NO_SWAP,
-    PayloadTooLarge,
     SafeUrlMiddleware,
-    UnsupportedMediaType,
-    error_response,
-    is_htmx,
-    json_errors,
 )
 from forum.images import web as images_web
 from forum.images.fetcher import ImageFetcher
@@ -60,14 +49,13 @@ from forum.moderation.queue import render_flag_queue
 from forum.notifications import web as notifications_web
 from forum.notifications.sender import MailSender, sender_rules, transport_for
 from forum.notifications.service import outbox_depth
-from forum.ratelimits import RateLimited, RateLimiter
+from forum.ratelimits import RateLimiter
 from forum.replies import api as replies_api
 from forum.replies import web as replies_web
 from forum.security_headers import SecurityHeadersMiddleware, SecurityPolicy
 from forum.settings import Settings, load_settings
 from forum.static_assets import ASSETS
 from forum.templating import build_templates
-from forum.validation import ValidationError
 from forum.wiring import event_bus, subscribe_live
 
 log = logging.getLogger("forum")
@@ -198,108 +186,6 @@ def _routes() -> list[BaseRoute]:
     ]
 
 
-def _is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
-
-
-async def _error(
-    request: Request, status_code: int, message: str, field: str = "detail"
-) -> Response:
-    return await error_response(request, status_code, message, field)
-
-
-async def _not_found(request: Request, exc: Exception) -> Response:
-    return await _error(request, 404, getattr(exc, "message", "There is nothing at this address."))
-
-
-async def _forbidden(request: Request, exc: Exception) -> Response:
-    return await _error(request, 403, getattr(exc, "message", "You may not do that."))
-
-
-async def _csrf_failed(request: Request, exc: Exception) -> Response:
-    return await _error(
-        request,
-        403,
-        "This form has expired or came from another site. Reload the page and try again.",
-        field="csrf_token",
-    )
-
-
-async def _sign_in_required(request: Request, exc: Exception) -> Response:
-    if _is_api(request):
-        return json_errors({"detail": SignInRequired.message}, status_code=401)
-    # htmx requests come from a page; send the reader back to that page, not to the fragment.
-    came_from = urlsplit(request.headers.get("hx-current-url", "")).path or request.url.path
-    target = "/login?" + urlencode({"next": came_from})
-    if is_htmx(request):
-        return Response(status_code=401, headers={"HX-Redirect": target})
-    return RedirectResponse(target, status_code=303)
-
-
-async def _invalid(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ValidationError)
-    if _is_api(request):
-        return json_errors(exc.errors, status_code=422)
-    return await _error(request, 400, " ".join(exc.errors.values()))
-
-
-async def _rate_limited(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RateLimited)
-    response = await _error(request, 429, exc.message, field=exc.field)
-    response.headers["Retry-After"] = str(exc.retry_after)
-    return response
-
-
-async def _bad_token(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, BadToken)
-    return await _error(request, exc.status, exc.message, field="token")
-
-
-async def _too_large(request: Request, exc: Exception) -> Response:
-    return await _error(request, 413, "The request is too large.")
-
-
-async def _unsupported(request: Request, exc: Exception) -> Response:
-    return await _error(request, 415, "Send the body as application/json.", field="content_type")
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    messages = {404: "There is nothing at this address.", 405: "That method is not allowed here."}
-    message = messages.get(exc.status_code, str(exc.detail))
-    response = await _error(request, exc.status_code, message)
-    if exc.headers:
-        response.headers.update(exc.headers)
-    return response
-
-
-async def _server_error(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    # Sent from outside the middleware stack: the security headers are put on here.
-    return request.app.state.security.apply(_server_error_response(request), request)
-
-
-def _server_error_response(request: Request) -> Response:
-    if _is_api(request):
-        return JSONResponse(
-            {"errors": {"detail": "Something went wrong on our side."}}, status_code=500
-        )
-    if is_htmx(request):
-        # Not swapped into the fragment's place: forum.js shows it in the page's alert region.
-        return Response(
-            '<p class="alert-message">Something went wrong on our side. Try again.</p>',
-            status_code=500,
-            media_type="text/html",
-            headers=NO_SWAP,
-        )
-    return Response(
-        "<!doctype html><title>Server error</title><h1>Something went wrong on our side.</h1>"
-        "<p><a href='/'>Back to the forum</a></p>",
-        status_code=500,
-        media_type="text/html",
-    )
-
-
 def create_app(settings: Settings | None = None) -> Starlette:
     """Build the forum for these settings (read from the environment when not given)."""
     settings = settings or load_settings()
@@ -385,19 +271,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(SafeUrlMiddleware),
             Middleware(VisitorCookieMiddleware, secure=settings.cookie_secure),
         ],
-        exception_handlers={
-            NotFound: _not_found,
-            Forbidden: _forbidden,
-            CsrfError: _csrf_failed,
-            SignInRequired: _sign_in_required,
-            ValidationError: _invalid,
-            RateLimited: _rate_limited,
-            BadToken: _bad_token,
-            PayloadTooLarge: _too_large,
-            UnsupportedMediaType: _unsupported,
-            HTTPException: _http_error,
-            500: _server_error,
-        },
+        exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
     app.state.settings = settings

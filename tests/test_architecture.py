@@ -21,6 +21,7 @@ HANDLER_SUPPORT = {
     "forum.openapi",
     "forum.schemas",
     "forum.contracts",
+    "forum.error_pages",
 }
 
 
