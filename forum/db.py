@@ -119,6 +119,14 @@ async def write_returning(model: type[Model], sql: str, params: list[object]) ->
     return rows
 
 
+def epoch_seconds_sql(model: type[Model], column: str) -> str:
+    """SQL for a timestamp column of model's table in whole seconds since the epoch, in the
+    dialect of the database the model lives in."""
+    if model._meta.db.capabilities.dialect == "postgres":
+        return f"CAST(EXTRACT(EPOCH FROM {column}) AS BIGINT)"
+    return f"CAST(strftime('%s', {column}) AS INTEGER)"
+
+
 def model_from_row(model: type[ModelT], **values: Any) -> ModelT:
     """An instance of model made from values read by a hand-written statement, as the ORM
     makes one from a row (no query)."""

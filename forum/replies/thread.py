@@ -9,61 +9,30 @@ hand; which rows a viewer may see still comes from forum.visibility.
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 from forum.articles.service import article_or_404
-from forum.boundary import ID_MAX, parse_whole
 from forum.db import model_from_row, select_models
 from forum.errors import NotFound
+from forum.replies.order import ORDER_MESSAGE as ORDER_MESSAGE
+from forum.replies.order import VOTE_SECONDS as VOTE_SECONDS
+from forum.replies.order import Cursor as Cursor
+from forum.replies.order import Order as Order
+from forum.replies.order import TopCursor as TopCursor
+from forum.replies.order import parse_cursor as parse_cursor
+from forum.replies.order import parse_order as parse_order
+from forum.replies.order import parse_position as parse_position
+from forum.replies.order import rank_sql as rank_sql
 from forum.settings import Settings
-from forum.urls import article_path, reply_path
 from forum.validation import ValidationError
 from forum.visibility import as_seen_by, shows_body, stub_of, thread_rows, thread_rows_sql
 from models import Article, Reply, User
 
 #: Most replies one request may ask for at once (the API's limit).
 LIMIT_MAX = 100
-#: What a bad order is told.
-ORDER_MESSAGE = "order must be 'newest', 'oldest' or 'top'."
 #: Columns the tree statement adds to each reply's own (see _tree_sql).
 TREE_COLUMNS = ["tree_level", "sort_key", "author_username", "child_count"]
-#: What one standing up-vote is worth in the "top" order, in seconds of youth (docs/ranking.md).
-VOTE_SECONDS = 3600
-#: A "top" cursor: the frozen moment (microseconds), then the last reply's rank and id.
-_TOP_CURSOR = re.compile(r"^([0-9]{1,18})\.(-?[0-9]{1,18})\.([0-9]{1,18})$")
-
-
-class Order(StrEnum):
-    """Order of the top-level replies; children always read oldest first."""
-
-    NEWEST = "newest"
-    OLDEST = "oldest"
-    #: Most up-voted first, weighed against age (docs/ranking.md).
-    TOP = "top"
-
-
-@dataclass(frozen=True)
-class TopCursor:
-    """Where a "top" chunk starts: after (rank, reply_id), ranks as they stood at moment_us.
-
-    Ranks are computed from the votes standing at that moment (votes keep their history), so
-    they cannot change between chunks however the votes change: no reply is shown twice or
-    skipped while paging.
-    """
-
-    moment_us: int
-    rank: int | None = None
-    reply_id: int | None = None
-
-    def __str__(self) -> str:
-        return f"{self.moment_us}.{self.rank}.{self.reply_id}"
-
-
-#: A position in a level of the thread: a reply id (newest, oldest) or a TopCursor.
-Cursor = int | TopCursor
 
 
 @dataclass
@@ -166,23 +135,6 @@ async def _siblings_chunk(
         f" ORDER BY r.id {'DESC' if newest_first else 'ASC'} LIMIT ?"
     )
     return await _chunk(roots, [key, *params, limit + 1], viewer, limit, shape, newest_first)
-
-
-def _created_seconds(column: str) -> str:
-    """SQL for a timestamp column in whole seconds since the epoch, in this database's dialect."""
-    if Reply._meta.db.capabilities.dialect == "postgres":
-        return f"CAST(EXTRACT(EPOCH FROM {column}) AS BIGINT)"
-    return f"CAST(strftime('%s', {column}) AS INTEGER)"
-
-
-def rank_sql(alias: str) -> str:
-    """SQL for a reply's rank in the "top" order at a moment (two "?": the moment twice): its
-    votes standing then, each worth VOTE_SECONDS, plus its creation time (docs/ranking.md)."""
-    standing = (
-        f"(SELECT COUNT(*) FROM reply_votes v WHERE v.reply_id = {alias}.id AND v.voted_us <= ?"
-        " AND (v.retracted_us IS NULL OR v.retracted_us > ?))"
-    )
-    return f"({standing} * {VOTE_SECONDS} + {_created_seconds(f'{alias}.created_at')})"
 
 
 async def _top_chunk(
@@ -354,37 +306,6 @@ async def _chunk(
     return ThreadChunk(top, top[-1].reply.id if has_more and top else None)
 
 
-def parse_order(value: str | None) -> Order:
-    """The requested order (newest by default), or ValidationError."""
-    try:
-        return Order(value or Order.NEWEST)
-    except ValueError:
-        raise ValidationError({"order": ORDER_MESSAGE}) from None
-
-
-def parse_position(value: str | None, order: Order, name: str = "cursor") -> Cursor | None:
-    """A top-level cursor from a query string: a TopCursor in the top order, else a reply id."""
-    if order is not Order.TOP:
-        return parse_cursor(value, name)
-    if value is None or value == "":
-        return None
-    match = _TOP_CURSOR.match(value)
-    if match is None:
-        raise ValidationError({name: f"{name} is not a valid position in the thread."})
-    moment, rank, reply_id = (int(part) for part in match.groups())
-    return TopCursor(moment, rank, reply_id)
-
-
-def parse_cursor(value: str | None, name: str = "cursor") -> int | None:
-    """A cursor from a query string: the id of the last reply already shown (0: none yet)."""
-    if value is None or value == "":
-        return None
-    position = parse_whole(value, 0, ID_MAX)
-    if position is None:
-        raise ValidationError({name: f"{name} is not a valid position in the thread."})
-    return position or None
-
-
 def tree_shape(settings: Settings) -> TreeShape:
     """How much of a thread one page loads, from the settings."""
     return TreeShape(children_preview=settings.children_preview, levels=settings.preview_depth - 1)
@@ -397,28 +318,3 @@ async def reply_in_article(slug: str, reply_id: int, viewer: User | None) -> tup
     if reply is None or reply.article_id != article.id:
         raise NotFound("That reply does not exist (or is no longer visible).")
     return article, reply
-
-
-def _shows(nodes: list[ReplyNode], reply_id: int) -> bool:
-    """Whether these nodes, with the subtrees loaded under them, hold the reply."""
-    return any(node.reply.id == reply_id or _shows(node.children, reply_id) for node in nodes)
-
-
-async def landing_path(
-    article: Article, reply: Reply, viewer: User, order: Order, page_size: int, shape: TreeShape
-) -> str:
-    """Where a reply posted without JavaScript is shown in its thread: the article page at the
-    reply when that page (in the reader's order) shows it, else the permalink of its top-level
-    reply when that shows it, else the reply's own permalink."""
-    anchor = f"#reply-{reply.id}"
-    first_page = await top_level_chunk(
-        article, viewer, order=order, cursor=None, limit=page_size, shape=shape
-    )
-    if _shows(first_page.nodes, reply.id):
-        query = "" if order is Order.NEWEST else f"?order={order.value}"
-        return article_path(article.slug) + query + anchor
-    top_id = int(reply.ancestry.split("/", 1)[0]) if reply.ancestry else None
-    top = await visible_reply(top_id, viewer) if top_id is not None else None
-    if top is not None and _shows([await single_node(top, viewer, shape)], reply.id):
-        return reply_path(article.slug, top.id) + anchor
-    return reply_path(article.slug, reply.id) + anchor

@@ -16,12 +16,12 @@ from forum.http import is_htmx, render, require_user, verified_form
 from forum.pages import article_context, reply_from_path
 from forum.ratelimits import RateLimited
 from forum.replies import service, votes
+from forum.replies.landing import landing_path
 from forum.replies.thread import (
     Order,
     ReplyNode,
     ancestors,
     children_chunk,
-    landing_path,
     parse_cursor,
     single_node,
     tree_shape,
