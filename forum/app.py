@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute
 from forum import monitoring, openapi
 from forum.access import Access, PublicMount, page, socket
 from forum.accounts import api as accounts_api
+from forum.accounts import settings_web
 from forum.accounts import web as accounts_web
 from forum.accounts.identity import SESSION_COOKIE, VisitorCookieMiddleware
 from forum.articles import api as articles_api
@@ -119,19 +120,19 @@ def _routes() -> list[BaseRoute]:
         page("/reset-password", accounts_web.reset_password, ANYONE, ["GET", "POST"]),
         page("/sign-in-link", accounts_web.sign_in_link, ANYONE, ["GET", "POST"]),
         page("/sign-in", accounts_web.sign_in_with_link, ANYONE, ["GET", "POST"]),
-        page("/settings", accounts_web.settings_page, ACTIVE),
-        page("/settings/email", accounts_web.settings_email, ACTIVE, ["POST"]),
-        page("/settings/email/verify", accounts_web.settings_resend, ACTIVE, ["POST"]),
-        page("/settings/password", accounts_web.settings_password, ACTIVE, ["POST"]),
-        page("/settings/notifications", accounts_web.settings_notifications, ACTIVE, ["POST"]),
+        page("/settings", settings_web.settings_page, ACTIVE),
+        page("/settings/email", settings_web.settings_email, ACTIVE, ["POST"]),
+        page("/settings/email/verify", settings_web.settings_resend, ACTIVE, ["POST"]),
+        page("/settings/password", settings_web.settings_password, ACTIVE, ["POST"]),
+        page("/settings/notifications", settings_web.settings_notifications, ACTIVE, ["POST"]),
         page(
             "/settings/sessions/{session_id:id}/end",
-            accounts_web.settings_end_session,
+            settings_web.settings_end_session,
             ACTIVE,
             ["POST"],
         ),
-        page("/settings/sessions/end", accounts_web.settings_end_every_session, ACTIVE, ["POST"]),
-        page("/settings/delete", accounts_web.settings_delete, ACTIVE, ["POST"]),
+        page("/settings/sessions/end", settings_web.settings_end_every_session, ACTIVE, ["POST"]),
+        page("/settings/delete", settings_web.settings_delete, ACTIVE, ["POST"]),
         page("/api/openapi.json", openapi.openapi_document, ANYONE),
         page("/api/accounts", accounts_api.create_account, ANYONE, ["POST"]),
         page("/api/session", accounts_api.create_session, ANYONE, ["POST"]),

@@ -51,7 +51,9 @@ def feature_of(module: str) -> str | None:
 
 
 def is_handler(module: str) -> bool:
-    return module.split(".")[-1] in HANDLERS and feature_of(module) is not None
+    """A feature's page or API handlers: web.py, api.py, or a module named like settings_web."""
+    last = module.split(".")[-1]
+    return last.endswith(tuple(HANDLERS)) and feature_of(module) is not None
 
 
 @pytest.mark.parametrize("module", sorted(MODULES))
