@@ -58,8 +58,10 @@ class ReplyQuery(Request):
             str,
             Meta(
                 max_length=60,
-                pattern=r"^[0-9]{1,18}(\.-?[0-9]{1,18}\.[0-9]{1,18})?$",
-                description="next_cursor of the previous chunk, as it was given.",
+                # Empty, like omitted, means from the start (as the page's own links send it).
+                pattern=r"^([0-9]{1,18}(\.-?[0-9]{1,18}\.[0-9]{1,18})?)?$",
+                description="next_cursor of the previous chunk, as it was given; empty or"
+                " omitted: from the start.",
                 extra={"message": "cursor is not a valid position in the thread."},
             ),
         ]
