@@ -209,6 +209,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         renderer = FrameRenderer(templates.env, settings)
         app.state.live = LiveThreads(hub, renderer, replay_limit=settings.live_replay_limit)
         app.state.presence = Presence(hub, renderer, Readers(settings.live_sockets))
+        hub.on_reconnect(app.state.presence.resync)
         scores = LiveScores(hub, renderer, interval=settings.live_score_seconds)
         app.state.probes = monitoring.Probes(
             database=ping_database,

@@ -5,6 +5,8 @@ error page otherwise."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from starlette.exceptions import HTTPException
@@ -22,6 +24,7 @@ from forum.http import (
     is_htmx,
     json_errors,
 )
+from forum.outages import OUTAGE_TYPES, RETRY_AFTER_SECONDS, is_outage
 from forum.ratelimits import RateLimited
 from forum.validation import ValidationError
 
@@ -104,9 +107,45 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     # Sent from outside the middleware stack: the security headers are put on here.
+    if is_outage(exc):
+        log.warning("503 on %s %s: %r", request.method, request.url.path, exc)
+        return request.app.state.security.apply(_unavailable_response(request), request)
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return request.app.state.security.apply(_server_error_response(request), request)
+
+
+async def _outage(request: Request, exc: Exception) -> Response:
+    """Answered here, inside the middleware (which then sees a 503, not an exception)."""
+    if not is_outage(exc):
+        raise exc  # an OperationalError of another kind: a bug, the 500 handler's
+    log.warning("503 on %s %s: %r", request.method, request.url.path, exc)
+    return _unavailable_response(request)
+
+
+UNAVAILABLE = "The forum cannot reach its database for a moment. Try again in a few seconds."
+
+
+def _unavailable_response(request: Request) -> Response:
+    """A database or broker could not be reached: nothing was done, and asking again soon
+    will work (forum.outages)."""
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"}
+    if _is_api(request):
+        return JSONResponse({"errors": {"detail": UNAVAILABLE}}, status_code=503, headers=headers)
+    if is_htmx(request):
+        return Response(
+            f'<p class="alert-message">{UNAVAILABLE}</p>',
+            status_code=503,
+            media_type="text/html",
+            headers={**headers, **NO_SWAP},
+        )
+    return Response(
+        f"<!doctype html><title>Back in a moment</title><h1>Back in a moment</h1><p>{UNAVAILABLE}"
+        "</p><p><a href=''>Try again</a></p>",
+        status_code=503,
+        media_type="text/html",
+        headers=headers,
+    )
 
 
 def _server_error_response(request: Request) -> Response:
@@ -131,7 +170,7 @@ def _server_error_response(request: Request) -> Response:
 
 
 #: For Starlette(exception_handlers=...).
-EXCEPTION_HANDLERS = {
+EXCEPTION_HANDLERS: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
     NotFound: _not_found,
     Forbidden: _forbidden,
     CsrfError: _csrf_failed,
@@ -142,5 +181,6 @@ EXCEPTION_HANDLERS = {
     PayloadTooLarge: _too_large,
     UnsupportedMediaType: _unsupported,
     HTTPException: _http_error,
+    **dict.fromkeys(OUTAGE_TYPES, _outage),
     500: _server_error,
 }

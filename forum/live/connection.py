@@ -215,7 +215,10 @@ class ThreadConnection:
                         async with asyncio.timeout_at(deadline):
                             delivery = await subscriber.next()
                 async with self.send_lock:
-                    if delivery is not None and delivery.seq is None:
+                    if delivery is not None and delivery.resync:
+                        # The broker was lost for a while: what it dropped is in the stream.
+                        await self._replay(self.sent_seq, await self.live.last_seq(self.article_id))
+                    elif delivery is not None and delivery.seq is None:
                         await self._send(delivery)
                     elif delivery is not None and delivery.seq is not None:
                         early[delivery.seq] = delivery
@@ -238,6 +241,8 @@ class ThreadConnection:
         seq = delivery.seq
         if self._closing is not None:
             return True  # the account changed: drop it
+        if delivery.resync:
+            return False  # reads the stream: the sender task's work
         if self._holding or self.send_lock.locked() or delivery.close_code is not None:
             return False
         if seq is not None:

@@ -34,6 +34,9 @@ class Delivery:
     close_code: int | None = None
     #: On a user's channel: meant only for the sockets of this session (e.g. its sign-out).
     session_id: int | None = None
+    #: Only in this process, never published: the broker was unreachable for a while, so
+    #: deliveries may have been lost; thread sockets read what they missed from the stream.
+    resync: bool = False
     #: Frames serialised for the wire, by frame text: made once for all the sockets that get
     #: them (filled by forum.live.writer).
     wire: dict[str, bytes] = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -69,6 +72,10 @@ class Delivery:
             close_code=data.get("close"),
             session_id=data.get("session"),
         )
+
+
+#: Offered to every local subscriber once the broker is reachable again (see Hub.reconnected).
+RESYNC = Delivery(frames={}, resync=True)
 
 
 class Lagging(Exception):
@@ -157,10 +164,25 @@ class Hub:
         self._queue_size = queue_size
         self._channels: dict[str, set[Subscriber]] = {}
         self._channel_lock = asyncio.Lock()
+        self._reconnect_listeners: list[Callable[[], None]] = []
 
     async def start(self) -> None:
         """Connect the backend."""
-        await self._backend.connect(self._dispatch)
+        await self._backend.connect(self._dispatch, self.reconnected)
+
+    def on_reconnect(self, listener: Callable[[], None]) -> None:
+        """Call listener each time the broker is reachable again after it was lost."""
+        self._reconnect_listeners.append(listener)
+
+    def reconnected(self) -> None:
+        """The broker came back: whatever was published meanwhile never reached this process,
+        so every subscriber is told to catch up (thread sockets replay from the database)."""
+        log.warning("the broker is reachable again; local subscribers catch up")
+        for listeners in tuple(self._channels.values()):
+            for subscriber in tuple(listeners):
+                subscriber.offer(RESYNC)
+        for listener in self._reconnect_listeners:
+            listener()
 
     async def stop(self) -> None:
         """Disconnect the backend."""

@@ -52,6 +52,12 @@ class Presence:
         for channel in tuple(self._tracked):
             await self._flush(channel, announce=True)
 
+    def resync(self) -> None:
+        """The broker was lost (a restarted Redis forgets every count): report and announce
+        this process's counts again now rather than at the next heartbeat."""
+        for channel in tuple(self._tracked):
+            self.changed(channel)
+
     def changed(self, channel: str) -> None:
         """A reader joined or left channel: publish the new total shortly."""
         self._tracked.add(channel)

@@ -7,14 +7,19 @@ from collections.abc import Callable
 
 #: Called with (channel, message) for every message on a subscribed channel, in order.
 MessageHandler = Callable[[str, str], None]
+#: Called when the broker is reachable again after the connection was lost.
+ReconnectHandler = Callable[[], None]
 
 
 class Backend(ABC):
     """Moves messages between processes; the hub does the local fan-out."""
 
     @abstractmethod
-    async def connect(self, on_message: MessageHandler) -> None:
-        """Start delivering messages of subscribed channels to on_message."""
+    async def connect(
+        self, on_message: MessageHandler, on_reconnect: ReconnectHandler | None = None
+    ) -> None:
+        """Start delivering messages of subscribed channels to on_message; call on_reconnect
+        whenever the connection was lost and is back (messages may have been missed)."""
 
     @abstractmethod
     async def disconnect(self) -> None:

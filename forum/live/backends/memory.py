@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from forum.live.backends.base import Backend, MessageHandler
+from forum.live.backends.base import Backend, MessageHandler, ReconnectHandler
 
 
 class MemoryBackend(Backend):
@@ -14,8 +14,10 @@ class MemoryBackend(Backend):
         self._on_message: MessageHandler | None = None
         self._channels: set[str] = set()
 
-    async def connect(self, on_message: MessageHandler) -> None:
-        self._on_message = on_message
+    async def connect(
+        self, on_message: MessageHandler, on_reconnect: ReconnectHandler | None = None
+    ) -> None:
+        self._on_message = on_message  # never lost: on_reconnect is never called
 
     async def disconnect(self) -> None:
         self._on_message = None

@@ -8,8 +8,10 @@ import logging
 import time
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 
-from forum.live.backends.base import Backend, MessageHandler
+from forum.live.backends.base import Backend, MessageHandler, ReconnectHandler
 
 log = logging.getLogger("forum.live")
 
@@ -28,10 +30,17 @@ class RedisBackend(Backend):
         self._pubsub: aioredis.client.PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
         self._on_message: MessageHandler | None = None
+        self._on_reconnect: ReconnectHandler | None = None
 
-    async def connect(self, on_message: MessageHandler) -> None:
+    async def connect(
+        self, on_message: MessageHandler, on_reconnect: ReconnectHandler | None = None
+    ) -> None:
         self._on_message = on_message
-        self._client = aioredis.Redis.from_url(self._url, decode_responses=True)
+        self._on_reconnect = on_reconnect
+        # A restarted Redis leaves the pool's connections closed: a command retries on a new
+        # one (a few times, briefly) rather than fail on the first stale connection.
+        retry = Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=3)
+        self._client = aioredis.Redis.from_url(self._url, decode_responses=True, retry=retry)
         await self._client.ping()
         self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
         self._reader = asyncio.create_task(self._read(), name="redis-hub-reader")
@@ -49,17 +58,26 @@ class RedisBackend(Backend):
 
     async def _read(self) -> None:
         assert self._pubsub is not None
+        lost = False
         while True:
             if not self._pubsub.subscribed:
                 # Nothing subscribed yet: get_message would return at once, so wait a little.
                 await asyncio.sleep(0.05)
                 continue
             try:
+                # After a lost connection this reconnects, and redis-py subscribes again to
+                # every channel before it reads.
                 message = await self._pubsub.get_message(timeout=1.0)
-            except aioredis.ConnectionError:
-                log.warning("lost the Redis connection; retrying")
+            except (aioredis.ConnectionError, aioredis.TimeoutError, OSError):
+                if not lost:
+                    log.warning("lost the Redis connection; retrying")
+                lost = True
                 await asyncio.sleep(0.5)
                 continue
+            if lost:
+                lost = False
+                if self._on_reconnect is not None:
+                    self._on_reconnect()
             if message is not None and message["type"] == "message" and self._on_message:
                 channel = str(message["channel"]).removeprefix(self._prefix)
                 self._on_message(channel, message["data"])
