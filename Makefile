@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-postgres lint fuzz bench bench-live migrations install clean
+.PHONY: run test test-postgres lint fuzz bench bench-live bench-write migrations install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ bench: install
 
 bench-live: install
 	$(BIN)/python bench/live.py
+
+# The write path against Isso's (installs Isso into var/bench/isso-venv the first time).
+bench-write: install
+	$(BIN)/python bench/write.py
 
 migrations: install
 	$(BIN)/tortoise makemigrations

@@ -197,6 +197,12 @@ class Hub:
         """Send a delivery to every subscriber of channel, in every process."""
         await self._backend.publish(channel, delivery.encode())
 
+    async def listened(self, channel: str) -> bool:
+        """Whether a subscriber of channel exists in any process. Asked after a commit: a
+        socket that subscribes later reads the stream's end after subscribing, so it cannot
+        miss the event (docs/live.md)."""
+        return bool(self._channels.get(channel)) or await self._backend.listened(channel)
+
     def local_count(self, channel: str) -> int:
         """How many subscribers this process has on channel."""
         return len(self._channels.get(channel, ()))

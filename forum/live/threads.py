@@ -37,6 +37,11 @@ class LiveThreads:
     async def publish(self, events: list[ThreadEvent]) -> None:
         """Deliver committed events to the pages that have their thread open."""
         for article_id, group in groupby(events, key=lambda event: event.article_id):
+            if not await self.hub.listened(thread_channel(article_id)):
+                # Nobody has the thread open in any process: rendering the frames (a good
+                # share of a post's cost) would be for nobody. Pages opened later read the
+                # stream.
+                continue
             for delivery in await self.renderer.render(article_id, list(group)):
                 try:
                     await self.hub.publish(thread_channel(article_id), delivery)

@@ -42,5 +42,9 @@ class Backend(ABC):
         """Stop receiving channel's messages in this process."""
 
     @abstractmethod
+    async def listened(self, channel: str) -> bool:
+        """Whether any process is subscribed to channel now (True when unsure)."""
+
+    @abstractmethod
     async def report_presence(self, channel: str, node: str, count: int) -> int:
         """Record how many readers this process has on channel; return the total of all."""

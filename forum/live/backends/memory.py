@@ -36,5 +36,8 @@ class MemoryBackend(Backend):
     async def unsubscribe(self, channel: str) -> None:
         self._channels.discard(channel)
 
+    async def listened(self, channel: str) -> bool:
+        return channel in self._channels
+
     async def report_presence(self, channel: str, node: str, count: int) -> int:
         return count

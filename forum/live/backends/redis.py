@@ -99,6 +99,14 @@ class RedisBackend(Backend):
         assert self._pubsub is not None
         await self._pubsub.unsubscribe(self._prefix + channel)
 
+    async def listened(self, channel: str) -> bool:
+        assert self._client is not None
+        try:
+            [(_, subscribers)] = await self._client.pubsub_numsub(self._prefix + channel)
+        except aioredis.RedisError:
+            return True  # the publish that follows will say what is wrong
+        return int(subscribers) > 0
+
     async def report_presence(self, channel: str, node: str, count: int) -> int:
         assert self._client is not None
         key = f"{self._prefix}presence:{channel}"
