@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,7 +29,7 @@ from models import (
     Role,
     User,
 )
-from tests.conftest import LiveServer, Member
+from tests.conftest import LiveServer, Member, start_server, stop_server
 from tests.mailbox import (
     Mailbox,
     MailForum,
@@ -382,3 +383,27 @@ async def test_suggestions_want_a_valid_prefix_and_a_member(server: LiveServer, 
         assert refused.status_code == 401
     finally:
         await asker.client.aclose()
+
+
+async def test_suggestions_are_rate_limited_per_member(
+    server: LiveServer, db: None, database_url: str, tmp_path: Path
+) -> None:
+    process, limited = start_server(
+        database_url, tmp_path, RATE_LIMITS="on", RATE_LIMIT_NAME_SUGGESTIONS="3/hour"
+    )
+    try:
+        asker = await enrol(limited, "asker")
+        for _ in range(3):
+            assert (await suggest(asker, "as")).status_code == 200
+        refused = await suggest(asker, "as")
+        assert refused.status_code == 429
+        assert int(refused.headers["Retry-After"]) > 0
+        [message] = refused.json()["errors"].values()
+        assert message.startswith("Too many name lookups. Try again in ")
+        # Another member's lookups are their own.
+        other = await enrol(limited, "other")
+        assert (await suggest(other, "as")).status_code == 200
+        await asker.client.aclose()
+        await other.client.aclose()
+    finally:
+        stop_server(process)
