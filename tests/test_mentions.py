@@ -274,7 +274,7 @@ async def test_no_mention_notice_for_suspended_members_or_who_left_the_thread(
 
 
 async def test_the_private_feed_says_who_mentioned_the_reader(
-    fresh_article: Article, cast: dict[str, Member]
+    server: LiveServer, fresh_article: Article, cast: dict[str, Member]
 ) -> None:
     author, bob = cast["author"], cast["bob"]
     await posted(author, fresh_article, f"Over to you, @{bob.username}.")
@@ -285,6 +285,8 @@ async def test_the_private_feed_says_who_mentioned_the_reader(
     assert feed.status_code == 200
     [entry] = atom_entries(feed.content)
     assert entry["title"] == f"{author.username} mentioned you in “{fresh_article.title}”"
+    content = BeautifulSoup(entry["content"], "html.parser")
+    assert content.find("a", href=f"{server.url}/u/{bob.username}") is not None
 
 
 # Mail ------------------------------------------------------------------------------------------
@@ -329,6 +331,11 @@ async def test_a_mention_is_mailed_to_a_verified_address_saying_why(
     text = plain.get_content()  # type: ignore[attr-defined]
     assert f"{author.username} mentioned you:" in text
     assert f"You get this email because you were mentioned (@{verified.username})." in text
+    # Read away from the site, the mention links to the member's page all the same.
+    rich = message.get_body(("html",))
+    assert rich is not None
+    page = BeautifulSoup(rich.get_content(), "html.parser")  # type: ignore[attr-defined]
+    assert page.find("a", href=f"{forum.url}/u/{verified.username}") is not None
     assert not mailbox.deliveries(address(unverified))
 
 

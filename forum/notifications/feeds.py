@@ -6,7 +6,7 @@ import secrets
 
 from feedgen.feed import FeedGenerator
 
-from forum.urls import article_path, reply_permalink
+from forum.urls import absolute_links, article_path, reply_permalink
 from forum.visibility import readable_rows
 from models import Article, Notification, NotificationKind, Reply, User
 
@@ -25,7 +25,7 @@ def _entry(
     entry.link(href=link, rel="alternate")
     entry.published(reply.created_at)
     entry.updated(reply.edited_at or reply.created_at)
-    entry.content(reply.html, type="html")
+    entry.content(absolute_links(reply.html, base_url), type="html")
 
 
 async def thread_feed(article: Article, base_url: str) -> bytes:

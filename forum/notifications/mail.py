@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlsplit
 import aiosmtplib
 
 from forum.accounts.letters import AccountLetter
-from forum.urls import reply_permalink
+from forum.urls import absolute_links, reply_permalink
 from models import Article, Reply, User
 
 #: How messages are written: CRLF, bodies 7-bit clean (no server needs 8BITMIME), and header lines
@@ -144,7 +144,7 @@ def build_message(letter: Letter, *, sender: str, base_url: str) -> EmailMessage
         html_parts.append(
             f'<div style="margin:1em 0;padding-left:.75em;border-left:3px solid #ccc">'
             f"<p><strong>{html.escape(reply.author.username)}</strong> {said}:</p>"
-            f"{reply.html}"
+            f"{absolute_links(reply.html, base_url)}"
             f'<p><a href="{html.escape(link)}">Read and reply</a></p></div>'
         )
     if letter.mentioned:
