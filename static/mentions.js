@@ -103,6 +103,10 @@
         return option;
       }),
     );
+    // Just under the textarea (the form is its positioned ancestor). Set through the CSSOM,
+    // which the Content-Security-Policy allows, unlike a style attribute.
+    box.list.style.top = `${textarea.offsetTop + textarea.offsetHeight}px`;
+    box.list.style.left = `${textarea.offsetLeft}px`;
     box.list.hidden = false;
     choose(textarea, box, 0);
     const count = names.length === 1 ? "1 member" : `${names.length} members`;

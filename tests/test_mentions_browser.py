@@ -13,6 +13,7 @@ from forum.accounts.identity import SESSION_COOKIE
 from tests.conftest import LiveServer
 from tests.test_accessibility_browser import contexts, open_page, violations
 from tests.test_moderation_browser import Account, open_thread, register, slug
+from tests.test_moderation_browser import open_page as open_page_under_csp
 
 pytestmark = pytest.mark.browser
 
@@ -101,12 +102,18 @@ def test_names_are_suggested_chosen_and_inserted_by_keyboard(
     expect(reply.get_by_role("link", name=f"@{named[2].username}")).to_be_visible()
 
 
-def test_escape_in_an_answer_closes_the_list_not_the_form(
+def test_escape_in_an_answer_closes_the_list_not_the_form_under_the_csp(
     browser: Browser, server: LiveServer, contexts: list[BrowserContext], slug: str
 ) -> None:
     stem, _ = members_named_alike(server)
     author = register(server, "asker")
-    page = open_page(contexts, browser, server, author)
+    # The forum's Content-Security-Policy in force (the axe-core test has to bypass it).
+    page = open_page_under_csp(contexts, browser, server, author)
+    page.add_init_script(
+        "window.cspViolations = [];"
+        "document.addEventListener('securitypolicyviolation',"
+        " (e) => window.cspViolations.push(e.violatedDirective));"
+    )
     open_thread(page, slug)
     page.get_by_label("Join the discussion").fill("Someone to answer")
     page.get_by_role("button", name="Post reply").click()
@@ -117,6 +124,11 @@ def test_escape_in_an_answer_closes_the_list_not_the_form(
     answer.press_sequentially(f"@{stem}")
     listbox = page.get_by_role("listbox", name="Members to mention")
     expect(listbox).to_be_visible()
+    assert page.evaluate("window.cspViolations") == []
+    # Placed under the textarea, not over what the reader typed.
+    under, area = listbox.bounding_box(), answer.bounding_box()
+    assert under is not None and area is not None
+    assert under["y"] >= area["y"] + area["height"] - 1
     answer.press("Escape")
     expect(listbox).to_be_hidden()
     expect(answer).to_be_visible()

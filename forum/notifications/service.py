@@ -78,8 +78,8 @@ async def notify(
 
     Every kind passes the same rules here: never the author, never a suspended member, nobody
     who left the thread, nobody twice for one reply (whichever hook came first, its kind
-    stands). The bell is told after commit
-    (NotificationsChanged), and mail is queued for a verified address that wants mail.
+    stands). The bell is told after commit (NotificationsChanged), and mail is queued for a
+    verified address that wants mail.
     """
     wanted = set(kinds) - {author_id}
     if not wanted:
