@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute
 from forum import monitoring, openapi
 from forum.access import Access, PublicMount, page, socket
 from forum.accounts import api as accounts_api
-from forum.accounts import settings_web
+from forum.accounts import directory_api, settings_web
 from forum.accounts import web as accounts_web
 from forum.accounts.identity import SESSION_COOKIE, VisitorCookieMiddleware
 from forum.articles import api as articles_api
@@ -166,6 +166,8 @@ def _routes() -> list[BaseRoute]:
         page(API_REPLY + "/flags/dismiss", moderation_api.dismiss, MODERATOR, ["POST"]),
         page("/api/articles/{slug}/lock", moderation_api.lock, MODERATOR, ["POST"]),
         page("/api/articles/{slug}/unlock", moderation_api.lock, MODERATOR, ["POST"]),
+        # Members only: names one by one are public, a list of them all is for no one.
+        page("/api/users", directory_api.users, ACTIVE, ["GET"]),
         page("/api/users/{username}", moderation_api.user, ANYONE),
         page("/api/users/{username}/suspend", moderation_api.suspend, MODERATOR, ["POST"]),
         page("/api/users/{username}/unsuspend", moderation_api.unsuspend, MODERATOR, ["POST"]),

@@ -116,7 +116,8 @@ def decode(schema: type[S], data: dict[str, Any]) -> S:
 
 
 def decode_query(schema: type[S], request: Request) -> S:
-    """The query string as schema; unknown parameters are ignored, an empty one is absent.
+    """The query string as schema; unknown parameters are ignored, an empty one is absent (and
+    refused when required).
 
     Whole numbers are ASCII digits only (forum.boundary's rule): msgspec alone would take
     "1e3" or "5.0" from text.
@@ -126,6 +127,8 @@ def decode_query(schema: type[S], request: Request) -> S:
     for info in msgspec.structs.fields(schema):
         raw = request.query_params.get(info.encode_name)
         if raw is None or raw == "":
+            if info.required:
+                errors[info.encode_name] = f"{_label(info)} is required."
             continue
         base, _ = _unwrap(info.type)
         try:

@@ -2,21 +2,28 @@
 
 A reply's images never point at another site: each becomes a link, or an image served by the
 forum's own proxy, as the ImagePolicy passed in says (forum/images).
+
+`@name` in a reply's text (not in code, not inside a link) becomes a link to that member's
+page, when the caller says the name is a member's (render_reply's `mentions`): this module
+knows Markdown, not who exists; `mention_keys` tells the caller which names to look up.
 """
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping, Sequence
+import re
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from typing import Any
 
 import nh3
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
 from markdown_it.renderer import RendererHTML
+from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 from markdown_it.utils import OptionsDict
 
 from forum.images.policy import LINK_IMAGES, PROXY, ImagePolicy
+from forum.urls import user_url
 
 _ALLOWED_TAGS = {
     "a",
@@ -90,10 +97,67 @@ def _inside_link(tokens: Sequence[Token], idx: int) -> bool:
     return depth > 0
 
 
+#: `@name` as a username is written (forum.accounts: 3-30 of A-Z, a-z, 0-9, _ and -), not in
+#: the middle of a word or an address (`me@example.org`), and not a longer name cut short.
+MENTION = re.compile(r"(?<![A-Za-z0-9_@-])@([A-Za-z0-9_-]{3,30})(?![A-Za-z0-9_@-])")
+
+
+def _mentions_in(children: Sequence[Token]) -> Iterator[tuple[int, re.Match[str]]]:
+    """Each @name of an inline run's text, with the index of its text token: not in code spans
+    (they are code_inline tokens, and code blocks are no inline runs at all), not in a link's
+    text (links do not nest), not in an image's description (its children are not walked)."""
+    depth = 0
+    for index, token in enumerate(children):
+        depth += {"link_open": 1, "link_close": -1}.get(token.type, 0)
+        if token.type == "text" and depth == 0 and "@" in token.content:
+            for match in MENTION.finditer(token.content):
+                yield index, match
+
+
+def _text(content: str) -> Token:
+    token = Token("text", "", 0)
+    token.content = content
+    return token
+
+
+def _link_mentions(state: StateCore) -> None:
+    """Core rule (after text_join): split text around each @name of a member into a link to
+    their page. env["mentions"] maps a name's key (lower case) to the member's username."""
+    members: Mapping[str, str] = state.env.get("mentions") or {}
+    if not members:
+        return
+    for block in state.tokens:
+        if block.type != "inline" or not block.children:
+            continue
+        found: dict[int, list[re.Match[str]]] = {}
+        for index, match in _mentions_in(block.children):
+            if match.group(1).lower() in members:
+                found.setdefault(index, []).append(match)
+        if not found:
+            continue
+        children: list[Token] = []
+        for index, token in enumerate(block.children):
+            if index not in found:
+                children.append(token)
+                continue
+            start = 0
+            for match in found[index]:
+                if match.start() > start:
+                    children.append(_text(token.content[start : match.start()]))
+                link = Token("link_open", "a", 1)
+                link.attrSet("href", str(user_url(members[match.group(1).lower()])))
+                children += [link, _text(match.group(0)), Token("link_close", "a", -1)]
+                start = match.end()
+            if start < len(token.content):
+                children.append(_text(token.content[start:]))
+        block.children = children
+
+
 _user_markdown = MarkdownIt("commonmark", {"html": False, "breaks": True}).enable(
     ["strikethrough", "table"]
 )
 _user_markdown.add_render_rule("image", _render_image)
+_user_markdown.core.ruler.push("mentions", _link_mentions)
 _article_markdown = MarkdownIt("commonmark", {"html": False, "typographer": False})
 
 
@@ -114,10 +178,26 @@ def _clean(html: str, *, images: bool = True, proxied_images_only: bool = False)
     )
 
 
-def render_reply(source: str, images: ImagePolicy = LINK_IMAGES) -> str:
+def mention_keys(source: str) -> tuple[str, ...]:
+    """The names a reader's Markdown mentions (@name outside code and links), as keys (lower
+    case, forum.accounts.service.username_key), each once, in the order they first appear."""
+    if "@" not in source:
+        return ()
+    keys: dict[str, None] = {}
+    for block in _user_markdown.parse(source):
+        if block.type == "inline" and block.children:
+            for _, match in _mentions_in(block.children):
+                keys.setdefault(match.group(1).lower())
+    return tuple(keys)
+
+
+def render_reply(
+    source: str, images: ImagePolicy = LINK_IMAGES, mentions: Mapping[str, str] | None = None
+) -> str:
     """Render a reader's Markdown to sanitised HTML (headings demoted, links marked ugc, images
-    as links or through the forum's proxy, as `images` says)."""
-    html = _user_markdown.render(source, {"images": images})
+    as links or through the forum's proxy, as `images` says, and each @name that `mentions`
+    maps from its key to a member's username a link to their page)."""
+    html = _user_markdown.render(source, {"images": images, "mentions": mentions or {}})
     # A reply must not outrank the article's own headings.
     for level in range(1, 4):
         html = html.replace(f"<h{level}>", "<h4>").replace(f"</h{level}>", "</h4>")

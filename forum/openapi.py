@@ -153,6 +153,7 @@ def _query_parameters(contract: Contract, settings: Settings) -> list[dict[str, 
     assert contract.query is not None
     _, components = msgspec.json.schema_components([contract.query], ref_template=_REF)
     properties = components[contract.query.__name__]["properties"]
+    required = set(components[contract.query.__name__].get("required", []))
     parameters = []
     for name, schema in properties.items():
         # A query parameter is absent or has a value: `X | None` in the schema is just X.
@@ -162,7 +163,7 @@ def _query_parameters(contract: Contract, settings: Settings) -> list[dict[str, 
         schema = {key: value for key, value in schema.items() if key != "default"}
         if name in contract.defaults:
             schema["default"] = getattr(settings, contract.defaults[name])
-        parameter = {"name": name, "in": "query", "required": False, "schema": schema}
+        parameter = {"name": name, "in": "query", "required": name in required, "schema": schema}
         if "description" in schema:
             parameter["description"] = schema.pop("description")
         parameters.append(parameter)

@@ -39,6 +39,8 @@ class LimitRules:
     #: account) and per client address.
     account_mail_per_address: str = "3/hour"
     account_mail_per_ip: str = "20/hour"
+    #: Name suggestions (GET /api/users?prefix=) per member: enough for typing, not scraping.
+    name_suggestions: str = "60/minute"
 
 
 class RateLimiter:
@@ -61,6 +63,7 @@ class RateLimiter:
         self._register_ip = parse(rules.register_per_ip)
         self._mail_address = parse(rules.account_mail_per_address)
         self._mail_ip = parse(rules.account_mail_per_ip)
+        self._suggestions = parse(rules.name_suggestions)
 
     async def _hit(self, item: RateLimitItem, field: str, message: str, *keys: str) -> None:
         if not self.rules.enabled:
@@ -102,6 +105,11 @@ class RateLimiter:
         message = "Too many requests for mail. Try again in {seconds} s."
         await self._hit(self._mail_ip, field, message, "account-mail-ip", ip)
         await self._hit(self._mail_address, field, message, "account-mail", key)
+
+    async def check_suggestions(self, user_id: int) -> None:
+        """Count a request for name suggestions by this member."""
+        message = "Too many name lookups. Try again in {seconds} s."
+        await self._hit(self._suggestions, "prefix", message, "suggest", str(user_id))
 
     async def may_mail_account(self, user_id: int) -> bool:
         """Count a mail to this account and say whether it may go: however it is asked for

@@ -44,3 +44,11 @@ def reply_url(slug: str, reply_id: int, action: str = "") -> Markup:
 def user_url(username: str, action: str = "") -> Markup:
     """A member's page, or one of its actions."""
     return Markup(f"/u/{escape(username)}" + (f"/{escape(action)}" if action else ""))
+
+
+def absolute_links(html: str, base_url: str) -> str:
+    """A reply's sanitised HTML with the forum's own links (a mention's `/u/name`, a proxied
+    image) made absolute, for mail and feeds, which are read away from the site. nh3 writes
+    every attribute double-quoted, so a site path starts exactly `href="/` or `src="/`."""
+    base = base_url.rstrip("/")
+    return html.replace('href="/', f'href="{base}/').replace('src="/', f'src="{base}/')

@@ -10,6 +10,7 @@ from forum.event_types import (
     FlagsChanged,
     MailQueued,
     NotificationsChanged,
+    ReplyEdited,
     ReplyHidden,
     ReplyPosted,
     ReplyUnhidden,
@@ -25,6 +26,7 @@ from forum.live.accounts import LiveAccounts
 from forum.live.scores import LiveScores
 from forum.live.stream import record_in_stream
 from forum.live.threads import LiveThreads
+from forum.notifications.mentions import record_mentions
 from forum.notifications.sender import MailSender
 from forum.notifications.service import notified_of, record_notifications
 from forum.replies.service import delete_replies_of
@@ -34,12 +36,14 @@ from forum.settings import Settings
 def event_bus(settings: Settings) -> EventBus:
     """The bus with its hooks: the work that commits or rolls back with each change."""
     bus = EventBus()
+    coalesce = settings.mail_coalesce_seconds
     # Notifications first: their rows are written before the thread's stream takes the
-    # article's row lock, which is then held only briefly until commit.
-    bus.hook(
-        ReplyPosted,
-        functools.partial(record_notifications, coalesce_seconds=settings.mail_coalesce_seconds),
-    )
+    # article's row lock, which is then held only briefly until commit. Mentions before the
+    # other notices: one notice per member and reply, and "mentioned you" says more.
+    mentions = functools.partial(record_mentions, coalesce_seconds=coalesce)
+    bus.hook(ReplyPosted, mentions)
+    bus.hook(ReplyEdited, mentions)
+    bus.hook(ReplyPosted, functools.partial(record_notifications, coalesce_seconds=coalesce))
     bus.hook(ThreadEvent, record_in_stream)
     # A deleted account's replies go with it when its owner chose so, in its transaction.
     bus.hook(AccountDeleted, delete_replies_of)

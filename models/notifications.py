@@ -35,6 +35,8 @@ class NotificationKind(StrEnum):
     REPLY = "reply"
     #: A new reply in a thread they follow.
     THREAD = "thread"
+    #: A reply names them (@name), when posted or when an edit adds the name.
+    MENTION = "mention"
 
 
 class Notification(Model):

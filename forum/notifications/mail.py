@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlsplit
 import aiosmtplib
 
 from forum.accounts.letters import AccountLetter
-from forum.urls import reply_permalink
+from forum.urls import absolute_links, reply_permalink
 from models import Article, Reply, User
 
 #: How messages are written: CRLF, bodies 7-bit clean (no server needs 8BITMIME), and header lines
@@ -101,6 +101,8 @@ class Letter:
     replies: list[Reply]
     message_id: str
     unsubscribe_url: str
+    #: The replies among them that mention the recipient (their notification says so).
+    mentioned: frozenset[int] = frozenset()
 
 
 def new_message_id(domain: str) -> str:
@@ -119,7 +121,9 @@ def build_message(letter: Letter, *, sender: str, base_url: str) -> EmailMessage
     message = EmailMessage(policy=MAIL_POLICY)
     message["From"] = sender
     message["To"] = letter.recipient.email or ""
-    if len(replies) == 1:
+    if len(replies) == 1 and replies[0].id in letter.mentioned:
+        subject = f"{replies[0].author.username} mentioned you in “{title}”"
+    elif len(replies) == 1:
         subject = f"{replies[0].author.username} replied in “{title}”"
     else:
         subject = f"{len(replies)} new replies in “{title}”"
@@ -135,13 +139,19 @@ def build_message(letter: Letter, *, sender: str, base_url: str) -> EmailMessage
     for reply in replies:
         link = base_url + reply_permalink(article.slug, reply.id)
         excerpt = reply.source if len(reply.source) <= 2000 else reply.source[:2000] + "…"
-        text_lines += [f"{reply.author.username} wrote:", excerpt, f"Read and reply: {link}", ""]
+        said = "mentioned you" if reply.id in letter.mentioned else "wrote"
+        text_lines += [f"{reply.author.username} {said}:", excerpt, f"Read and reply: {link}", ""]
         html_parts.append(
             f'<div style="margin:1em 0;padding-left:.75em;border-left:3px solid #ccc">'
-            f"<p><strong>{html.escape(reply.author.username)}</strong> wrote:</p>"
-            f"{reply.html}"
+            f"<p><strong>{html.escape(reply.author.username)}</strong> {said}:</p>"
+            f"{absolute_links(reply.html, base_url)}"
             f'<p><a href="{html.escape(link)}">Read and reply</a></p></div>'
         )
+    if letter.mentioned:
+        # Why a member who never followed this discussion gets mail about it.
+        why = f"You get this email because you were mentioned (@{letter.recipient.username})."
+        text_lines.append(why)
+        html_parts.append(f'<p style="color:#666;font-size:small">{html.escape(why)}</p>')
     text_lines.append(f"Stop these emails for this discussion: {letter.unsubscribe_url}")
     html_parts.append(
         f'<p style="color:#666;font-size:small"><a href="{html.escape(letter.unsubscribe_url)}">'

@@ -48,6 +48,8 @@ from models import (
     AccountToken,
     Article,
     MailStatus,
+    Notification,
+    NotificationKind,
     OutboxItem,
     Reply,
     Subscription,
@@ -192,12 +194,21 @@ class MailSender:
         )
         ids = [i.id for i in keep]
         await OutboxItem.filter(id__in=ids).update(message_id=message_id)
+        mentioned = [
+            notice.reply_id
+            for notice in await Notification.filter(
+                user_id=recipient.id,
+                reply_id__in=[i.reply_id for i in keep],
+                kind=NotificationKind.MENTION,
+            ).only("id", "reply_id")
+        ]
         letter = Letter(
             recipient=recipient,
             article=article,
             replies=[replies[i.reply_id] for i in keep],
             message_id=message_id,
             unsubscribe_url=self._unsubscribe_url(recipient.id, article.id),
+            mentioned=frozenset(mentioned),
         )
         message = build_message(
             letter, sender=self._settings.mail_from, base_url=self._settings.base_url

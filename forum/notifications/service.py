@@ -45,24 +45,66 @@ async def record_notifications(event: ReplyPosted, tx: Transaction, coalesce_sec
     candidates -= left | {event.author_id}
     if not candidates:
         return
+    parent_author_wants = event.parent_author_id in candidates and await User.exists(
+        id=event.parent_author_id, notify_replies=True
+    )
     kinds: dict[int, NotificationKind] = {}
-    recipients = []
-    for user in await User.filter(id__in=list(candidates)):
-        if is_suspended(user):
-            continue
-        if user.id == event.parent_author_id and user.notify_replies:
-            kinds[user.id] = NotificationKind.REPLY
-        elif user.id in following:
-            kinds[user.id] = NotificationKind.THREAD
-        else:
-            continue
-        recipients.append(user)
+    for user_id in candidates:
+        if user_id == event.parent_author_id and parent_author_wants:
+            kinds[user_id] = NotificationKind.REPLY
+        elif user_id in following:
+            kinds[user_id] = NotificationKind.THREAD
+    await notify(
+        tx,
+        reply_id=event.reply_id,
+        article_id=event.article_id,
+        author_id=event.author_id,
+        kinds=kinds,
+        coalesce_seconds=coalesce_seconds,
+    )
+
+
+async def notify(
+    tx: Transaction,
+    *,
+    reply_id: int,
+    article_id: int,
+    author_id: int,
+    kinds: dict[int, NotificationKind],
+    coalesce_seconds: int,
+) -> tuple[int, ...]:
+    """The one way a notification is made: tell these members (user id → why) of a reply by
+    author_id, inside the reply's transaction; returns who was notified.
+
+    Every kind passes the same rules here: never the author, never a suspended member, nobody
+    who left the thread, nobody twice for one reply (whichever hook came first, its kind
+    stands). The bell is told after commit (NotificationsChanged), and mail is queued for a
+    verified address that wants mail.
+    """
+    wanted = set(kinds) - {author_id}
+    if not wanted:
+        return ()
+    wanted -= set(
+        await Subscription.filter(
+            article_id=article_id, user_id__in=list(wanted), active=False
+        ).values_list("user_id", flat=True)
+    )
+    wanted -= set(
+        await Notification.filter(reply_id=reply_id, user_id__in=list(wanted)).values_list(
+            "user_id", flat=True
+        )
+    )
+    recipients = [
+        user
+        for user in await User.filter(id__in=list(wanted)).order_by("id")
+        if not is_suspended(user)
+    ]
     if not recipients:
-        return
+        return ()
     now = datetime.now(UTC)
     await Notification.bulk_create(
         [
-            Notification(user_id=user.id, reply_id=event.reply_id, kind=kinds[user.id])
+            Notification(user_id=user.id, reply_id=reply_id, kind=kinds[user.id])
             for user in recipients
         ]
     )
@@ -71,13 +113,15 @@ async def record_notifications(event: ReplyPosted, tx: Transaction, coalesce_sec
     for user in mailed:
         await OutboxItem.create(
             recipient_id=user.id,
-            reply_id=event.reply_id,
-            article_id=event.article_id,
-            due_at=await _mail_due(user.id, event.article_id, now, coalesce_seconds),
+            reply_id=reply_id,
+            article_id=article_id,
+            due_at=await _mail_due(user.id, article_id, now, coalesce_seconds),
         )
-    await tx.emit(NotificationsChanged(user_ids=tuple(user.id for user in recipients)))
+    notified = tuple(user.id for user in recipients)
+    await tx.emit(NotificationsChanged(user_ids=notified))
     if mailed:
         await tx.emit(MailQueued())
+    return notified
 
 
 async def _mail_due(

@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from forum.accounts.directory import members_named
 from forum.accounts.standing import require_active
 from forum.boundary import parse_id
 from forum.errors import Forbidden, NotFound
 from forum.event_types import AccountDeleted, ReplyDeleted, ReplyEdited, ReplyPosted
 from forum.events import EventBus, Transaction
 from forum.images.policy import ImagePolicy
-from forum.markdown import render_reply
+from forum.markdown import mention_keys, render_reply
 from forum.ratelimits import LimitRules, RateLimiter
 from forum.validation import ValidationError, text_field
 from forum.visibility import counted_change, is_moderator, thread_rows
@@ -85,7 +86,7 @@ async def post_reply(
         await _refuse_thread_duplicate(article.id, text, limiter.rules)
         age = datetime.now(UTC) - author.created_at
         await limiter.check_post(author.id, age.total_seconds() / 3600)
-    html = render_reply(text, images)
+    html = await _render(text, images)
     async with bus.transaction() as tx:
         if parent is not None and not parent.has_replies:
             await Reply.filter(id=parent.id).update(has_replies=True)
@@ -112,6 +113,13 @@ async def post_reply(
             # commit: of concurrent posts of one text, the later ones see the first and roll back.
             await _refuse_thread_duplicate(article.id, text, limiter.rules, besides=reply.id)
     return reply
+
+
+async def _render(text: str, images: ImagePolicy) -> str:
+    """The reply's HTML, each @name of a member a link to their page (who is notified of it
+    is forum.notifications.mentions' business, on the reply's event)."""
+    members = await members_named(mention_keys(text))
+    return render_reply(text, images, {key: user.username for key, user in members.items()})
 
 
 async def _refuse_duplicate(author: User, text: str, rules: LimitRules) -> None:
@@ -192,7 +200,7 @@ async def edit_reply(
         raise EditWindowClosed(window_seconds)
     text = check_body(body)
     reply.source = text
-    reply.html = render_reply(text, images)
+    reply.html = await _render(text, images)
     reply.edited_at = datetime.now(UTC)
     async with bus.transaction() as tx:
         await reply.save(update_fields=["source", "html", "edited_at"])

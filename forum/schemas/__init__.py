@@ -45,6 +45,7 @@ from forum.schemas.base import (
     Request,
     Response,
 )
+from forum.schemas.members import NameQuery, NameSuggestions
 from forum.schemas.moderation import (
     AuditLog,
     Dismissed,
@@ -115,6 +116,8 @@ __all__ = [
     "Me",
     "MeChange",
     "Moment",
+    "NameQuery",
+    "NameSuggestions",
     "NewAccount",
     "NewReply",
     "NewSecret",
