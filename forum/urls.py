@@ -44,3 +44,8 @@ def reply_url(slug: str, reply_id: int, action: str = "") -> Markup:
 def user_url(username: str, action: str = "") -> Markup:
     """A member's page, or one of its actions."""
     return Markup(f"/u/{escape(username)}" + (f"/{escape(action)}" if action else ""))
+
+
+def avatar_url(username: str) -> Markup:
+    """A member's avatar picture (SVG, drawn from the name: forum.profiles.avatars)."""
+    return Markup(f"/u/{escape(username)}/avatar.svg")

@@ -68,6 +68,7 @@ from forum.schemas.notifications import (
     NotificationOut,
     Notifications,
 )
+from forum.schemas.profiles import MemberProfile, ProfileQuery, ProfileReply
 from forum.schemas.threads import (
     ArticleList,
     ArticleOut,
@@ -114,6 +115,7 @@ __all__ = [
     "Marked",
     "Me",
     "MeChange",
+    "MemberProfile",
     "Moment",
     "NewAccount",
     "NewReply",
@@ -123,6 +125,8 @@ __all__ = [
     "Notifications",
     "PasswordChange",
     "PasswordReset",
+    "ProfileQuery",
+    "ProfileReply",
     "ReplyChunk",
     "ReplyEdit",
     "ReplyOut",
