@@ -315,6 +315,11 @@ async def test_the_avatar_is_served_as_cacheable_svg(
     assert response.text == avatar_svg(member.username)
     again = await anon.get(f"/u/{member.username.upper()}/avatar.svg")
     assert again.text == response.text
+    # Once the browser's copy is old, asking whether it changed sends no picture again.
+    unchanged = await anon.get(
+        f"/u/{member.username}/avatar.svg", headers={"If-None-Match": response.headers["etag"]}
+    )
+    assert unchanged.status_code == 304 and unchanged.content == b""
     assert (await anon.get("/u/nobody_at_all_here/avatar.svg")).status_code == 404
 
 

@@ -78,3 +78,8 @@ def avatar_svg(username: str) -> str:
         ' font-family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif"'
         f' font-size="{size}" font-weight="600">{escape(letters)}</text></svg>'
     )
+
+
+def etag(svg: str) -> str:
+    """The avatar's HTTP entity tag: it changes only when the drawing does."""
+    return '"' + hashlib.sha256(svg.encode()).hexdigest()[:20] + '"'

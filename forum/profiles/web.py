@@ -35,10 +35,11 @@ async def profile(request: Request) -> Response:
 
 
 async def avatar(request: Request) -> Response:
-    """A member's avatar: their initials on a disc of their own colour, as SVG."""
+    """A member's avatar: their initials on a disc of their own colour, as SVG (304 when the
+    browser's copy, named by its ETag, is still the one)."""
     member = await service.member_named(request.path_params["username"])
-    return Response(
-        avatars.avatar_svg(member.username),
-        media_type="image/svg+xml",
-        headers={"Cache-Control": AVATAR_CACHE},
-    )
+    svg = avatars.avatar_svg(member.username)
+    headers = {"Cache-Control": AVATAR_CACHE, "ETag": avatars.etag(svg)}
+    if request.headers.get("if-none-match") == headers["ETag"]:
+        return Response(status_code=304, headers=headers)
+    return Response(svg, media_type="image/svg+xml", headers=headers)
