@@ -16,6 +16,7 @@ from forum.profiles.avatars import avatar_svg
 from forum.settings import PROJECT_ROOT
 from models import Article, HideReason, Reply, ReplyStatus, Role, User
 from tests.conftest import PASSWORD, LiveServer, Member
+from tests.test_live import connect, next_event, partials
 from tests.test_moderation import enrol, parse, user_row
 
 HTMX = {"HX-Request": "true"}
@@ -360,6 +361,17 @@ async def test_author_names_link_to_profiles_in_the_thread_notifications_and_que
     assert flagged.status_code == 201
     queue = parse((await moderator.client.get("/mod/flags")).text)
     assert_linked(queue.select_one(f"#flag-item-{top} .byline"), member.username)
+
+
+async def test_a_reply_pushed_live_links_its_author_too(
+    server: LiveServer, member: Member, fresh_article: Article
+) -> None:
+    async with connect(server, fresh_article.slug) as ws:
+        reply = (await member.post_reply("Live words", slug=fresh_article.slug)).json()["id"]
+        frame = await next_event(ws)
+        assert frame["reply_id"] == reply
+        root = partials(frame)["#live-buffer"]
+        assert_linked(root.select_one(f"#reply-{reply}-main .byline"), member.username)
 
 
 async def test_a_deleted_account_is_not_linked_and_has_no_profile(
