@@ -50,6 +50,8 @@ from forum.moderation.queue import render_flag_queue
 from forum.notifications import web as notifications_web
 from forum.notifications.sender import MailSender, sender_rules, transport_for
 from forum.notifications.service import outbox_depth
+from forum.profiles import api as profiles_api
+from forum.profiles import web as profiles_web
 from forum.ratelimits import RateLimiter
 from forum.replies import api as replies_api
 from forum.replies import web as replies_web
@@ -91,7 +93,8 @@ def _routes() -> list[BaseRoute]:
         page("/mod/flags", moderation_web.flag_queue, MODERATOR),
         page("/mod/log", moderation_web.audit_log, MODERATOR),
         socket("/mod/live", moderation_socket, MODERATOR),
-        page("/u/{username}", moderation_web.profile, ANYONE),
+        page("/u/{username}", profiles_web.profile, ANYONE),
+        page("/u/{username}/avatar.svg", profiles_web.avatar, ANYONE),
         page("/u/{username}/suspend", moderation_web.suspend, MODERATOR, ["POST"]),
         page("/u/{username}/unsuspend", moderation_web.unsuspend, MODERATOR, ["POST"]),
         page("/u/{username}/role", moderation_web.set_role, ADMIN, ["POST"]),
@@ -168,7 +171,7 @@ def _routes() -> list[BaseRoute]:
         page("/api/articles/{slug}/unlock", moderation_api.lock, MODERATOR, ["POST"]),
         # Members only: names one by one are public, a list of them all is for no one.
         page("/api/users", directory_api.users, ACTIVE, ["GET"]),
-        page("/api/users/{username}", moderation_api.user, ANYONE),
+        page("/api/users/{username}", profiles_api.user, ANYONE),
         page("/api/users/{username}/suspend", moderation_api.suspend, MODERATOR, ["POST"]),
         page("/api/users/{username}/unsuspend", moderation_api.unsuspend, MODERATOR, ["POST"]),
         page("/api/users/{username}/role", moderation_api.set_role, ADMIN, ["POST"]),

@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 from starlette.templating import Jinja2Templates
 
+from forum.accounts.standing import is_deleted_name
 from forum.security_headers import csp_nonce
 from forum.settings import PROJECT_ROOT
 from forum.static_assets import ASSETS
-from forum.urls import article_url, reply_url, user_url
+from forum.urls import article_url, avatar_url, reply_url, user_url
 from forum.visibility import is_moderator, shows_body
 
 
@@ -67,6 +68,8 @@ def build_templates(edit_window_seconds: int = 15 * 60) -> Jinja2Templates:
     templates.env.globals["article_url"] = article_url
     templates.env.globals["reply_url"] = reply_url
     templates.env.globals["user_url"] = user_url
+    templates.env.globals["avatar_url"] = avatar_url
+    templates.env.globals["is_deleted_name"] = is_deleted_name
     templates.env.globals["shows_body"] = shows_body
     templates.env.globals["static_url"] = ASSETS.url
     templates.env.globals["edit_deadline"] = edit_deadline(edit_window_seconds)

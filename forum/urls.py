@@ -52,3 +52,8 @@ def absolute_links(html: str, base_url: str) -> str:
     every attribute double-quoted, so a site path starts exactly `href="/` or `src="/`."""
     base = base_url.rstrip("/")
     return html.replace('href="/', f'href="{base}/').replace('src="/', f'src="{base}/')
+
+
+def avatar_url(username: str) -> Markup:
+    """A member's avatar picture (SVG, drawn from the name: forum.profiles.avatars)."""
+    return Markup(f"/u/{escape(username)}/avatar.svg")

@@ -70,6 +70,8 @@ class Reply(Model):
             ("parent_id", "id"),
             # Reply counts read this index alone, not every row of the thread.
             ("article_id", "status"),
+            # A member's profile reads their replies newest first.
+            ("author_id", "id"),
         ]
 
 

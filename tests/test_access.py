@@ -273,13 +273,15 @@ async def test_a_signed_out_visitor_cannot_make_anyone_an_admin(scene: Scene) ->
     assert (await user_row(target)).role == Role.READER
 
 
-# Hidden replies on every route that takes a reply id ---------------------------------------------
+# Hidden replies on every route that takes a reply id or a member ---------------------------------
 
 
+#: Routes that name a reply, or a member (whose page and API list their replies): the scene's
+#: author wrote the hidden replies.
 REPLY_ROUTES = [
     pytest.param(route, method, id=f"{method} {route_id(route)}")
     for route in ROUTES
-    if isinstance(route, Route) and "{reply_id" in route.path
+    if isinstance(route, Route) and ("{reply_id" in route.path or "{username" in route.path)
     for method in route_methods(route)
 ]
 
@@ -319,7 +321,7 @@ async def hidden(scene: Scene) -> AsyncIterator[dict[str, Reply]]:
 
 
 @pytest.mark.parametrize(("route", "method"), REPLY_ROUTES)
-async def test_no_route_that_takes_a_reply_id_shows_a_hidden_reply(
+async def test_no_route_that_takes_a_reply_id_or_a_member_shows_a_hidden_reply(
     scene: Scene, hidden: dict[str, Reply], route: Route, method: str
 ) -> None:
     readers = ["signed out", "reader", "demoted moderator", "suspended moderator"]
@@ -335,6 +337,18 @@ async def test_no_route_that_takes_a_reply_id_shows_a_hidden_reply(
     moderator = scene.callers["moderator"]
     shown = await moderator.client.get(f"/a/{scene.article.slug}/r/{hidden['with an answer'].id}")
     assert hidden["with an answer"].source in shown.text
+
+
+async def test_the_moderators_and_the_author_find_hidden_replies_on_the_authors_page(
+    scene: Scene, hidden: dict[str, Reply]
+) -> None:
+    """The other side of the sweep: the markers it looks for are there for those who may."""
+    author = scene.callers["author"].username
+    for caller in ("moderator", "author"):
+        client = scene.callers[caller].client
+        for path in (f"/u/{author}", f"/api/users/{author}"):
+            text = (await client.get(path)).text
+            assert all(reply.source in text for reply in hidden.values()), (caller, path)
 
 
 async def test_the_forms_of_a_hidden_reply_with_answers_show_no_text(

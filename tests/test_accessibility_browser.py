@@ -86,10 +86,11 @@ def violations(page: Page) -> list[str]:
 def pages_of(scene: dict[str, Any]) -> dict[str, list[str]]:
     """Who looks at which pages."""
     slug, reply = scene["slug"], scene["reply"]
-    public = ["/", f"/a/{slug}", f"/a/{slug}/r/{reply}", "/login", "/register"]
+    profile = f"/u/{scene['member'].username}"
+    public = ["/", f"/a/{slug}", f"/a/{slug}/r/{reply}", "/login", "/register", profile]
     return {
         "visitor": public,
-        "member": [f"/a/{slug}", f"/a/{slug}/r/{reply}", "/notifications"],
+        "member": [f"/a/{slug}", f"/a/{slug}/r/{reply}", "/notifications", profile],
         "moderator": [f"/a/{slug}", "/mod/flags", "/mod/log", f"/u/{scene['member'].username}"],
     }
 

@@ -11,7 +11,14 @@ import pytest
 
 FORUM = Path(__file__).resolve().parent.parent / "forum"
 #: Lowest first: a feature's services may import those of the features before it.
-FEATURE_ORDER = {"accounts": 0, "articles": 0, "replies": 1, "moderation": 2, "notifications": 2}
+FEATURE_ORDER = {
+    "accounts": 0,
+    "articles": 0,
+    "replies": 1,
+    "moderation": 2,
+    "notifications": 2,
+    "profiles": 3,
+}
 HANDLERS = {"web", "api"}
 COMPOSITION = {"forum.app", "forum.wiring", "forum.cli", "forum.__main__"}
 #: Handler-layer modules shared by every feature's handlers: they may use any service.

@@ -111,7 +111,7 @@ def test_the_bell_says_how_many_and_opening_a_notification_reads_it(
         items = bell_page.locator("li.notification")
         expect(items.first).to_contain_text("Me too, after lunch.")
         expect(items.last).to_contain_text("Me, at noon.")
-        items.last.get_by_role("link").click()
+        items.last.get_by_role("link", name="replied").click()
         bell_page.wait_for_url(f"**/a/{article}/r/*")
         expect(bell_page.get_by_role("link", name="Notifications, 1 unread")).to_be_visible()
         # The other open page's bell follows live.

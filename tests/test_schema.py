@@ -39,5 +39,6 @@ async def test_replies_keep_their_indexes_after_migrating(db: None, database_url
         ("article_id", "parent_id", "id"),
         ("parent_id", "id"),
         ("article_id", "status"),
+        ("author_id", "id"),
     ]:
         assert expected in indexes, indexes

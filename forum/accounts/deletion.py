@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from forum.accounts.passwords import verify_password
 from forum.accounts.service import end_sessions
+from forum.accounts.standing import DELETED_NAME as DELETED_NAME
 from forum.event_types import AccountDeleted
 from forum.events import EventBus
 from forum.validation import ValidationError
@@ -28,8 +29,6 @@ from models import (
     User,
 )
 
-#: What a deleted account's replies show in place of a name.
-DELETED_NAME = "[deleted account]"
 WRONG_PASSWORD = "That is not your password."
 
 

@@ -10,6 +10,14 @@ from models import Role, User
 
 #: "Suspended for good" is stored as a date no one will reach.
 FOREVER = datetime(9999, 1, 1, tzinfo=UTC)
+#: What a deleted account's replies show in place of a name (forum.accounts.deletion). No
+#: username can be this: brackets and spaces are not allowed in one.
+DELETED_NAME = "[deleted account]"
+
+
+def is_deleted_name(username: str) -> bool:
+    """Whether a name as shown is a deleted account's: no link, no avatar, no profile."""
+    return username == DELETED_NAME
 
 
 def is_suspended(user: User, now: datetime | None = None) -> bool:

@@ -8,11 +8,9 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from forum.accounts.identity import current_user
 from forum.accounts.standing import is_suspended
 from forum.articles.service import article_or_404
 from forum.contracts import api, respond
-from forum.errors import NotFound
 from forum.http import json_errors, require_user
 from forum.moderation import members, service
 from forum.schemas import (
@@ -191,12 +189,3 @@ async def set_role(request: Request, body: RoleChange) -> Response:
         bus=request.app.state.events,
     )
     return respond(_state(target, user))
-
-
-@api("A member's role and suspension", response=UserState)
-async def user(request: Request) -> Response:
-    """GET /api/users/{username}: role and suspension state."""
-    target = await User.get_or_none(username_key=request.path_params["username"].lower())
-    if target is None:
-        raise NotFound("There is no such user.")
-    return respond(_state(target, await current_user(request)))

@@ -1,4 +1,5 @@
-"""Moderation in the page: hide, unhide, flag, lock, the flag queue, the audit log, suspensions."""
+"""Moderation in the page: hide, unhide, flag, lock, the flag queue, the audit log, suspensions
+and roles (their forms are on the member's page, forum.profiles.web)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from forum.accounts.identity import current_user
-from forum.accounts.standing import is_suspended
 from forum.articles.service import article_or_404
 from forum.boundary import parse_id, parse_whole
 from forum.errors import NotFound
 from forum.http import is_htmx, render, require_user, verified_form
 from forum.moderation import members, service
 from forum.pages import reply_from_path
+from forum.profiles import service as profiles
 from forum.replies.thread import ReplyNode
 from forum.urls import reply_permalink
 from forum.validation import ValidationError
@@ -174,25 +175,6 @@ async def _profile(request: Request) -> User:
     return user
 
 
-async def profile(request: Request) -> Response:
-    """A member's page; moderators can suspend from here, admins change roles."""
-    return await render(
-        request, "user.html", await _profile_context(request, await _profile(request))
-    )
-
-
-async def _profile_context(request: Request, member: User) -> dict[str, Any]:
-    viewer = await current_user(request)
-    return {
-        "member": member,
-        "suspended": is_suspended(member),
-        "show_reason": members.may_see_suspension_reason(viewer, member),
-        "may_suspend": members.suspension_refusal(viewer, member) is None,
-        "form": {},
-        "errors": {},
-    }
-
-
 async def suspend(request: Request) -> Response:
     """Suspend a member (for some days or for good), optionally hiding all their replies."""
     user = await _profile(request)
@@ -212,8 +194,14 @@ async def suspend(request: Request) -> Response:
             context = {"member": user, "form": dict(form), "errors": error.errors}
             context["queue_item"] = parse_id(form.get("queue_item")) or ""
             return await render(request, "_suspend_form.html", context, status_code=422)
-        context = await _profile_context(request, user)
-        context.update(form=dict(form), errors=error.errors)
+        # Refused on the member's page: the page again, the form with what was typed.
+        shown = await profiles.profile(
+            user,
+            await current_user(request),
+            before=None,
+            limit=request.app.state.settings.page_size,
+        )
+        context = {"profile": shown, "member": user, "form": dict(form), "errors": error.errors}
         return await render(request, "user.html", context, status_code=422)
     if is_htmx(request):
         hidden = " and their replies are hidden" if form.get("hide_replies") else ""

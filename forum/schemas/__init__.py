@@ -69,6 +69,7 @@ from forum.schemas.notifications import (
     NotificationOut,
     Notifications,
 )
+from forum.schemas.profiles import MemberProfile, ProfileQuery, ProfileReply
 from forum.schemas.threads import (
     ArticleList,
     ArticleOut,
@@ -115,6 +116,7 @@ __all__ = [
     "Marked",
     "Me",
     "MeChange",
+    "MemberProfile",
     "Moment",
     "NameQuery",
     "NameSuggestions",
@@ -126,6 +128,8 @@ __all__ = [
     "Notifications",
     "PasswordChange",
     "PasswordReset",
+    "ProfileQuery",
+    "ProfileReply",
     "ReplyChunk",
     "ReplyEdit",
     "ReplyOut",
