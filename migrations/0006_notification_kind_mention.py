@@ -17,7 +17,7 @@ class AlterFieldDescription(ops.AlterField):
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0004_reply_votes')]
+    dependencies = [('models', '0005_reply_author_index')]
 
     initial = False
 
