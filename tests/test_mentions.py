@@ -142,11 +142,14 @@ async def test_a_mention_notifies_once_and_links_the_name(
     assert listed["unread"] == 1
     assert [(item["kind"], item["reply_id"]) for item in listed["items"]] == [("mention", reply_id)]
     own = BeautifulSoup((await bob.client.get("/notifications")).text, "html.parser")
-    line = own.select_one(".notification a")
-    assert line is not None
-    assert " ".join(line.get_text().split()) == (
-        f"{author.username} mentioned you in “{fresh_article.title}”"
+    item = own.select_one(".notification")
+    assert item is not None
+    # The author's name (a link to their page), then the notification's own link.
+    assert f"{author.username} mentioned you in “{fresh_article.title}”" in " ".join(
+        item.get_text().split()
     )
+    link = item.select_one("a[href^='/notifications/']")
+    assert link is not None and "mentioned you in" in link.get_text()
 
 
 async def test_an_edit_notifies_the_names_it_adds_and_no_one_twice(
