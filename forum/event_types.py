@@ -168,6 +168,16 @@ class AccountDeleted(Event):
     delete_replies: bool
 
 
+@dataclass(frozen=True)
+class MuteChanged(Event):
+    """A member muted another, or unmuted them: the muter's open pages collapse (or show)
+    that member's replies from now on."""
+
+    user_id: int
+    muted_id: int
+    muted: bool
+
+
 # Moderation.
 
 

@@ -9,6 +9,7 @@ from forum.event_types import (
     AccountDeleted,
     FlagsChanged,
     MailQueued,
+    MuteChanged,
     NotificationsChanged,
     ReplyHidden,
     ReplyPosted,
@@ -87,6 +88,9 @@ def subscribe_live(
     async def signed_out(event: SessionEnded) -> None:
         await accounts.session_ended(event.user_id, event.session_id)
 
+    async def mute_changed(event: MuteChanged) -> None:
+        await accounts.mute_changed(event.user_id, event.muted_id, event.muted)
+
     async def queue_changed(event: FlagsChanged) -> None:
         await accounts.flags_changed()
 
@@ -96,6 +100,7 @@ def subscribe_live(
     bus.subscribe(RoleChanged, role_changed)
     bus.subscribe(SessionEnded, signed_out)
     bus.subscribe(FlagsChanged, queue_changed)
+    bus.subscribe(MuteChanged, mute_changed)
     if sender is not None:
 
         async def wake_sender(event: MailQueued) -> None:

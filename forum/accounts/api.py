@@ -8,7 +8,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from forum.accounts import addresses, deletion, profile, recovery, service
+from forum.accounts import addresses, deletion, muting, profile, recovery, service
 from forum.accounts import export as account_export
 from forum.accounts.identity import (
     SESSION_COOKIE,
@@ -29,6 +29,9 @@ from forum.schemas import (
     Credentials,
     Me,
     MeChange,
+    MutedList,
+    MutedMember,
+    MuteState,
     NewAccount,
     PasswordChange,
     PasswordReset,
@@ -300,6 +303,32 @@ async def delete_me(request: Request, body: AccountDeletion) -> Response:
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax")
     return response
+
+
+@api("The members one muted", response=MutedList)
+async def muted(request: Request) -> Response:
+    """GET /api/me/muted: whom the account muted (their replies collapsed, no notices)."""
+    members = await muting.muted_members(await require_user(request))
+    return respond(MutedList([MutedMember(member.username, member.since) for member in members]))
+
+
+@api("Mute a member", response=MuteState, errors=(422,))
+async def mute(request: Request) -> Response:
+    """POST /api/me/muted/{username}: their replies are collapsed for the caller and notify
+    the caller no more; 404 for no such member, 422 for oneself."""
+    user = await require_user(request)
+    check_csrf(request, None)
+    member = await muting.mute(user, request.path_params["username"], bus=request.app.state.events)
+    return respond(MuteState(member.username, True))
+
+
+@api("Unmute a member", status=204)
+async def unmute(request: Request) -> Response:
+    """DELETE /api/me/muted/{username}: their replies show again (204 also when not muted)."""
+    user = await require_user(request)
+    check_csrf(request, None)
+    await muting.unmute(user, request.path_params["username"], bus=request.app.state.events)
+    return Response(status_code=204)
 
 
 def _mailing(request: Request) -> dict[str, Any]:

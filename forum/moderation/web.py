@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from forum.accounts.identity import current_user
+from forum.accounts.muting import is_muted
 from forum.accounts.standing import is_suspended
 from forum.articles.service import article_or_404
 from forum.boundary import parse_id, parse_whole
@@ -188,6 +189,7 @@ async def _profile_context(request: Request, member: User) -> dict[str, Any]:
         "suspended": is_suspended(member),
         "show_reason": members.may_see_suspension_reason(viewer, member),
         "may_suspend": members.suspension_refusal(viewer, member) is None,
+        "muted": await is_muted(viewer, member),
         "form": {},
         "errors": {},
     }

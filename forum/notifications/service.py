@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
+from forum.accounts.muting import muters_of
 from forum.accounts.standing import is_moderator, is_suspended, receives_mail, require_active
 from forum.errors import NotFound
 from forum.event_types import MailQueued, NotificationsChanged, ReplyPosted, SubscriptionChanged
@@ -42,27 +43,41 @@ async def record_notifications(event: ReplyPosted, tx: Transaction, coalesce_sec
     # Leaving a thread also stops notices of replies to one's own replies in it.
     left = {sub.user_id for sub in subscriptions if not sub.active}
     candidates = following | ({event.parent_author_id} if event.parent_author_id else set())
-    candidates -= left | {event.author_id}
+    candidates -= left
     if not candidates:
         return
     kinds: dict[int, NotificationKind] = {}
-    recipients = []
-    for user in await User.filter(id__in=list(candidates)):
-        if is_suspended(user):
-            continue
+    for user in await User.filter(id__in=list(candidates)).only("id", "notify_replies"):
         if user.id == event.parent_author_id and user.notify_replies:
             kinds[user.id] = NotificationKind.REPLY
         elif user.id in following:
             kinds[user.id] = NotificationKind.THREAD
-        else:
-            continue
-        recipients.append(user)
+    await notify(tx, event.reply_id, event.article_id, event.author_id, kinds, coalesce_seconds)
+
+
+async def notify(
+    tx: Transaction,
+    reply_id: int,
+    article_id: int,
+    author_id: int,
+    kinds: dict[int, NotificationKind],
+    coalesce_seconds: int,
+) -> list[int]:
+    """Write the notifications of one reply ({recipient id: kind}) and queue their mail: the one
+    place notification rows are made, so every kind of notification keeps its rules. Nobody is
+    notified of their own reply, a suspended member is not, and neither is anyone who muted the
+    reply's author (no bell, mail or feed entry). Emits NotificationsChanged and MailQueued;
+    returns who was notified."""
+    wanted = set(kinds) - {author_id} - await muters_of(author_id)
+    if not wanted:
+        return []
+    recipients = [user for user in await User.filter(id__in=wanted) if not is_suspended(user)]
     if not recipients:
-        return
+        return []
     now = datetime.now(UTC)
     await Notification.bulk_create(
         [
-            Notification(user_id=user.id, reply_id=event.reply_id, kind=kinds[user.id])
+            Notification(user_id=user.id, reply_id=reply_id, kind=kinds[user.id])
             for user in recipients
         ]
     )
@@ -71,13 +86,14 @@ async def record_notifications(event: ReplyPosted, tx: Transaction, coalesce_sec
     for user in mailed:
         await OutboxItem.create(
             recipient_id=user.id,
-            reply_id=event.reply_id,
-            article_id=event.article_id,
-            due_at=await _mail_due(user.id, event.article_id, now, coalesce_seconds),
+            reply_id=reply_id,
+            article_id=article_id,
+            due_at=await _mail_due(user.id, article_id, now, coalesce_seconds),
         )
     await tx.emit(NotificationsChanged(user_ids=tuple(user.id for user in recipients)))
     if mailed:
         await tx.emit(MailQueued())
+    return [user.id for user in recipients]
 
 
 async def _mail_due(
