@@ -203,7 +203,15 @@ async def test_the_export_holds_the_accounts_data_and_no_secret(
     response = await member.client.get("/api/me/export")
     assert response.status_code == 200
     data = response.json()
-    assert set(data) == {"profile", "replies", "follows", "notifications", "flags", "sessions"}
+    assert set(data) == {
+        "profile",
+        "replies",
+        "follows",
+        "notifications",
+        "flags",
+        "sessions",
+        "muted",
+    }
     assert data["profile"]["username"] == member.username
     [reply] = data["replies"]
     assert reply["body"] == "My own words, **exported**" and reply["article"] == slug

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -185,8 +186,8 @@ async def verify_email(request: Request, body: TokenUse) -> Response:
 )
 async def request_password_reset(request: Request, body: ResetRequest) -> Response:
     """POST /api/password-reset: the same 202 whether or not the login names an account."""
-    await recovery.request_password_reset(body.login, **_mailing(request))
-    return respond(Accepted(MAIL_ON_ITS_WAY), 202)
+    mail_later = await recovery.request_password_reset(body.login, **_mailing(request))
+    return _accepted(mail_later)
 
 
 @api(
@@ -212,8 +213,8 @@ async def confirm_password_reset(request: Request, body: PasswordReset) -> Respo
 )
 async def request_sign_in_link(request: Request, body: SignInLinkRequest) -> Response:
     """POST /api/sign-in-link: the same 202 whether or not the address is an account's."""
-    await recovery.request_sign_in_link(body.email, **_mailing(request))
-    return respond(Accepted(MAIL_ON_ITS_WAY), 202)
+    mail_later = await recovery.request_sign_in_link(body.email, **_mailing(request))
+    return _accepted(mail_later)
 
 
 @api(
@@ -329,6 +330,13 @@ async def unmute(request: Request) -> Response:
     check_csrf(request, None)
     await muting.unmute(user, request.path_params["username"], bus=request.app.state.events)
     return Response(status_code=204)
+
+
+def _accepted(mail_later: recovery.MailLater) -> Response:
+    """The same 202 for everyone; the account's lookup and mail run once it has been sent."""
+    response = respond(Accepted(MAIL_ON_ITS_WAY), 202)
+    response.background = BackgroundTask(mail_later)
+    return response
 
 
 def _mailing(request: Request) -> dict[str, Any]:
