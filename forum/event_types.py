@@ -41,7 +41,8 @@ class ReplyPosted(ThreadEvent):
 
 @dataclass(frozen=True)
 class ReplyEdited(ThreadEvent):
-    """Its author changed a reply's text."""
+    """Its author changed a reply's text (or deleted their account, keeping the reply: it is
+    shown again, by "[deleted account]")."""
 
     kind = EventKind.EDITED
 

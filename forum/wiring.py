@@ -28,7 +28,7 @@ from forum.live.stream import record_in_stream
 from forum.live.threads import LiveThreads
 from forum.notifications.sender import MailSender
 from forum.notifications.service import notified_of, record_notifications
-from forum.replies.service import delete_replies_of
+from forum.replies.service import delete_replies_of, rename_replies_of
 from forum.settings import Settings
 
 
@@ -44,6 +44,8 @@ def event_bus(settings: Settings) -> EventBus:
     bus.hook(ThreadEvent, record_in_stream)
     # A deleted account's replies go with it when its owner chose so, in its transaction.
     bus.hook(AccountDeleted, delete_replies_of)
+    # Kept, they are shown again by "[deleted account]" in the pages open on them.
+    bus.hook(AccountDeleted, rename_replies_of)
     return bus
 
 

@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
                 ('muted', fields.ForeignKeyField('models.User', source_field='muted_id', db_constraint=True, to_field='id', related_name='muted_by', on_delete=OnDelete.CASCADE, description='Whom they muted.')),
                 ('created_at', fields.DatetimeField(auto_now_add=True)),
             ],
-            options={'table': 'mutes', 'app': 'models', 'unique_together': [('user_id', 'muted_id')], 'indexes': [Index(fields=['muted_id'])], 'pk_attr': 'id', 'table_description': 'A member muted by another: their replies are collapsed for the muter, and nothing they\nwrite notifies the muter.'},
+            options={'table': 'mutes', 'app': 'models', 'unique_together': [('user_id', 'muted_id')], 'indexes': [Index(fields=['muted_id'])], 'pk_attr': 'id', 'table_description': 'One member muting another: collapsed replies, no notifications from them.'},
             bases=['Model'],
         ),
     ]

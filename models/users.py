@@ -101,8 +101,7 @@ class AccountToken(Model):
 
 
 class Mute(Model):
-    """A member muted by another: their replies are collapsed for the muter, and nothing they
-    write notifies the muter."""
+    """One member muting another: collapsed replies, no notifications from them."""
 
     id = fields.IntField(primary_key=True)
     #: Who muted.
