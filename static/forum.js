@@ -341,7 +341,7 @@ document.addEventListener("htmx:ws:before:message:incoming", (event) => {
     return;
   }
   if (frame.op === "insert" && frame.author && frame.author !== bar.dataset.viewer) {
-    announce(`New reply from ${frame.author}.`);
+    announce(frame.muted ? "New reply from a muted member." : `New reply from ${frame.author}.`);
     if (document.hidden) {
       unseenWhileHidden += 1;
       updateTitle();

@@ -51,6 +51,9 @@ def test_a_muted_members_replies_fold_and_open_and_unmuting_opens_them_live(
     # A reply arriving live comes folded too; it opens by keyboard.
     thread.evaluate("window.pageMarker = 'never reloaded'")
     live = post(server, loud, slug, "A LIVE loud reply")
+    # Announced without the muted member's name.
+    expect(thread.locator("#live-status")).to_have_text("New reply from a muted member.")
+    thread.get_by_role("button", name="Show 1 new reply").click()
     live_folded = thread.locator(f"#reply-{live}-main details.muted-reply")
     expect(live_folded.locator("summary")).to_have_text(COLLAPSED)
     expect(thread.locator(f"#reply-{live} .reply-body")).to_be_hidden()

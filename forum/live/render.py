@@ -159,6 +159,8 @@ class FrameRenderer:
             frame["parent_id"] = reply.parent_id
             if node.shows_body:
                 frame["author"] = reply.author.username
+            if muted:
+                frame["muted"] = True
             if _inserts(event.kind, reply, viewer, with_children):
                 frame["op"] = INSERT
                 content = str(macros.inserted(node, article, self._settings))
