@@ -12,7 +12,7 @@ import httpx
 import pytest_asyncio
 from bs4 import BeautifulSoup, Tag
 
-from models import Article, Mute, Notification, OutboxItem, Subscription, User
+from models import Article, MailStatus, Mute, Notification, OutboxItem, Subscription, User
 from tests.conftest import PASSWORD, LiveServer, Member, sign_up
 from tests.test_live import Message, connect, cookie_header, next_event, partials, resume
 from tests.test_moderation import enrol, user_row
@@ -265,7 +265,13 @@ async def test_no_notification_from_a_muted_member_reaches_the_muter(
             await User.filter(id=row.id).update(email=f"{row.username}@example.org", **verified)
             await Subscription.create(user_id=row.id, article_id=fresh_article.id, active=True)
         mine = await reply_to(muter, fresh_article, "Something to answer")
+        # Mail about a reply from before the mute, still waiting for its window, does not go.
+        before = await reply_to(loud, fresh_article, "Said before the mute", mine)
+        [waiting] = await OutboxItem.filter(recipient__username=muter.username, reply_id=before)
+        assert waiting.status == MailStatus.PENDING
         assert (await mute(muter, loud.username)).status_code == 200
+        await waiting.refresh_from_db()
+        assert waiting.status == MailStatus.CANCELLED
 
         answer = await reply_to(loud, fresh_article, "AN ANSWER YOU WILL NOT SEE", mine)
         muter_row, bystander_row = await user_row(muter), await user_row(bystander)

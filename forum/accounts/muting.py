@@ -20,7 +20,7 @@ from forum.errors import NotFound
 from forum.event_types import MuteChanged
 from forum.events import EventBus
 from forum.validation import ValidationError
-from models import Mute, User
+from models import MailStatus, Mute, OutboxItem, User
 
 NOT_A_MEMBER = "There is no member of that name."
 NOT_YOURSELF = "You cannot mute yourself."
@@ -55,10 +55,20 @@ async def mute(user: User | None, name: object, *, bus: EventBus) -> User:
         async with bus.transaction() as tx:
             if not await Mute.exists(user_id=muter.id, muted_id=member.id):
                 await Mute.create(user_id=muter.id, muted_id=member.id)
+                await _cancel_pending_mail(muter.id, member.id)
                 await tx.emit(MuteChanged(user_id=muter.id, muted_id=member.id, muted=True))
     except IntegrityError:
         pass  # muted at the same moment by another request: the pair's unique key kept one
     return member
+
+
+async def _cancel_pending_mail(user_id: int, member_id: int) -> None:
+    """Mail about the member's replies still waiting for its window (coalesced) does not go."""
+    pending = await OutboxItem.filter(
+        recipient_id=user_id, status=MailStatus.PENDING, reply__author_id=member_id
+    ).values_list("id", flat=True)
+    if pending:
+        await OutboxItem.filter(id__in=list(pending)).update(status=MailStatus.CANCELLED)
 
 
 async def unmute(user: User | None, name: object, *, bus: EventBus) -> User:
