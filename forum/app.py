@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute
 from forum import monitoring, openapi
 from forum.access import Access, PublicMount, page, socket
 from forum.accounts import api as accounts_api
-from forum.accounts import directory_api, settings_web
+from forum.accounts import directory_api, muting_web, settings_web
 from forum.accounts import web as accounts_web
 from forum.accounts.identity import SESSION_COOKIE, VisitorCookieMiddleware
 from forum.articles import api as articles_api
@@ -98,6 +98,8 @@ def _routes() -> list[BaseRoute]:
         page("/u/{username}/suspend", moderation_web.suspend, MODERATOR, ["POST"]),
         page("/u/{username}/unsuspend", moderation_web.unsuspend, MODERATOR, ["POST"]),
         page("/u/{username}/role", moderation_web.set_role, ADMIN, ["POST"]),
+        page("/u/{username}/mute", muting_web.mute_form, ACTIVE, ["POST"]),
+        page("/u/{username}/unmute", muting_web.mute_form, ACTIVE, ["POST"]),
         page("/a/{slug}/follow", notifications_web.follow, ACTIVE, ["POST"]),
         page("/a/{slug}/unfollow", notifications_web.follow, ACTIVE, ["POST"]),
         page("/a/{slug}/feed.atom", notifications_web.thread_feed, ANYONE),
@@ -146,6 +148,9 @@ def _routes() -> list[BaseRoute]:
         page("/api/me/email/verify", accounts_api.resend_verification, ACTIVE, ["POST"]),
         page("/api/me/export", accounts_api.export, ACTIVE, ["GET"]),
         page("/api/me/password", accounts_api.change_password, ACTIVE, ["POST"]),
+        page("/api/me/muted", accounts_api.muted, ACTIVE, ["GET"]),
+        page("/api/me/muted/{username}", accounts_api.mute, ACTIVE, ["POST"]),
+        page("/api/me/muted/{username}", accounts_api.unmute, ACTIVE, ["DELETE"]),
         page("/api/me/sessions", accounts_api.sessions, ACTIVE, ["GET"]),
         page("/api/me/sessions", accounts_api.end_every_session, ACTIVE, ["DELETE"]),
         page("/api/me/sessions/{session_id:id}", accounts_api.end_session, ACTIVE, ["DELETE"]),

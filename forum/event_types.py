@@ -41,7 +41,8 @@ class ReplyPosted(ThreadEvent):
 
 @dataclass(frozen=True)
 class ReplyEdited(ThreadEvent):
-    """Its author changed a reply's text."""
+    """Its author changed a reply's text (or deleted their account, keeping the reply: it is
+    shown again, by "[deleted account]")."""
 
     kind = EventKind.EDITED
 
@@ -166,6 +167,16 @@ class AccountDeleted(Event):
 
     user_id: int
     delete_replies: bool
+
+
+@dataclass(frozen=True)
+class MuteChanged(Event):
+    """A member muted another, or unmuted them: the muter's open pages collapse (or show)
+    that member's replies from now on."""
+
+    user_id: int
+    muted_id: int
+    muted: bool
 
 
 # Moderation.

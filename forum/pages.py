@@ -12,6 +12,7 @@ from starlette.requests import Request
 from forum.accounts.identity import current_user
 from forum.articles.service import share_card
 from forum.notifications.service import is_following
+from forum.replies.muted import mark_muted
 from forum.replies.thread import (
     parse_order,
     parse_position,
@@ -37,6 +38,7 @@ async def article_context(request: Request, article: Article) -> dict[str, Any]:
         shape=tree_shape(request.app.state.settings),
     )
     await mark_votes(chunk.nodes, viewer)
+    await mark_muted(chunk.nodes, viewer)
     return {
         "article": article,
         "chunk": chunk,

@@ -9,6 +9,7 @@ from forum.event_types import (
     AccountDeleted,
     FlagsChanged,
     MailQueued,
+    MuteChanged,
     NotificationsChanged,
     ReplyEdited,
     ReplyHidden,
@@ -29,7 +30,7 @@ from forum.live.threads import LiveThreads
 from forum.notifications.mentions import record_mentions
 from forum.notifications.sender import MailSender
 from forum.notifications.service import notified_of, record_notifications
-from forum.replies.service import delete_replies_of
+from forum.replies.service import delete_replies_of, rename_replies_of
 from forum.settings import Settings
 
 
@@ -47,6 +48,8 @@ def event_bus(settings: Settings) -> EventBus:
     bus.hook(ThreadEvent, record_in_stream)
     # A deleted account's replies go with it when its owner chose so, in its transaction.
     bus.hook(AccountDeleted, delete_replies_of)
+    # Kept, they are shown again by "[deleted account]" in the pages open on them.
+    bus.hook(AccountDeleted, rename_replies_of)
     return bus
 
 
@@ -91,6 +94,9 @@ def subscribe_live(
     async def signed_out(event: SessionEnded) -> None:
         await accounts.session_ended(event.user_id, event.session_id)
 
+    async def mute_changed(event: MuteChanged) -> None:
+        await accounts.mute_changed(event.user_id, event.muted_id, event.muted)
+
     async def queue_changed(event: FlagsChanged) -> None:
         await accounts.flags_changed()
 
@@ -100,6 +106,7 @@ def subscribe_live(
     bus.subscribe(RoleChanged, role_changed)
     bus.subscribe(SessionEnded, signed_out)
     bus.subscribe(FlagsChanged, queue_changed)
+    bus.subscribe(MuteChanged, mute_changed)
     if sender is not None:
 
         async def wake_sender(event: MailQueued) -> None:

@@ -13,7 +13,7 @@ from models.notifications import (
     Subscription,
 )
 from models.replies import HideReason, Reply, ReplyStatus, ReplyVote
-from models.users import AccountToken, Role, Session, TokenPurpose, User
+from models.users import AccountToken, Mute, Role, Session, TokenPurpose, User
 
 __all__ = [
     "AccountMail",
@@ -27,6 +27,7 @@ __all__ = [
     "HideReason",
     "LiveEvent",
     "MailStatus",
+    "Mute",
     "Notification",
     "NotificationKind",
     "OutboxItem",

@@ -98,3 +98,26 @@ class AccountToken(Model):
     class Meta:
         table = "account_tokens"
         indexes = [("user_id", "purpose", "used_at")]
+
+
+class Mute(Model):
+    """One member muting another: collapsed replies, no notifications from them."""
+
+    id = fields.IntField(primary_key=True)
+    #: Who muted.
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="mutes", on_delete=fields.CASCADE
+    )
+    user_id: int
+    #: Whom they muted.
+    muted: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="muted_by", on_delete=fields.CASCADE
+    )
+    muted_id: int
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "mutes"
+        unique_together = [("user_id", "muted_id")]
+        #: Who muted an author: asked for each reply that notifies, and each live frame.
+        indexes = [("muted_id",)]

@@ -317,6 +317,20 @@ document.addEventListener("htmx:ws:before:message:incoming", (event) => {
     refreshThread(frame.last_seq);
     return;
   }
+  // The reader muted or unmuted a member (on another page): fold or open their replies here.
+  if (frame.type === "mute") {
+    event.detail.cancelled = true;
+    for (const reply of document.querySelectorAll(`.reply[data-author="${CSS.escape(frame.author)}"]`)) {
+      const main = reply.querySelector(":scope > .reply-main");
+      if (main) setMuted(main, frame.muted);
+    }
+    return;
+  }
+  // A reply shown anew (edited, or its author deleted their account): its name goes with it.
+  if (frame.op === "replace" && frame.author) {
+    const reply = document.getElementById(`reply-${frame.reply_id}`);
+    if (reply) reply.dataset.author = frame.author;
+  }
   // The page already shows this reply, or will once its own post is answered: insert nothing,
   // but still take the thread's new reply count from the frame.
   if (
@@ -327,13 +341,30 @@ document.addEventListener("htmx:ws:before:message:incoming", (event) => {
     return;
   }
   if (frame.op === "insert" && frame.author && frame.author !== bar.dataset.viewer) {
-    announce(`New reply from ${frame.author}.`);
+    announce(frame.muted ? "New reply from a muted member." : `New reply from ${frame.author}.`);
     if (document.hidden) {
       unseenWhileHidden += 1;
       updateTitle();
     }
   }
 });
+
+// Fold a reply's main block into the one line the server renders for a muted member's reply
+// (templates/_reply.html), or open it out again.
+function setMuted(main, muted) {
+  const folded = main.querySelector(":scope > details.muted-reply");
+  if (muted && !folded) {
+    const details = document.createElement("details");
+    details.className = "muted-reply";
+    const summary = document.createElement("summary");
+    summary.textContent = "Reply by a muted member — show";
+    details.append(summary, ...main.childNodes);
+    main.append(details);
+  } else if (!muted && folded) {
+    folded.querySelector(":scope > summary")?.remove();
+    main.replaceChildren(...folded.childNodes);
+  }
+}
 
 // While the tab is hidden, its title counts the new replies from others: "(3) Article · forum".
 const pageTitle = document.title;

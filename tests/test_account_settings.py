@@ -13,6 +13,7 @@ from bs4 import BeautifulSoup
 from forum.accounts.identity import SESSION_COOKIE
 from models import Article, Role, Session, User
 from tests.conftest import PASSWORD, SLUG, LiveServer, Member
+from tests.test_live import connect, next_event, partials, resume
 from tests.test_live_accounts import CLOSE_SIGNED_OUT, frames_until_closed
 from tests.test_moderation import enrol, open_socket
 
@@ -203,7 +204,15 @@ async def test_the_export_holds_the_accounts_data_and_no_secret(
     response = await member.client.get("/api/me/export")
     assert response.status_code == 200
     data = response.json()
-    assert set(data) == {"profile", "replies", "follows", "notifications", "flags", "sessions"}
+    assert set(data) == {
+        "profile",
+        "replies",
+        "follows",
+        "notifications",
+        "flags",
+        "sessions",
+        "muted",
+    }
     assert data["profile"]["username"] == member.username
     [reply] = data["replies"]
     assert reply["body"] == "My own words, **exported**" and reply["article"] == slug
@@ -294,6 +303,43 @@ async def test_deleting_and_keeping_the_replies_leaves_no_name_but_the_audit_log
     finally:
         await moderator.client.aclose()
         await member.client.aclose()
+
+
+async def test_kept_replies_are_renamed_live_in_open_pages_and_in_catch_up(
+    server: LiveServer, db: None, member: Member, other_member: Member, fresh_article: Article
+) -> None:
+    slug, name = fresh_article.slug, member.username
+    async with connect(server, slug) as page:
+        top = (await member.post_reply("My words stay", slug=slug)).json()["id"]
+        answer = (await other_member.post_reply("Answered", top, slug=slug)).json()["id"]
+        under = (await member.post_reply("Mine again", answer, slug=slug)).json()["id"]
+        posted = [await next_event(page) for _ in range(3)]
+        assert [frame["reply_id"] for frame in posted] == [top, answer, under]
+        before = posted[0]["seq"] - 1
+
+        assert (await delete_me(member, PASSWORD, "keep")).status_code == 204
+        renamed: dict[int, str] = {}
+        async with asyncio.timeout(10):
+            while set(renamed) != {top, under}:
+                frame = await next_event(page)
+                if frame["type"] == "reply.edited" and frame["op"] == "replace":
+                    renamed[frame["reply_id"]] = json.dumps(frame, ensure_ascii=False)
+        for reply_id, text in renamed.items():
+            assert name.lower() not in text.lower(), reply_id
+            frame = json.loads(text)
+            assert frame["author"] == "[deleted account]"
+            main = partials(frame)[f"#reply-{reply_id}-main"]
+            author = main.select_one(".author")
+            assert author is not None and author.get_text(strip=True) == "[deleted account]"
+            assert author.find("a") is None and author.name != "a"
+
+    # A page that was away catches up from before the replies: the name is nowhere either.
+    async with connect(server, slug) as late:
+        await resume(late, before)
+        replayed = [await next_event(late) for _ in range(5)]
+        assert {frame["reply_id"] for frame in replayed} == {top, answer, under}
+        for frame in replayed:
+            assert name.lower() not in json.dumps(frame, ensure_ascii=False).lower()
 
 
 async def test_deleting_with_the_replies_leaves_stubs_only_where_answered(

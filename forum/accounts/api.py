@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
 
-from forum.accounts import addresses, deletion, profile, recovery, service
+from forum.accounts import addresses, deletion, muting, profile, recovery, service
 from forum.accounts import export as account_export
 from forum.accounts.identity import (
     SESSION_COOKIE,
@@ -29,6 +30,9 @@ from forum.schemas import (
     Credentials,
     Me,
     MeChange,
+    MutedList,
+    MutedMember,
+    MuteState,
     NewAccount,
     PasswordChange,
     PasswordReset,
@@ -182,8 +186,8 @@ async def verify_email(request: Request, body: TokenUse) -> Response:
 )
 async def request_password_reset(request: Request, body: ResetRequest) -> Response:
     """POST /api/password-reset: the same 202 whether or not the login names an account."""
-    await recovery.request_password_reset(body.login, **_mailing(request))
-    return respond(Accepted(MAIL_ON_ITS_WAY), 202)
+    mail_later = await recovery.request_password_reset(body.login, **_mailing(request))
+    return _accepted(mail_later)
 
 
 @api(
@@ -209,8 +213,8 @@ async def confirm_password_reset(request: Request, body: PasswordReset) -> Respo
 )
 async def request_sign_in_link(request: Request, body: SignInLinkRequest) -> Response:
     """POST /api/sign-in-link: the same 202 whether or not the address is an account's."""
-    await recovery.request_sign_in_link(body.email, **_mailing(request))
-    return respond(Accepted(MAIL_ON_ITS_WAY), 202)
+    mail_later = await recovery.request_sign_in_link(body.email, **_mailing(request))
+    return _accepted(mail_later)
 
 
 @api(
@@ -299,6 +303,39 @@ async def delete_me(request: Request, body: AccountDeletion) -> Response:
     await deletion.delete_account(user, body.password, body.replies, request.app.state.events)
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax")
+    return response
+
+
+@api("The members one muted", response=MutedList)
+async def muted(request: Request) -> Response:
+    """GET /api/me/muted: whom the account muted (their replies collapsed, no notices)."""
+    members = await muting.muted_members(await require_user(request))
+    return respond(MutedList([MutedMember(member.username, member.since) for member in members]))
+
+
+@api("Mute a member", response=MuteState, errors=(422,))
+async def mute(request: Request) -> Response:
+    """POST /api/me/muted/{username}: their replies are collapsed for the caller and notify
+    the caller no more; 404 for no such member, 422 for oneself."""
+    user = await require_user(request)
+    check_csrf(request, None)
+    member = await muting.mute(user, request.path_params["username"], bus=request.app.state.events)
+    return respond(MuteState(member.username, True))
+
+
+@api("Unmute a member", status=204)
+async def unmute(request: Request) -> Response:
+    """DELETE /api/me/muted/{username}: their replies show again (204 also when not muted)."""
+    user = await require_user(request)
+    check_csrf(request, None)
+    await muting.unmute(user, request.path_params["username"], bus=request.app.state.events)
+    return Response(status_code=204)
+
+
+def _accepted(mail_later: recovery.MailLater) -> Response:
+    """The same 202 for everyone; the account's lookup and mail run once it has been sent."""
+    response = respond(Accepted(MAIL_ON_ITS_WAY), 202)
+    response.background = BackgroundTask(mail_later)
     return response
 
 

@@ -3,9 +3,10 @@
 The row stays, nameless, so that replies kept under it still have an author: its name becomes
 "[deleted account]" everywhere they are shown (pages, API, live frames, feeds, mail not yet
 sent, all of which read the name when they render). Its address, password, sessions, follows,
-notifications, tokens and pending mail go. Its former name is held back from registration for
-a quarantine, so no one can take it over and pass for it at once. The audit log keeps the name
-each entry was written with: deleting an account does not rewrite a moderator's record.
+notifications, tokens, pending mail and mutes (both ways) go. Its former name is held back
+from registration for a quarantine, so no one can take it over and pass for it at once. The
+audit log keeps the name each entry was written with: deleting an account does not rewrite a
+moderator's record.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from forum.accounts.muting import forget_mutes_of
 from forum.accounts.passwords import verify_password
 from forum.accounts.service import end_sessions
 from forum.accounts.standing import DELETED_NAME as DELETED_NAME
@@ -52,6 +54,7 @@ async def delete_account(user: User, password: object, replies: KeptReplies, bus
         for model in (Subscription, Notification, AccountToken, AccountMail):
             await model.filter(user_id=user.id).delete()
         await OutboxItem.filter(recipient_id=user.id).delete()
+        await forget_mutes_of(user.id)
         await User.filter(id=user.id).update(
             username=DELETED_NAME,
             username_key=f"~deleted-{user.id}",

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from forum.accounts.muting import muted_members
 from models import Flag, Notification, Reply, Session, Subscription, User
 
 
 async def export_account(user: User) -> dict[str, Any]:
     """The account's data as plain values: profile, replies with their text, follows,
-    notifications, flags made and sessions (when, not their tokens)."""
+    notifications, flags made, sessions (when, not their tokens) and the members it muted."""
     replies = await Reply.filter(author_id=user.id).order_by("id").select_related("article")
     follows = await Subscription.filter(user_id=user.id).order_by("id").select_related("article")
     notifications = await Notification.filter(user_id=user.id).order_by("id")
     flags = await Flag.filter(user_id=user.id).order_by("id")
     sessions = await Session.filter(user_id=user.id).order_by("id")
+    muted = await muted_members(user)
     return {
         "profile": {
             "username": user.username,
@@ -69,4 +71,5 @@ async def export_account(user: User) -> dict[str, Any]:
             {"created_at": session.created_at, "expires_at": session.expires_at}
             for session in sessions
         ],
+        "muted": [{"username": member.username, "since": member.since} for member in muted],
     }

@@ -1,10 +1,16 @@
 """Getting back into an account by mail: password reset links and sign-in links.
 
 Asking answers the same whatever was typed (an account or not, verified or not), so no one
-learns who has an account; only a verified address is ever mailed.
+learns who has an account; only a verified address is ever mailed. The answer does the same
+work whoever is asked about (the input's checks and the rate limits): the account is looked up
+and its mail queued after the answer has been sent (a background task of the response), so
+neither its body nor its timing tells.
 """
 
 from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
 
 from forum.accounts import tokens
 from forum.accounts.mailing import queue_mail
@@ -17,6 +23,8 @@ from forum.events import EventBus
 from forum.ratelimits import RateLimiter
 from forum.validation import ValidationError
 from models import AccountMailKind, TokenPurpose, User
+
+log = logging.getLogger("forum.accounts")
 
 #: Longest login or address looked up (an address is at most 254 characters).
 LOGIN_MAX = 254
@@ -39,6 +47,10 @@ async def _verified_accounts(login: str, by_name: bool) -> list[User]:
     return found
 
 
+#: What a request for mail leaves to do once its answer is sent (see MailLater).
+MailLater = Callable[[], Awaitable[None]]
+
+
 async def _mail_each(
     users: list[User], kind: AccountMailKind, bus: EventBus, secret_key: str, limiter: RateLimiter
 ) -> None:
@@ -50,26 +62,45 @@ async def _mail_each(
             await queue_mail(tx, user, kind, user.email, secret_key)
 
 
+def _after_the_answer(
+    typed: str,
+    by_name: bool,
+    kind: AccountMailKind,
+    bus: EventBus,
+    secret_key: str,
+    limiter: RateLimiter,
+) -> MailLater:
+    async def look_up_and_mail() -> None:
+        # After the answer: a failure here is the sender's to report, never the asker's.
+        try:
+            users = await _verified_accounts(typed, by_name=by_name)
+            await _mail_each(users, kind, bus, secret_key, limiter)
+        except Exception:
+            log.exception("could not queue the %s mail asked for", kind)
+
+    return look_up_and_mail
+
+
 async def request_password_reset(
     login: object, *, bus: EventBus, secret_key: str, limiter: RateLimiter, ip: str
-) -> None:
-    """Mail a reset link to the verified address of the account named or addressed by login;
-    nothing otherwise, and nothing said either way."""
+) -> MailLater:
+    """Take a request for a reset link by username or address: check what was typed and count
+    it against the limits, the same work whoever is asked about. Looking the account up and
+    queueing its mail (to a verified address only) is returned, to run once the answer has
+    gone: how long the answer takes then cannot tell whether an account is behind login."""
     typed = _typed(login, "login")
     await limiter.check_account_mail(ip, typed, "login")
-    users = await _verified_accounts(typed, by_name=True)
-    await _mail_each(users, AccountMailKind.RESET_PASSWORD, bus, secret_key, limiter)
+    return _after_the_answer(typed, True, AccountMailKind.RESET_PASSWORD, bus, secret_key, limiter)
 
 
 async def request_sign_in_link(
     email: object, *, bus: EventBus, secret_key: str, limiter: RateLimiter, ip: str
-) -> None:
-    """Mail a sign-in link to each account whose verified address this is; nothing otherwise,
-    and nothing said either way."""
+) -> MailLater:
+    """Take a request for a sign-in link as request_password_reset does; the work returned
+    mails a link to each account whose verified address this is."""
     typed = _typed(email, "email")
     await limiter.check_account_mail(ip, typed, "email")
-    users = await _verified_accounts(typed, by_name=False)
-    await _mail_each(users, AccountMailKind.SIGN_IN, bus, secret_key, limiter)
+    return _after_the_answer(typed, False, AccountMailKind.SIGN_IN, bus, secret_key, limiter)
 
 
 async def reset_password(token: object, password: object, bus: EventBus) -> User:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from forum.accounts import addresses, deletion, profile
+from forum.accounts import addresses, deletion, muting, profile
 from forum.accounts.identity import SESSION_COOKIE, client_ip, current_session
 from forum.http import render, require_user, verified_form
 from forum.ratelimits import RateLimited
@@ -21,6 +21,7 @@ DONE = {
     "password": "Your password is changed; your other sessions have ended.",
     "notifications": "Your notification choices are saved.",
     "session": "That session is signed out.",
+    "unmuted": "Unmuted: their replies show again.",
 }
 
 
@@ -37,6 +38,7 @@ async def settings_page(
         {
             "account": user,
             "sessions": await profile.sessions_of(user),
+            "muted": await muting.muted_members(user),
             "current_session": session.id if session else None,
             "errors": errors or {},
             "done": done,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -192,7 +193,7 @@ async def verify_email(request: Request) -> Response:
 
 
 async def _ask_for_mail(
-    request: Request, template: str, field: str, ask: Callable[..., Awaitable[None]]
+    request: Request, template: str, field: str, ask: Callable[..., Awaitable[recovery.MailLater]]
 ) -> Response:
     if request.method == "GET":
         return await render(request, template, {"form": {}, "errors": {}})
@@ -201,7 +202,7 @@ async def _ask_for_mail(
     context: dict[str, object] = {"form": {field: typed or ""}}
     state = request.app.state
     try:
-        await ask(
+        mail_later = await ask(
             typed,
             bus=state.events,
             secret_key=state.settings.secret_key,
@@ -216,7 +217,10 @@ async def _ask_for_mail(
         response = await render(request, template, context, status_code=429)
         response.headers["Retry-After"] = str(limited.retry_after)
         return response
-    return await _notice(request, "Check your mail", MAIL_ON_ITS_WAY, link="/login")
+    response = await _notice(request, "Check your mail", MAIL_ON_ITS_WAY, link="/login")
+    # The account's lookup and mail wait until the page has gone (forum.accounts.recovery).
+    response.background = BackgroundTask(mail_later)
+    return response
 
 
 async def forgot_password(request: Request) -> Response:

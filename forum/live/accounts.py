@@ -121,6 +121,12 @@ class LiveAccounts:
         article = await Article.get(id=article_id).only("id", "slug")
         await self._hub.publish(user_channel(user_id), self._renderer.following(article, follows))
 
+    async def mute_changed(self, user_id: int, member_id: int, muted: bool) -> None:
+        """The user muted or unmuted a member: tell the user's open pages."""
+        member = await User.get_or_none(id=member_id).only("id", "username")
+        if member is not None:
+            await self._hub.publish(user_channel(user_id), self._renderer.mute(member, muted))
+
     async def suspended(self, user_id: int) -> None:
         """Tell the user's open pages they are suspended; their sockets then close."""
         delivery = account_closing(CLOSE_SUSPENDED, "Your account has been suspended.")

@@ -86,6 +86,7 @@ class ThreadConnection:
         "article_id",
         "kind",
         "live",
+        "muted",
         "send_lock",
         "sent_seq",
         "session",
@@ -101,6 +102,7 @@ class ThreadConnection:
         viewer: User | None,
         seen_seq: int,
         session: Session | None = None,
+        muted: frozenset[int] = frozenset(),
     ) -> None:
         self.websocket = websocket
         self.live = live
@@ -108,6 +110,8 @@ class ThreadConnection:
         self.article_id = article_id
         self.kind = viewer_kind(viewer)
         self.user_id = viewer.id if viewer else None
+        #: The members the viewer muted: their replies come in the collapsed frames.
+        self.muted = muted
         #: Highest stream position this socket has been sent (or told to refresh to); starts at
         #: the stream's end when the socket opened, so a silent client gets events from then on.
         self.sent_seq = seen_seq
@@ -168,7 +172,11 @@ class ThreadConnection:
 
     def _watch_account(self, delivery: Delivery) -> None:
         """Called as the user's channel is offered a delivery (see Subscriber.watch): an account
-        notice stops every other frame at once, before it is even sent."""
+        notice stops every other frame at once, before it is even sent; a mute or unmute
+        applies to the thread frames that follow it."""
+        if delivery.mute is not None:
+            member_id, muted = delivery.mute
+            self.muted = self.muted | {member_id} if muted else self.muted - {member_id}
         if self._concerns_me(delivery) and self._closing is None:
             self._closing = delivery.close_code
 
@@ -250,7 +258,7 @@ class ThreadConnection:
                 return True  # replayed already
             if seq != self.sent_seq + 1:
                 return False  # overtook an earlier event: the sender task holds it back
-        frame = delivery.frame_for(self.kind, self.user_id)
+        frame = delivery.frame_for(self.kind, self.user_id, self.muted)
         if frame is not None:
             if self._direct is None or not self._direct.write(delivery, frame):
                 return False
@@ -262,7 +270,7 @@ class ThreadConnection:
     async def _send(self, delivery: Delivery) -> None:
         if self._closing is not None and delivery.close_code is None:
             return  # the account changed: only its close notice goes out now
-        frame = delivery.frame_for(self.kind, self.user_id)
+        frame = delivery.frame_for(self.kind, self.user_id, self.muted)
         if frame is not None:
             await self.websocket.send_text(frame)
             self.live.counters.frames_sent += 1

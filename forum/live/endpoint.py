@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from forum.accounts.identity import client_ip, current_session, current_user, visitor_key
+from forum.accounts.muting import muted_ids
 from forum.accounts.standing import is_suspended
 from forum.live.accounts import (
     CLOSE_SUSPENDED,
@@ -78,7 +79,8 @@ async def _follow(
     # Read before subscribing: an event committed in between is then a gap, filled from the
     # stream, rather than an event the socket would count as already seen.
     seen_seq = await live.last_seq(article_id)
-    connection = ThreadConnection(websocket, live, article_id, viewer, seen_seq, session)
+    muted = await muted_ids(viewer)
+    connection = ThreadConnection(websocket, live, article_id, viewer, seen_seq, session, muted)
     # Nested blocks rather than an AsyncExitStack, which costs every open socket its deque.
     async with live.hub.subscribe(channel) as subscriber:
         if viewer is None:

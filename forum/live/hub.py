@@ -20,6 +20,9 @@ log = logging.getLogger("forum.live")
 
 #: The payload for any kind of viewer that has no payload of its own.
 ANY_VIEWER = "*"
+#: Added to a viewer kind: the key of that kind's frame with the reply collapsed, for viewers
+#: who muted its author.
+MUTED_SUFFIX = ":muted"
 
 
 @dataclass(frozen=True)
@@ -37,17 +40,30 @@ class Delivery:
     #: Only in this process, never published: the broker was unreachable for a while, so
     #: deliveries may have been lost; thread sockets read what they missed from the stream.
     resync: bool = False
+    #: The author of the reply a thread frame shows: a viewer who muted them gets the frame
+    #: of its kind rendered collapsed (see frame_for), when there is one.
+    author_id: int | None = None
+    #: On a user's channel: (member id, muted or not) when the user muted or unmuted someone,
+    #: so that the user's open sockets choose their frames by the new set at once.
+    mute: tuple[int, bool] | None = None
     #: Frames serialised for the wire, by frame text: made once for all the sockets that get
     #: them (filled by forum.live.writer).
     wire: dict[str, bytes] = field(default_factory=dict, init=False, repr=False, compare=False)
 
-    def frame_for(self, viewer_kind: str, user_id: int | None = None) -> str | None:
-        """The frame this viewer gets: one meant for this user alone, else the one for its kind
-        (or for everyone); None when it gets nothing."""
+    def frame_for(
+        self, viewer_kind: str, user_id: int | None = None, muted: frozenset[int] = frozenset()
+    ) -> str | None:
+        """The frame this viewer gets: one meant for this user alone, else, when the viewer
+        muted the reply's author, its kind's collapsed one, else the one for its kind (or for
+        everyone); None when it gets nothing."""
         if user_id is not None:
             own = self.frames.get(f"user:{user_id}")
             if own is not None:
                 return own
+        if self.author_id is not None and self.author_id in muted:
+            collapsed = self.frames.get(viewer_kind + MUTED_SUFFIX)
+            if collapsed is not None:
+                return collapsed
         return self.frames.get(viewer_kind, self.frames.get(ANY_VIEWER))
 
     def encode(self) -> str:
@@ -58,6 +74,8 @@ class Delivery:
                 "frames": self.frames,
                 "close": self.close_code,
                 "session": self.session_id,
+                "author": self.author_id,
+                "mute": self.mute,
             },
             separators=(",", ":"),
         )
@@ -71,6 +89,8 @@ class Delivery:
             seq=data["seq"],
             close_code=data.get("close"),
             session_id=data.get("session"),
+            author_id=data.get("author"),
+            mute=tuple(data["mute"]) if data.get("mute") else None,
         )
 
 

@@ -9,8 +9,9 @@ from typing import Any
 
 from jinja2 import Environment
 
+from forum.accounts.muting import muted_among
 from forum.event_types import ThreadEvent
-from forum.live.hub import Delivery
+from forum.live.hub import MUTED_SUFFIX, Delivery
 from forum.replies.thread import ReplyNode, replies_by_id
 from forum.settings import Settings
 from forum.visibility import (
@@ -78,6 +79,13 @@ class FrameRenderer:
         }
         return Delivery(frames={"*": encode_frame(frame)})
 
+    def mute(self, member: User, muted: bool) -> Delivery:
+        """A user muted or unmuted a member: their open pages collapse (or show) that member's
+        replies already there (static/forum.js, by data-author), and their sockets choose
+        frames by the new set."""
+        frame = {"type": "mute", "author": member.username, "muted": muted}
+        return Delivery(frames={"*": encode_frame(frame)}, mute=(member.id, muted))
+
     def refresh(self, last_seq: int) -> str:
         """Tell a page its gap cannot be replayed: reload the thread, then resume from last_seq."""
         return encode_frame({"type": "refresh", "last_seq": last_seq})
@@ -94,6 +102,9 @@ class FrameRenderer:
         everything = await replies_by_id(ids)
         with_children = {row.id for row in everything.values() if row.has_replies}
         frames: list[dict[str, str]] = [{} for _ in events]
+        # Authors someone muted: their replies get a collapsed copy of each kind's frame too,
+        # which the sockets of their muters choose (Delivery.frame_for); one more query.
+        muted = await muted_among({row.author_id for row in everything.values()})
         for kind in VIEWER_KINDS:
             viewer = representative_viewer(kind)
             seen = {row.id for row in everything.values() if in_thread(row, viewer)}
@@ -101,6 +112,11 @@ class FrameRenderer:
                 reply = everything.get(event.reply_id) if event.reply_id in seen else None
                 frame = self._frame(article, event, reply, viewer, count, locked, with_children)
                 frames[i][kind] = encode_frame(frame)
+                if reply is not None and reply.author_id in muted and "author" in frame:
+                    frame = self._frame(
+                        article, event, reply, viewer, count, locked, with_children, muted=True
+                    )
+                    frames[i][kind + MUTED_SUFFIX] = encode_frame(frame)
         hidden = [row for row in everything.values() if row.status == ReplyStatus.HIDDEN]
         if hidden:
             # Their authors still see them (marked hidden): one frame each, as that user.
@@ -111,7 +127,10 @@ class FrameRenderer:
                     author = authors[reply.author_id]
                     frame = self._frame(article, event, reply, author, count, locked, with_children)
                     frames[i][author_frame_key(reply.author_id)] = encode_frame(frame)
-        return [Delivery(frames=frames[i], seq=event.seq) for i, event in enumerate(events)]
+        return [
+            Delivery(frames=frames[i], seq=event.seq, author_id=_author_of(everything, event))
+            for i, event in enumerate(events)
+        ]
 
     def _frame(
         self,
@@ -122,6 +141,8 @@ class FrameRenderer:
         count: int,
         locked: bool,
         with_children: set[int],
+        *,
+        muted: bool = False,
     ) -> dict[str, object]:
         macros = self._macros
         frame: dict[str, object] = {"type": str(event.kind), "seq": event.seq}
@@ -134,10 +155,12 @@ class FrameRenderer:
             frame["op"] = REMOVE
             content = str(macros.removed(event.reply_id))
         else:
-            node = ReplyNode(reply, shows_body(reply, viewer))
+            node = ReplyNode(reply, shows_body(reply, viewer), muted=muted)
             frame["parent_id"] = reply.parent_id
             if node.shows_body:
                 frame["author"] = reply.author.username
+            if muted:
+                frame["muted"] = True
             if _inserts(event.kind, reply, viewer, with_children):
                 frame["op"] = INSERT
                 content = str(macros.inserted(node, article, self._settings))
@@ -146,6 +169,12 @@ class FrameRenderer:
                 content = str(macros.replaced(node, article))
         frame["content"] = content + str(macros.reply_count(count))
         return frame
+
+
+def _author_of(replies: dict[int, Reply], event: ThreadEvent) -> int | None:
+    """The author of the reply an event shows, for the sockets of those who muted them."""
+    reply = replies.get(event.reply_id)
+    return reply.author_id if reply is not None else None
 
 
 def author_frame_key(user_id: int) -> str:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
+from forum.accounts.muting import muters_of
 from forum.accounts.standing import is_moderator, is_suspended, receives_mail, require_active
 from forum.errors import NotFound
 from forum.event_types import MailQueued, NotificationsChanged, ReplyPosted, SubscriptionChanged
@@ -42,7 +43,7 @@ async def record_notifications(event: ReplyPosted, tx: Transaction, coalesce_sec
     # Leaving a thread also stops notices of replies to one's own replies in it.
     left = {sub.user_id for sub in subscriptions if not sub.active}
     candidates = following | ({event.parent_author_id} if event.parent_author_id else set())
-    candidates -= left | {event.author_id}
+    candidates -= left
     if not candidates:
         return
     parent_author_wants = event.parent_author_id in candidates and await User.exists(
@@ -77,11 +78,11 @@ async def notify(
     author_id, inside the reply's transaction; returns who was notified.
 
     Every kind passes the same rules here: never the author, never a suspended member, nobody
-    who left the thread, nobody twice for one reply (whichever hook came first, its kind
-    stands). The bell is told after commit (NotificationsChanged), and mail is queued for a
+    who left the thread, nobody who muted the author (no bell, mail or feed entry), nobody
+    twice for one reply (whichever hook came first, its kind stands). The bell is told after commit (NotificationsChanged), and mail is queued for a
     verified address that wants mail.
     """
-    wanted = set(kinds) - {author_id}
+    wanted = set(kinds) - {author_id} - await muters_of(author_id)
     if not wanted:
         return ()
     wanted -= set(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from forum.accounts.muting import is_muted
 from forum.accounts.standing import is_suspended
 from forum.boundary import ID_MAX, parse_whole
 from forum.errors import NotFound
@@ -55,6 +56,8 @@ class Profile:
     show_reason: bool
     #: Whether the viewer may suspend them (or lift it).
     may_suspend: bool
+    #: Whether the viewer muted them (their replies collapsed, no notifications from them).
+    muted: bool
 
 
 async def member_named(username: str) -> User:
@@ -112,4 +115,5 @@ async def profile(member: User, viewer: User | None, *, before: int | None, limi
         suspended=is_suspended(member),
         show_reason=members.may_see_suspension_reason(viewer, member),
         may_suspend=members.suspension_refusal(viewer, member) is None,
+        muted=await is_muted(viewer, member),
     )

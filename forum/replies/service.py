@@ -292,3 +292,22 @@ async def delete_replies_of(event: AccountDeleted, tx: Transaction) -> None:
                 reply_count_change=outcome.reply_count_change,
             )
         )
+
+
+async def rename_replies_of(event: AccountDeleted, tx: Transaction) -> None:
+    """Hook of AccountDeleted, inside its transaction: when its owner kept the account's
+    replies, each one that shows its author to someone (visible, or hidden for moderators) gets
+    a ReplyEdited, so that open pages render it again, by "[deleted account]", and pages that
+    catch up replay it so. (The name lives only on the account's row: every later rendering
+    reads the new one.)"""
+    if event.delete_replies:
+        return
+    rows = (
+        await Reply.filter(
+            author_id=event.user_id, status__in=[ReplyStatus.VISIBLE, ReplyStatus.HIDDEN]
+        )
+        .order_by("article_id", "id")
+        .values_list("id", "article_id")
+    )
+    for reply_id, article_id in rows:
+        await tx.emit(ReplyEdited(article_id=int(article_id), reply_id=int(reply_id)))

@@ -49,6 +49,9 @@ class ReplyNode:
     rank: int = 0
     #: Whether the page's viewer up-voted it (set by mark_votes; false in live frames).
     voted: bool = False
+    #: Whether the page's viewer muted its author: shown collapsed (set by mark_muted, and
+    #: in the live frames rendered for muters).
+    muted: bool = False
 
     def __post_init__(self) -> None:
         # A node is what one viewer sees: a stub carries no text to render by mistake.

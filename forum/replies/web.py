@@ -17,6 +17,7 @@ from forum.pages import article_context, reply_from_path
 from forum.ratelimits import RateLimited
 from forum.replies import service, votes
 from forum.replies.landing import landing_path
+from forum.replies.muted import mark_muted
 from forum.replies.thread import (
     Order,
     ReplyNode,
@@ -49,11 +50,13 @@ async def _permalink_context(request: Request, article: Article, reply: Reply) -
         chunk = await children_chunk(
             reply, viewer, cursor=after, limit=request.app.state.settings.page_size, shape=shape
         )
+    ancestors_ = await ancestors(reply, viewer, request.app.state.settings.permalink_ancestors)
     await votes.mark_votes([node, *(chunk.nodes if chunk else [])], viewer)
+    await mark_muted([node, *(chunk.nodes if chunk else []), *ancestors_.nodes], viewer)
     return {
         "article": article,
         "node": node,
-        "ancestors": await ancestors(reply, viewer, request.app.state.settings.permalink_ancestors),
+        "ancestors": ancestors_,
         "children": chunk,
         "after": after,
     }

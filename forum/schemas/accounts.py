@@ -262,6 +262,26 @@ class ExportedSession(Response):
     expires_at: Moment
 
 
+class MutedMember(Response):
+    """A member the account muted: their replies are collapsed for it, and notify it no more."""
+
+    username: str
+    since: Moment
+
+
+class MutedList(Response):
+    """The members the account muted, by name."""
+
+    muted: list[MutedMember]
+
+
+class MuteState(Response):
+    """Whether the account now mutes the member."""
+
+    username: str
+    muted: bool
+
+
 class AccountExport(Response):
     """Everything the forum holds about the account; no secrets."""
 
@@ -271,3 +291,4 @@ class AccountExport(Response):
     notifications: list[ExportedNotification]
     flags: list[ExportedFlag]
     sessions: list[ExportedSession]
+    muted: list[MutedMember]
