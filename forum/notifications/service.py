@@ -79,8 +79,8 @@ async def notify(
 
     Every kind passes the same rules here: never the author, never a suspended member, nobody
     who left the thread, nobody who muted the author (no bell, mail or feed entry), nobody
-    twice for one reply (whichever hook came first, its kind stands). The bell is told after commit (NotificationsChanged), and mail is queued for a
-    verified address that wants mail.
+    twice for one reply (whichever hook came first, its kind stands). The bell is told after
+    commit (NotificationsChanged), and mail is queued for a verified address that wants mail.
     """
     wanted = set(kinds) - {author_id} - await muters_of(author_id)
     if not wanted:
