@@ -17,7 +17,7 @@ import aiosmtplib
 
 from forum.accounts.letters import AccountLetter
 from forum.urls import reply_permalink
-from models import Article, Reply, User
+from models import Article, NotificationKind, Reply, User
 
 #: How messages are written: CRLF, bodies 7-bit clean (no server needs 8BITMIME), and header lines
 #: of up to RFC 5322's 998 characters rather than 78, so that a header which cannot be folded,
@@ -100,7 +100,27 @@ class Letter:
     article: Article
     replies: list[Reply]
     message_id: str
+    #: One-click: leave this thread (the List-Unsubscribe URL).
     unsubscribe_url: str
+    #: One-click: stop all notification mail.
+    stop_mail_url: str = ""
+    #: Why the recipient was notified of these replies (their notifications' kinds).
+    reasons: frozenset[NotificationKind] = frozenset({NotificationKind.THREAD})
+
+
+#: Why a mail was sent, by the kind of notification behind it.
+REASONS = {
+    NotificationKind.THREAD: "you follow this thread",
+    NotificationKind.REPLY: "someone replied to you",
+}
+
+
+def why_sent(reasons: frozenset[NotificationKind]) -> str:
+    """The sentence that tells the recipient why this mail came to them."""
+    said = [text for kind, text in REASONS.items() if kind in reasons] or [
+        REASONS[NotificationKind.THREAD]
+    ]
+    return "You get this because " + " and ".join(said) + "."
 
 
 def new_message_id(domain: str) -> str:
@@ -142,10 +162,14 @@ def build_message(letter: Letter, *, sender: str, base_url: str) -> EmailMessage
             f"{reply.html}"
             f'<p><a href="{html.escape(link)}">Read and reply</a></p></div>'
         )
-    text_lines.append(f"Stop these emails for this discussion: {letter.unsubscribe_url}")
+    why = why_sent(letter.reasons)
+    links = [("Leave this thread", letter.unsubscribe_url)]
+    if letter.stop_mail_url:
+        links.append(("Stop all email from the forum", letter.stop_mail_url))
+    text_lines += ["--", why, *(f"{label}: {url}" for label, url in links)]
+    anchors = " · ".join(f'<a href="{html.escape(url)}">{label}</a>' for label, url in links)
     html_parts.append(
-        f'<p style="color:#666;font-size:small"><a href="{html.escape(letter.unsubscribe_url)}">'
-        "Stop these emails for this discussion</a></p>"
+        f'<hr><p style="color:#555;font-size:small">{html.escape(why)}<br>{anchors}</p>'
     )
     message.set_content("\n".join(text_lines))
     message.add_alternative("\n".join(html_parts), subtype="html")

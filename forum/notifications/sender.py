@@ -39,7 +39,7 @@ from forum.notifications.mail import (
     build_message,
     new_message_id,
 )
-from forum.notifications.tokens import unsubscribe_token
+from forum.notifications.tokens import stop_mail_token, unsubscribe_token
 from forum.settings import Settings
 from forum.visibility import shows_body
 from models import (
@@ -48,6 +48,8 @@ from models import (
     AccountToken,
     Article,
     MailStatus,
+    Notification,
+    NotificationKind,
     OutboxItem,
     Reply,
     Subscription,
@@ -192,12 +194,20 @@ class MailSender:
         )
         ids = [i.id for i in keep]
         await OutboxItem.filter(id__in=ids).update(message_id=message_id)
+        # Why they are told: the kinds of the notifications written with these items.
+        kinds = await Notification.filter(
+            user_id=recipient.id, reply_id__in=[i.reply_id for i in keep]
+        ).values_list("kind", flat=True)
+        base, secret = f"{self._settings.base_url}/unsubscribe", self._settings.secret_key
         letter = Letter(
             recipient=recipient,
             article=article,
             replies=[replies[i.reply_id] for i in keep],
             message_id=message_id,
-            unsubscribe_url=self._unsubscribe_url(recipient.id, article.id),
+            unsubscribe_url=f"{base}/{unsubscribe_token(secret, recipient.id, article.id)}",
+            stop_mail_url=f"{base}/{stop_mail_token(secret, recipient.id)}",
+            reasons=frozenset(NotificationKind(str(kind)) for kind in kinds)
+            or frozenset({NotificationKind.THREAD}),
         )
         message = build_message(
             letter, sender=self._settings.mail_from, base_url=self._settings.base_url
@@ -330,7 +340,3 @@ class MailSender:
             due_at=datetime.now(UTC) + timedelta(seconds=delay),
             claimed_until=None,
         )
-
-    def _unsubscribe_url(self, user_id: int, article_id: int) -> str:
-        token = unsubscribe_token(self._settings.secret_key, user_id, article_id)
-        return f"{self._settings.base_url}/unsubscribe/{token}"
