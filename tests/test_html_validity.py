@@ -21,11 +21,28 @@ from tests.site_pages import describe, html_pages, is_document, seed_site
 VNU = Path(os.environ.get("VNU_JAR") or PROJECT_ROOT / "node_modules/vnu-jar/build/dist/vnu.jar")
 #: A message about an htmx attribute (named in the checker's curly quotes).
 HTMX_ATTRIBUTE = re.compile(r"“hx-[\w:.-]*”")
-#: Where a fragment (what a route answers htmx) is checked: the body of a page.
+#: Where a fragment (what a route answers htmx) is checked: the body of a page, inside the
+#: element its first tag needs for a parent (a list item goes into a list).
 FRAGMENT_PAGE = (
     '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Fragment</title></head>'
     "<body>{}</body></html>"
 )
+PARENTS = {
+    "li": ("<ul>", "</ul>"),
+    "tr": ("<table><tbody>", "</tbody></table>"),
+    "td": ("<table><tbody><tr>", "</tr></tbody></table>"),
+    "th": ("<table><tbody><tr>", "</tr></tbody></table>"),
+    "dt": ("<dl>", "</dl>"),
+    "dd": ("<dl>", "</dl>"),
+    "option": ("<select>", "</select>"),
+}
+
+
+def as_page(fragment: str) -> str:
+    """A fragment as a whole page, for the checker."""
+    first = re.match(r"\s*<([a-z][\w-]*)", fragment)
+    before, after = PARENTS.get(first[1] if first else "", ("", ""))
+    return FRAGMENT_PAGE.format(before + fragment + after)
 
 
 def checker_errors(files: list[Path]) -> list[dict[str, object]]:
@@ -54,7 +71,7 @@ def test_every_page_is_valid_html(
     files: dict[str, str] = {}
     for index, ((viewer, path), html) in enumerate(sorted(pages.items())):
         file = folder / f"{index:03d}.html"
-        file.write_text(html if is_document(html) else FRAGMENT_PAGE.format(html))
+        file.write_text(html if is_document(html) else as_page(html))
         files[file.name] = f"{viewer} {path}"
     # Some of every kind: the sweep is not quietly checking nothing.
     assert {viewer for viewer, _ in pages} == {"visitor", "member", "moderator"}
