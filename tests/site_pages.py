@@ -71,7 +71,7 @@ def get_routes() -> list[Route]:
     ]
 
 
-def _ids(server: LiveServer, username: str, slug: str) -> tuple[int, int]:
+def ids_of(server: LiveServer, username: str, slug: str) -> tuple[int, int]:
     """A user's and an article's ids, from the server's database (in a thread of its own:
     Playwright may be holding this thread's event loop)."""
 
@@ -120,7 +120,7 @@ def seed_site(server: LiveServer, folder: Path) -> Site:
             f"/api/users/{suspended.username}/suspend", json={"reason": "Testing"}
         )
         assert suspension.status_code == 200, suspension.text
-    user_id, article_id = _ids(server, member.username, slug)
+    user_id, article_id = ids_of(server, member.username, slug)
     secret = server.env["SECRET_KEY"]
     site = Site(server, slug, {"visitor": None, "member": member, "moderator": moderator})
     site.values = {
