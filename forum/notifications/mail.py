@@ -104,21 +104,23 @@ class Letter:
     unsubscribe_url: str
     #: One-click: stop all notification mail.
     stop_mail_url: str = ""
-    #: Why the recipient was notified of these replies (their notifications' kinds).
-    reasons: frozenset[NotificationKind] = frozenset({NotificationKind.THREAD})
+    #: Why the recipient was notified of these replies: their notifications' kinds.
+    reasons: frozenset[str] = frozenset({NotificationKind.THREAD.value})
 
 
-#: Why a mail was sent, by the kind of notification behind it.
+#: Why a mail was sent, by the kind of notification behind it ("mention": NotificationKind
+#: gains it with mentions), in the order they are said.
 REASONS = {
-    NotificationKind.THREAD: "you follow this thread",
-    NotificationKind.REPLY: "someone replied to you",
+    NotificationKind.THREAD.value: "you follow this thread",
+    NotificationKind.REPLY.value: "someone replied to you",
+    "mention": "someone mentioned you",
 }
 
 
-def why_sent(reasons: frozenset[NotificationKind]) -> str:
+def why_sent(reasons: frozenset[str]) -> str:
     """The sentence that tells the recipient why this mail came to them."""
     said = [text for kind, text in REASONS.items() if kind in reasons] or [
-        REASONS[NotificationKind.THREAD]
+        REASONS[NotificationKind.THREAD.value]
     ]
     return "You get this because " + " and ".join(said) + "."
 

@@ -206,8 +206,7 @@ class MailSender:
             message_id=message_id,
             unsubscribe_url=f"{base}/{unsubscribe_token(secret, recipient.id, article.id)}",
             stop_mail_url=f"{base}/{stop_mail_token(secret, recipient.id)}",
-            reasons=frozenset(NotificationKind(str(kind)) for kind in kinds)
-            or frozenset({NotificationKind.THREAD}),
+            reasons=frozenset(str(kind) for kind in kinds) or frozenset({NotificationKind.THREAD}),
         )
         message = build_message(
             letter, sender=self._settings.mail_from, base_url=self._settings.base_url
