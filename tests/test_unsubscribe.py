@@ -210,7 +210,7 @@ def links_of(message: EmailMessage) -> dict[str, str]:
 def says_why(message: EmailMessage, reason: str) -> None:
     """Both parts say why the mail was sent."""
     plain, rich = both_parts(message)
-    sentence = f"You get this because {reason}."
+    sentence = f"You get this email because {reason}."
     assert sentence in plain
     assert sentence in rich.get_text()
 

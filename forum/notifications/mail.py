@@ -109,20 +109,22 @@ class Letter:
 
 
 #: Why a mail was sent, by the kind of notification behind it ("mention": NotificationKind
-#: gains it with mentions), in the order they are said.
+#: gains it with mentions), in the order they are said; {name} is the recipient's username.
 REASONS = {
     NotificationKind.THREAD.value: "you follow this thread",
     NotificationKind.REPLY.value: "someone replied to you",
-    "mention": "someone mentioned you",
+    "mention": "you were mentioned (@{name})",
 }
 
 
-def why_sent(reasons: frozenset[str]) -> str:
+def why_sent(reasons: frozenset[str], username: str) -> str:
     """The sentence that tells the recipient why this mail came to them."""
-    said = [text for kind, text in REASONS.items() if kind in reasons] or [
-        REASONS[NotificationKind.THREAD.value]
-    ]
-    return "You get this because " + " and ".join(said) + "."
+    said = [text.format(name=username) for kind, text in REASONS.items() if kind in reasons]
+    return (
+        "You get this email because "
+        + " and ".join(said or [REASONS[NotificationKind.THREAD.value]])
+        + "."
+    )
 
 
 def new_message_id(domain: str) -> str:
@@ -164,7 +166,7 @@ def build_message(letter: Letter, *, sender: str, base_url: str) -> EmailMessage
             f"{reply.html}"
             f'<p><a href="{html.escape(link)}">Read and reply</a></p></div>'
         )
-    why = why_sent(letter.reasons)
+    why = why_sent(letter.reasons, letter.recipient.username)
     links = [("Leave this thread", letter.unsubscribe_url)]
     if letter.stop_mail_url:
         links.append(("Stop all email from the forum", letter.stop_mail_url))
