@@ -26,10 +26,16 @@ run: install
 	if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi
 
-test: install /usr/bin/chromium
+# The Nu HTML Checker (npm vnu-jar, tests/test_html_validity.py) runs on Java.
+/usr/bin/java:
+	@echo "Installing a Java runtime from Debian (needed by the HTML checker)..."
+	if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq default-jre-headless >/dev/null; \
+	else sudo apt-get update -qq && sudo apt-get install -y -qq default-jre-headless >/dev/null; fi
+
+test: install /usr/bin/chromium /usr/bin/java
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-postgres: install /usr/bin/chromium
+test-postgres: install /usr/bin/chromium /usr/bin/java
 	TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install

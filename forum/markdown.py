@@ -97,6 +97,19 @@ def _inside_link(tokens: Sequence[Token], idx: int) -> bool:
     return depth > 0
 
 
+def _render_heading(
+    renderer: RendererHTML,
+    tokens: Sequence[Token],
+    idx: int,
+    options: OptionsDict,
+    env: MutableMapping[str, Any],
+) -> str:
+    """A reply's heading is a bold paragraph: a reply sits at different depths of different
+    pages' outlines (thread, permalink, profile, queue), and a heading of its own would break
+    each page's heading order for those who navigate by headings."""
+    return "<p><strong>" if tokens[idx].type == "heading_open" else "</strong></p>\n"
+
+
 #: `@name` as a username is written (forum.accounts: 3-30 of A-Z, a-z, 0-9, _ and -), not in
 #: the middle of a word or an address (`me@example.org`), and not a longer name cut short.
 MENTION = re.compile(r"(?<![A-Za-z0-9_@-])@([A-Za-z0-9_-]{3,30})(?![A-Za-z0-9_@-])")
@@ -157,6 +170,9 @@ _user_markdown = MarkdownIt("commonmark", {"html": False, "breaks": True}).enabl
     ["strikethrough", "table"]
 )
 _user_markdown.add_render_rule("image", _render_image)
+_user_markdown.add_render_rule("heading_open", _render_heading)
+_user_markdown.add_render_rule("heading_close", _render_heading)
+_HEADINGS = {f"h{level}" for level in range(1, 7)}
 _user_markdown.core.ruler.push("mentions", _link_mentions)
 _article_markdown = MarkdownIt("commonmark", {"html": False, "typographer": False})
 
@@ -167,15 +183,20 @@ def _only_proxied_images(tag: str, attribute: str, value: str) -> str | None:
     return value
 
 
-def _clean(html: str, *, images: bool = True, proxied_images_only: bool = False) -> str:
-    return nh3.clean(
+def _clean(
+    html: str, *, images: bool = True, proxied_images_only: bool = False, headings: bool = True
+) -> str:
+    tags = _ALLOWED_TAGS - (set() if images else {"img"}) - (set() if headings else _HEADINGS)
+    cleaned = nh3.clean(
         html,
-        tags=_ALLOWED_TAGS if images else _ALLOWED_TAGS - {"img"},
+        tags=tags,
         attributes=_ALLOWED_ATTRIBUTES,
         url_schemes={"http", "https", "mailto"},
         link_rel=_LINK_REL,
         attribute_filter=_only_proxied_images if proxied_images_only else None,
     )
+    # A code block too wide for the column scrolls; keyboard users reach it to scroll it.
+    return cleaned.replace("<pre>", '<pre tabindex="0">')
 
 
 def mention_keys(source: str) -> tuple[str, ...]:
@@ -194,16 +215,14 @@ def mention_keys(source: str) -> tuple[str, ...]:
 def render_reply(
     source: str, images: ImagePolicy = LINK_IMAGES, mentions: Mapping[str, str] | None = None
 ) -> str:
-    """Render a reader's Markdown to sanitised HTML (headings demoted, links marked ugc, images
-    as links or through the forum's proxy, as `images` says, and each @name that `mentions`
-    maps from its key to a member's username a link to their page)."""
+    """Render a reader's Markdown to sanitised HTML (headings as bold paragraphs, links marked
+    ugc, images as links or through the forum's proxy, as `images` says, and each @name that
+    `mentions` maps from its key to a member's username a link to their page)."""
     html = _user_markdown.render(source, {"images": images, "mentions": mentions or {}})
-    # A reply must not outrank the article's own headings.
-    for level in range(1, 4):
-        html = html.replace(f"<h{level}>", "<h4>").replace(f"</h{level}>", "</h4>")
-    # Belt and braces: whatever the renderer made, no <img> may point anywhere but the proxy.
+    # Belt and braces: whatever the renderer made, no <img> may point anywhere but the proxy,
+    # and no heading enters the page's outline.
     proxy = images.mode == PROXY
-    return _clean(html, images=proxy, proxied_images_only=proxy)
+    return _clean(html, images=proxy, proxied_images_only=proxy, headings=False)
 
 
 def render_article(source: str) -> str:

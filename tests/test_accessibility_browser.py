@@ -1,6 +1,7 @@
-"""The main pages pass axe-core (npm `axe-core`, a dev dependency: injected by Playwright into
+"""Every page passes axe-core (npm `axe-core`, a dev dependency: injected by Playwright into
 the page under test, never served by the forum), as visitors, members and moderators see them,
-at a desktop and a phone width."""
+light and dark, at a desktop and a phone width. The pages are those of the route table
+(tests/site_pages.py), so a page added tomorrow is checked tomorrow."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from playwright.sync_api import Browser, BrowserContext, Page
 from forum.accounts.identity import SESSION_COOKIE
 from forum.settings import PROJECT_ROOT
 from tests.conftest import LiveServer, forum_command, import_article
+from tests.site_pages import VIEWERS, Site, html_pages, is_document, seed_site
 from tests.test_moderation_browser import Account, post, register
 
 pytestmark = pytest.mark.browser
@@ -25,6 +27,10 @@ pytestmark = pytest.mark.browser
 AXE = Path(os.environ.get("AXE_CORE_JS") or PROJECT_ROOT / "node_modules/axe-core/axe.min.js")
 
 SIZES = [{"width": 1280, "height": 900}, {"width": 390, "height": 844}]
+#: Every way a page is looked at: light and dark, desktop and phone.
+LOOKS: list[tuple[str, dict[str, int]]] = [
+    (scheme, size) for scheme in ("light", "dark") for size in SIZES
+]
 
 
 @pytest.fixture(scope="module")
@@ -70,54 +76,22 @@ def open_page(
     return context.new_page()
 
 
-def violations(page: Page) -> list[str]:
-    """axe-core's violations on the page as it is now, one line each."""
+def violations(page: Page, *, inject: bool = True) -> list[str]:
+    """axe-core's violations on the page as it is now, one line each (inject: add axe first,
+    which a page needs once after each load)."""
     if not AXE.exists():
         pytest.fail(f"axe-core is missing at {AXE}: run `npm ci` (it is a dev dependency)")
-    page.add_script_tag(path=str(AXE))
-    found = page.evaluate("async () => (await axe.run(document)).violations")
+    if inject:
+        page.add_script_tag(path=str(AXE))
+    # Only violations are read: collecting every passing node too takes axe three times as long.
+    found = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+    )
     return [
         f"{item['id']} ({item['impact']}): {item['help']} at "
         + json.dumps([node["target"] for node in item["nodes"]][:5])
         for item in found
     ]
-
-
-def pages_of(scene: dict[str, Any]) -> dict[str, list[str]]:
-    """Who looks at which pages."""
-    slug, reply = scene["slug"], scene["reply"]
-    profile = f"/u/{scene['member'].username}"
-    public = ["/", f"/a/{slug}", f"/a/{slug}/r/{reply}", "/login", "/register", profile]
-    return {
-        "visitor": public,
-        "member": [f"/a/{slug}", f"/a/{slug}/r/{reply}", "/notifications", profile],
-        "moderator": [f"/a/{slug}", "/mod/flags", "/mod/log", f"/u/{scene['member'].username}"],
-    }
-
-
-@pytest.mark.parametrize("size", SIZES, ids=["desktop", "phone"])
-def test_the_main_pages_have_no_axe_violations(
-    browser: Browser,
-    server: LiveServer,
-    contexts: list[BrowserContext],
-    scene: dict[str, Any],
-    size: dict[str, int],
-) -> None:
-    accounts: dict[str, Account | None] = {
-        "visitor": None,
-        "member": scene["member"],
-        "moderator": scene["moderator"],
-    }
-    found: dict[str, list[str]] = {}
-    for who, paths in pages_of(scene).items():
-        page = open_page(contexts, browser, server, accounts[who])
-        page.set_viewport_size(size)
-        for path in paths:
-            page.goto(path)
-            problems = violations(page)
-            if problems:
-                found[f"{who} {path}"] = problems
-    assert found == {}
 
 
 def test_forms_opened_in_place_and_their_errors_have_no_axe_violations(
@@ -139,3 +113,33 @@ def test_forms_opened_in_place_and_their_errors_have_no_axe_violations(
     hide.get_by_role("button", name="Hide").click()
     hide.get_by_role("alert").wait_for()
     assert violations(page) == []
+
+
+@pytest.fixture(scope="module")
+def site(server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> Site:
+    """The seeded scene whose pages the sweep looks at."""
+    return seed_site(server, tmp_path_factory.mktemp("site"))
+
+
+def test_every_page_has_no_axe_violations_light_and_dark_on_desktop_and_phone(
+    browser: Browser, server: LiveServer, contexts: list[BrowserContext], site: Site
+) -> None:
+    pages = [key for key, html in html_pages(site).items() if is_document(html)]
+    assert {viewer for viewer, _ in pages} == set(VIEWERS)
+    found: dict[str, list[str]] = {}
+    for viewer in VIEWERS:
+        # One page per viewer, reused: a load per path, then every look at it. axe comes with
+        # each load (an init script): injected afterwards, it costs more than the checks.
+        page = open_page(contexts, browser, server, site.accounts[viewer])
+        page.context.add_init_script(path=str(AXE))
+        for who, path in sorted(pages):
+            if who != viewer:
+                continue
+            page.goto(path)
+            for scheme, size in LOOKS:
+                page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
+                page.set_viewport_size(size)
+                problems = violations(page, inject=False)
+                if problems:
+                    found[f"{viewer} {path} {scheme} {size['width']}"] = problems
+    assert found == {}, "\n".join(f"{key}: {problems}" for key, problems in found.items())

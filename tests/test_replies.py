@@ -315,14 +315,20 @@ async def test_markup_in_a_reply_is_rendered_inert(member: Member, attack: str) 
     assert_inert(str(rendered))
 
 
-async def test_markdown_is_rendered_with_headings_below_the_articles(member: Member) -> None:
-    body = "# Big\n\n- one\n- two\n\n`code` and **bold**\nsame paragraph"
+async def test_markdown_is_rendered_with_headings_out_of_the_pages_outline(
+    member: Member,
+) -> None:
+    body = "# Big\n\n###### Small\n\n- one\n- two\n\n`code` and **bold**\nsame paragraph"
+    body += "\n\n```\nwide code\n```"
     html = parse((await member.post_reply(body)).json()["body_html"])
-    assert html.find(["h1", "h2", "h3"]) is None
-    assert html.select_one("h4").get_text() == "Big"
+    # A reply's headings never break a page's heading order: bold paragraphs.
+    assert html.find(["h1", "h2", "h3", "h4", "h5", "h6"]) is None
+    assert [strong.get_text() for strong in html.select("p > strong")[:2]] == ["Big", "Small"]
+    # A code block that scrolls can be reached by keyboard.
+    assert html.select_one("pre")["tabindex"] == "0"
     assert [li.get_text() for li in html.select("ul li")] == ["one", "two"]
     assert html.select_one("code").get_text() == "code"
-    assert html.select_one("strong").get_text() == "bold"
+    assert html.select("strong")[-1].get_text() == "bold"
     assert html.select_one("p br") is not None
 
 

@@ -17,7 +17,7 @@ import aiosmtplib
 
 from forum.accounts.letters import AccountLetter
 from forum.urls import absolute_links, reply_permalink
-from models import Article, Reply, User
+from models import Article, NotificationKind, Reply, User
 
 #: How messages are written: CRLF, bodies 7-bit clean (no server needs 8BITMIME), and header lines
 #: of up to RFC 5322's 998 characters rather than 78, so that a header which cannot be folded,
@@ -100,9 +100,33 @@ class Letter:
     article: Article
     replies: list[Reply]
     message_id: str
+    #: One-click: leave this thread (the List-Unsubscribe URL).
     unsubscribe_url: str
+    #: One-click: stop all notification mail.
+    stop_mail_url: str = ""
+    #: Why the recipient was notified of these replies: their notifications' kinds.
+    reasons: frozenset[str] = frozenset({NotificationKind.THREAD.value})
     #: The replies among them that mention the recipient (their notification says so).
     mentioned: frozenset[int] = frozenset()
+
+
+#: Why a mail was sent, by the kind of notification behind it ("mention": NotificationKind
+#: gains it with mentions), in the order they are said; {name} is the recipient's username.
+REASONS = {
+    NotificationKind.THREAD.value: "you follow this thread",
+    NotificationKind.REPLY.value: "someone replied to you",
+    "mention": "you were mentioned (@{name})",
+}
+
+
+def why_sent(reasons: frozenset[str], username: str) -> str:
+    """The sentence that tells the recipient why this mail came to them."""
+    said = [text.format(name=username) for kind, text in REASONS.items() if kind in reasons]
+    return (
+        "You get this email because "
+        + " and ".join(said or [REASONS[NotificationKind.THREAD.value]])
+        + "."
+    )
 
 
 def new_message_id(domain: str) -> str:
@@ -147,15 +171,14 @@ def build_message(letter: Letter, *, sender: str, base_url: str) -> EmailMessage
             f"{absolute_links(reply.html, base_url)}"
             f'<p><a href="{html.escape(link)}">Read and reply</a></p></div>'
         )
-    if letter.mentioned:
-        # Why a member who never followed this discussion gets mail about it.
-        why = f"You get this email because you were mentioned (@{letter.recipient.username})."
-        text_lines.append(why)
-        html_parts.append(f'<p style="color:#666;font-size:small">{html.escape(why)}</p>')
-    text_lines.append(f"Stop these emails for this discussion: {letter.unsubscribe_url}")
+    why = why_sent(letter.reasons, letter.recipient.username)
+    links = [("Leave this thread", letter.unsubscribe_url)]
+    if letter.stop_mail_url:
+        links.append(("Stop all email from the forum", letter.stop_mail_url))
+    text_lines += ["--", why, *(f"{label}: {url}" for label, url in links)]
+    anchors = " · ".join(f'<a href="{html.escape(url)}">{label}</a>' for label, url in links)
     html_parts.append(
-        f'<p style="color:#666;font-size:small"><a href="{html.escape(letter.unsubscribe_url)}">'
-        "Stop these emails for this discussion</a></p>"
+        f'<hr><p style="color:#555;font-size:small">{html.escape(why)}<br>{anchors}</p>'
     )
     message.set_content("\n".join(text_lines))
     message.add_alternative("\n".join(html_parts), subtype="html")

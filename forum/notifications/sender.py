@@ -39,7 +39,7 @@ from forum.notifications.mail import (
     build_message,
     new_message_id,
 )
-from forum.notifications.tokens import unsubscribe_token
+from forum.notifications.tokens import stop_mail_token, unsubscribe_token
 from forum.settings import Settings
 from forum.visibility import shows_body
 from models import (
@@ -194,20 +194,21 @@ class MailSender:
         )
         ids = [i.id for i in keep]
         await OutboxItem.filter(id__in=ids).update(message_id=message_id)
-        mentioned = [
-            notice.reply_id
-            for notice in await Notification.filter(
-                user_id=recipient.id,
-                reply_id__in=[i.reply_id for i in keep],
-                kind=NotificationKind.MENTION,
-            ).only("id", "reply_id")
-        ]
+        # Why they are told: the kinds of the notifications written with these items.
+        notices = await Notification.filter(
+            user_id=recipient.id, reply_id__in=[i.reply_id for i in keep]
+        ).values_list("reply_id", "kind")
+        kinds = [kind for _, kind in notices]
+        mentioned = [reply_id for reply_id, kind in notices if kind == NotificationKind.MENTION]
+        base, secret = f"{self._settings.base_url}/unsubscribe", self._settings.secret_key
         letter = Letter(
             recipient=recipient,
             article=article,
             replies=[replies[i.reply_id] for i in keep],
             message_id=message_id,
-            unsubscribe_url=self._unsubscribe_url(recipient.id, article.id),
+            unsubscribe_url=f"{base}/{unsubscribe_token(secret, recipient.id, article.id)}",
+            stop_mail_url=f"{base}/{stop_mail_token(secret, recipient.id)}",
+            reasons=frozenset(str(kind) for kind in kinds) or frozenset({NotificationKind.THREAD}),
             mentioned=frozenset(mentioned),
         )
         message = build_message(
@@ -341,7 +342,3 @@ class MailSender:
             due_at=datetime.now(UTC) + timedelta(seconds=delay),
             claimed_until=None,
         )
-
-    def _unsubscribe_url(self, user_id: int, article_id: int) -> str:
-        token = unsubscribe_token(self._settings.secret_key, user_id, article_id)
-        return f"{self._settings.base_url}/unsubscribe/{token}"

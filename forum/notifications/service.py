@@ -292,6 +292,17 @@ async def leave_thread(user_id: int, article_id: int) -> None:
         ).update(status=MailStatus.CANCELLED)
 
 
+async def stop_all_mail(user_id: int) -> bool:
+    """One-click "stop all email": notification mail off and what is waiting cancelled
+    (idempotent; the bell and feeds go on). False when there is no such account."""
+    async with in_transaction():
+        updated = await User.filter(id=user_id, deleted_at=None).update(email_notifications=False)
+        await OutboxItem.filter(recipient_id=user_id, status=MailStatus.PENDING).update(
+            status=MailStatus.CANCELLED
+        )
+    return bool(updated)
+
+
 async def outbox_depth() -> dict[str, int]:
     """Outbox rows waiting to be sent and given up on, by state, in one indexed query
     (/metrics reads it at every scrape)."""

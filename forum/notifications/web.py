@@ -3,10 +3,8 @@ unsubscribe (RFC 8058) and Atom feeds."""
 
 from __future__ import annotations
 
-from html import escape
-
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 
 from forum.accounts.identity import check_csrf
 from forum.accounts.standing import is_suspended
@@ -116,25 +114,24 @@ async def api_subscription(request: Request) -> Response:
 
 
 async def unsubscribe(request: Request) -> Response:
-    """One-click unsubscribe from an email: GET asks, POST (no cookies needed) does it."""
+    """One-click unsubscribe from a mail (RFC 8058): leave a thread, or stop all mail, as the
+    token says. GET asks, on a page of the site; POST (a mail provider's, no cookies, no CSRF
+    token: the signed token is the permission) does it."""
     settings = request.app.state.settings
     target = read_unsubscribe_token(settings.secret_key, request.path_params["token"])
     if target is None:
-        return HTMLResponse(
-            "<!doctype html><title>Invalid link</title><p>This unsubscribe link is not valid.</p>",
-            status_code=400,
-        )
-    user_id, article_id = target
-    article = await Article.get_or_none(id=article_id)
-    if article is None:
-        raise NotFound("That discussion no longer exists.")
-    if request.method == "POST":
-        await service.leave_thread(user_id, article_id)
-        return HTMLResponse(
-            f"<!doctype html><title>Unsubscribed</title><p>You will get no more emails about "
-            f"“{escape(article.title)}”.</p>",
-        )
-    return await render(request, "unsubscribe.html", {"article": article})
+        return await render(request, "unsubscribe.html", {"invalid": True}, status_code=400)
+    article = None
+    if target.article_id is not None:
+        article = await Article.get_or_none(id=target.article_id)
+        if article is None:
+            raise NotFound("That discussion no longer exists.")
+    done = request.method == "POST"
+    if done and article is not None:
+        await service.leave_thread(target.user_id, article.id)
+    elif done and not await service.stop_all_mail(target.user_id):
+        raise NotFound("That account no longer exists.")
+    return await render(request, "unsubscribe.html", {"article": article, "done": done})
 
 
 async def thread_feed(request: Request) -> Response:
