@@ -97,12 +97,15 @@
     if (event.detail.ctx.response?.status < 400) clearSelection();
   });
 
-  document.addEventListener("htmx:after:swap", (event) => {
+  document.addEventListener("htmx:after:swap", () => {
     reveal();
     describeSelection();
-    // The hide form opened in an item: its first reason takes focus.
-    const slot = event.target.closest?.(".flag-item .reply-slot");
-    slot?.querySelector("input[type=radio]")?.focus();
+  });
+
+  // The hide form opened in an item: its first reason takes focus.
+  document.addEventListener("htmx:finally:request", (event) => {
+    if (!event.target.matches?.('.flag-item [data-key="h"]')) return;
+    event.target.closest(".flag-item").querySelector(".reply-slot input[type=radio]")?.focus();
   });
 
   // ---- Keyboard shortcuts ----
