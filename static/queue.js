@@ -78,23 +78,68 @@
     describeSelection();
   });
 
-  // The live frame replaces the queue's first page: keep what was ticked (by reply id).
-  let tickedBeforeFrame = [];
-  document.addEventListener("htmx:ws:before:message:incoming", () => {
-    tickedBeforeFrame = ticked().map((box) => box.value);
+  // ---- Live: the queue's first page merged item by item ----
+
+  // The live frame (/mod/live) brings the whole first page. Merged by item id rather than
+  // swapped whole, so that an item someone is working in (a form open, focus inside) stays as
+  // it is, ticks stay ticked, and only handled items leave.
+  function isBusy(item) {
+    return (
+      item.contains(document.activeElement) ||
+      item.querySelector(".reply-slot")?.children.length > 0 ||
+      Boolean(item.querySelector("details[open]"))
+    );
+  }
+
+  function mergeQueue(fresh) {
+    const list = document.getElementById("flag-queue");
+    if (!list || !fresh) return;
+    const current = new Map(Array.from(list.children, (item) => [item.id, item]));
+    const merged = Array.from(fresh.children, (item) => {
+      const old = item.id ? current.get(item.id) : null;
+      if (old && isBusy(old)) return old;
+      if (old?.querySelector(".select-item")?.checked) item.querySelector(".select-item").checked = true;
+      return item;
+    });
+    // Moving the focused element (in a kept item) takes focus away: give it back.
+    const active = document.activeElement;
+    list.replaceChildren(...merged);
+    if (active?.isConnected && document.activeElement !== active) active.focus({ preventScroll: true });
+    htmx.process(list);
+  }
+
+  document.addEventListener("htmx:ws:before:message:incoming", (event) => {
+    let frame;
+    try {
+      frame = JSON.parse(event.detail.message.data);
+    } catch {
+      return;
+    }
+    if (frame.type !== "flags.changed" || !document.getElementById("flag-queue")) return;
+    const template = document.createElement("template");
+    template.innerHTML = frame.content;
+    const partial = template.content.querySelector('hx-partial[hx-target="#flag-queue"]');
+    mergeQueue(partial?.querySelector("#flag-queue"));
+    partial?.remove();
+    // htmx swaps what is left (the total).
+    event.detail.message.data = JSON.stringify({ ...frame, content: template.innerHTML });
   });
+
   document.addEventListener("htmx:ws:after:message:incoming", () => {
-    for (const box of checkboxes()) if (tickedBeforeFrame.includes(box.value)) box.checked = true;
     const author = authorField()?.value;
     if (author) selectAuthor(author);
     else describeSelection();
     reveal();
   });
 
-  // The bulk form's answer: what was selected has been dealt with.
-  document.addEventListener("htmx:after:request", (event) => {
-    if (event.target !== bulkForm()) return;
-    if (event.detail.ctx.response?.status < 400) clearSelection();
+  // The bulk form's answer: what was selected has been dealt with (and has left the queue);
+  // focus goes to the first item left, for the next action.
+  document.addEventListener("htmx:finally:request", (event) => {
+    if (event.target !== bulkForm() || !(event.detail.ctx.response?.status < 400)) return;
+    clearSelection();
+    const first = items()[0];
+    if (first) focusItem(first);
+    else focusItem(document.getElementById("flag-total"));
   });
 
   document.addEventListener("htmx:after:swap", () => {
@@ -120,6 +165,7 @@
 
   function focusItem(item) {
     if (!item) return;
+    if (!item.hasAttribute("tabindex")) item.tabIndex = -1;
     item.focus();
     item.scrollIntoView({ block: "nearest" });
   }

@@ -267,8 +267,9 @@ def test_ticked_replies_are_hidden_at_once_in_place_and_refusals_keep_the_ticks(
 ) -> None:
     clear_queue(server, moderator)
     author = register(server, "mixed")
-    ids = seed(server, flagger, slug, [author], 3)[author.username]
-    watching = open_queue(contexts, browser, server, register_moderator(server))
+    ids = seed(server, flagger, slug, [author], 4)[author.username]
+    colleague = register_moderator(server)
+    watching = open_queue(contexts, browser, server, colleague)
     page = open_queue(contexts, browser, server, moderator)
     page.evaluate("window.pageMarker = 'never reloaded'")
     chosen = [page.locator(f"#flag-item-{reply_id}") for reply_id in ids[:2]]
@@ -288,8 +289,22 @@ def test_ticked_replies_are_hidden_at_once_in_place_and_refusals_keep_the_ticks(
         expect(item.get_by_role("checkbox")).to_be_checked()
     assert violations(page) == []
 
+    # A hide form half filled in another item.
+    busy = page.locator(f"#flag-item-{ids[2]}")
+    busy.get_by_role("link", name="Hide…").click()
+    busy.get_by_label("Note (required for “other”)").fill("Half typed")
+    # Another moderator dismisses one meanwhile: it leaves this queue live; the ticks and what
+    # was typed stay.
+    with colleague.api(server) as client:
+        payload = {"action": "dismiss", "reply_ids": [ids[3]]}
+        assert client.post("/api/mod/flags/bulk", json=payload).status_code == 200
+    expect(page.locator(f"#flag-item-{ids[3]}")).to_have_count(0)
+    for item in chosen:
+        expect(item.get_by_role("checkbox")).to_be_checked()
+    expect(busy.get_by_label("Note (required for “other”)")).to_have_value("Half typed")
+
     page.get_by_label("Reason to hide").select_option("other")
-    page.get_by_label("Note (required for “other”)").fill("Copied from elsewhere")
+    page.locator("#bulk-note").fill("Copied from elsewhere")
     page.get_by_role("button", name="Hide selected").click()
     expect(page.locator("#bulk-status")).to_have_text("Hid 2 replies.")
     for item in chosen:

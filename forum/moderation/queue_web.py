@@ -99,12 +99,10 @@ async def bulk_action(request: Request) -> Response:
         return await render(request, "_bulk_form.html", context, status_code=422, headers=headers)
     if not is_htmx(request):
         return RedirectResponse(f"/mod/flags?page={page}#flag-total", status_code=303)
-    context = await _queue_context(moderator, page)
-    first = context["items"][0].reply.id if context["items"] else None
-    focus = f"flag-item-{first}" if first else "flag-total"
-    return await render(
-        request,
-        "_bulk_answer.html",
-        {**context, "status": _said(done)},
-        headers={"X-Focus": focus},
-    )
+    context = {
+        "status": _said(done),
+        "total": await flagged.flagged_reply_count(moderator),
+        # Those handled meanwhile by someone else leave this page too.
+        "gone": [*done.handled, *done.skipped],
+    }
+    return await render(request, "_bulk_answer.html", context)
