@@ -287,6 +287,15 @@ async def test_the_bulk_form_works_with_and_without_javascript(
     assert plain.headers["location"] == "/mod/flags?page=1#flag-total"
     assert await open_flags([first]) == 0
 
+    # Refused without JavaScript: the queue again, the reply still ticked, the reason asked for.
+    page = await crew.moderator.client.post(
+        "/mod/flags/bulk", data={**form, "action": "hide", "reply_ids": second}
+    )
+    assert page.status_code == 422
+    queue = parse(page.text)
+    assert queue.select_one(f"#select-{second}").has_attr("checked")
+    assert queue.select_one("#bulk-reason-error") is not None
+
     headers = {**HTMX, **crew.moderator.headers()}
     refused = await crew.moderator.client.post(
         "/mod/flags/bulk", data={**form, "action": "hide", "reply_ids": second}, headers=headers

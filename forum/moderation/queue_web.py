@@ -92,7 +92,8 @@ async def bulk_action(request: Request) -> Response:
         )
     except ValidationError as error:
         context = {**await _queue_context(moderator, page), "form": dict(form)}
-        context["errors"] = error.errors
+        # Without JavaScript the page comes back: with the same replies ticked.
+        context.update(errors=error.errors, ticked=form.getlist("reply_ids"))
         if not is_htmx(request):
             return await render(request, "mod_flags.html", context, status_code=422)
         headers = {"HX-Retarget": "#bulk-form", "HX-Reswap": "outerHTML"}
