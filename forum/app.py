@@ -45,6 +45,7 @@ from forum.live.scores import LiveScores
 from forum.live.threads import LiveThreads
 from forum.live.writer import DirectWriteMiddleware
 from forum.moderation import api as moderation_api
+from forum.moderation import queue_web
 from forum.moderation import web as moderation_web
 from forum.moderation.queue import render_flag_queue
 from forum.notifications import web as notifications_web
@@ -90,7 +91,8 @@ def _routes() -> list[BaseRoute]:
         page("/a/{slug}/compose", moderation_web.compose, ANYONE),
         page("/a/{slug}/lock", moderation_web.lock, MODERATOR, ["POST"]),
         page("/a/{slug}/unlock", moderation_web.lock, MODERATOR, ["POST"]),
-        page("/mod/flags", moderation_web.flag_queue, MODERATOR),
+        page("/mod/flags", queue_web.flag_queue, MODERATOR),
+        page("/mod/flags/bulk", queue_web.bulk_action, MODERATOR, ["POST"]),
         page("/mod/log", moderation_web.audit_log, MODERATOR),
         socket("/mod/live", moderation_socket, MODERATOR),
         page("/u/{username}", profiles_web.profile, ANYONE),
@@ -181,6 +183,7 @@ def _routes() -> list[BaseRoute]:
         page("/api/users/{username}/unsuspend", moderation_api.unsuspend, MODERATOR, ["POST"]),
         page("/api/users/{username}/role", moderation_api.set_role, ADMIN, ["POST"]),
         page("/api/mod/flags", moderation_api.flags, MODERATOR),
+        page("/api/mod/flags/bulk", moderation_api.bulk_action, MODERATOR, ["POST"]),
         page("/api/mod/log", moderation_api.log, MODERATOR),
         page(
             "/api/articles/{slug}/subscription",

@@ -416,6 +416,8 @@ document.addEventListener("htmx:ws:after:message:incoming", () => {
   updateNewRepliesButton();
   dropEmptyNotice();
   refocusAfterLiveSwap();
+  // A queue item acted on (a suspension that hid its author's replies) left with this frame.
+  if (!document.activeElement || document.activeElement === document.body) focusNextFlagItem();
 });
 
 // A live frame may replace what has focus (a reply edited elsewhere, the moderators' queue):

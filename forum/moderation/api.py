@@ -12,13 +12,16 @@ from forum.accounts.standing import is_suspended
 from forum.articles.service import article_or_404
 from forum.contracts import api, respond
 from forum.http import json_errors, require_user
-from forum.moderation import members, service
+from forum.moderation import bulk, flagged, members, service
 from forum.schemas import (
     AuditLog,
+    BulkDone,
+    BulkRequest,
     Dismissed,
     FlaggedReply,
     FlagOut,
     FlagQueue,
+    FlagQueueQuery,
     Judgement,
     LockState,
     LogEntry,
@@ -111,11 +114,20 @@ async def dismiss(request: Request, body: NoFields) -> Response:
     return respond(Dismissed(count))
 
 
-@api("The flag queue, most-flagged first (moderators)", response=FlagQueue)
-async def flags(request: Request) -> Response:
-    """GET /api/mod/flags: the flag queue, most-flagged first."""
+@api(
+    "The flag queue, most-flagged first, a chunk at a time (moderators)",
+    query=FlagQueueQuery,
+    response=FlagQueue,
+)
+async def flags(request: Request, query: FlagQueueQuery) -> Response:
+    """GET /api/mod/flags?limit=&cursor=: a chunk of the flag queue and the queue's total."""
+    moderator = await require_user(request)
     base = request.app.state.settings.base_url
-    items = await service.flag_queue(await require_user(request))
+    limit = query.limit or flagged.QUEUE_PAGE
+    after = flagged.QueuePosition.parse(query.cursor)
+    # One more than asked: whether a next chunk exists.
+    items = await flagged.flag_queue(moderator, limit + 1, after=after)
+    more, items = len(items) > limit, items[:limit]
     queue = [
         FlaggedReply(
             reply_id=item.reply.id,
@@ -129,7 +141,34 @@ async def flags(request: Request) -> Response:
         )
         for item in items
     ]
-    return respond(FlagQueue(queue))
+    total = await flagged.flagged_reply_count(moderator)
+    next_cursor = str(items[-1].position) if more else None
+    return respond(FlagQueue(queue, total, next_cursor))
+
+
+@api(
+    "Hide, dismiss or suspend the author of several flagged replies at once (moderators)",
+    body=BulkRequest,
+    response=BulkDone,
+    errors=(403, 404),
+)
+async def bulk_action(request: Request, body: BulkRequest) -> Response:
+    """POST /api/mod/flags/bulk {action, reply_ids | author, reason?, note?, until?,
+    hide_replies?}: one transaction, an audit entry per reply."""
+    moderator = await require_user(request)
+    done = await bulk.bulk_act(
+        moderator,
+        body.action,
+        reply_ids=body.reply_ids,
+        author=body.author,
+        reason=body.reason,
+        note=body.note,
+        until=body.until,
+        hide_replies=body.hide_replies,
+        bus=request.app.state.events,
+    )
+    total = await flagged.flagged_reply_count(moderator)
+    return respond(BulkDone(done.action, done.handled, done.skipped, done.suspended, total))
 
 
 @api("The audit log, newest first (moderators)", query=LogQuery, response=AuditLog)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from jinja2 import Environment
 
-from forum.moderation.service import QUEUE_PAGE, flag_queue, flagged_reply_count
+from forum.moderation.flagged import QUEUE_PAGE, author_totals, flag_queue, flagged_reply_count
 from models import Role, User
 
 #: Renders the queue as any moderator sees it (the queue does not differ between moderators).
@@ -16,11 +16,11 @@ async def render_flag_queue(env: Environment) -> str:
     #flag-total (pages after the first load themselves again: static/forum.js)."""
     items = await flag_queue(_ANY_MODERATOR, QUEUE_PAGE)
     total = await flagged_reply_count(_ANY_MODERATOR)
-    context = {"items": items, "total": total, "page": 1, "pages": -(-total // QUEUE_PAGE)}
-    module = env.get_template("_flag_queue.html").make_module(context)
-    # The template's {% set total_line %}: an attribute Jinja makes, unknown to type checkers.
-    total_line = module.__dict__["total_line"]
-    return (
-        f'<hx-partial hx-target="#flag-total" hx-swap="outerHTML">{total_line}</hx-partial>'
-        f'<hx-partial hx-target="#flag-queue" hx-swap="outerHTML">{module}</hx-partial>'
-    )
+    context = {
+        "items": items,
+        "total": total,
+        "page": 1,
+        "pages": -(-total // QUEUE_PAGE),
+        "author_totals": await author_totals({item.reply.author_id for item in items}),
+    }
+    return env.get_template("_flag_queue_partials.html").render(context)

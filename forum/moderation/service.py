@@ -3,13 +3,11 @@ transaction, and its live events are published after commit."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
-from tortoise.functions import Count, Max
 
 from forum.accounts.standing import (
     require_active,
@@ -207,54 +205,6 @@ async def dismiss_flags(moderator: User | None, reply_id: int, *, bus: EventBus)
         await record_audit(actor, AuditAction.DISMISS_FLAGS, reply, note=f"{count} flag(s)")
         await tx.emit(FlagsChanged())
     return int(count)
-
-
-@dataclass(frozen=True)
-class FlaggedReply:
-    """A reply in the moderators' queue."""
-
-    reply: Reply
-    flag_count: int
-    reasons: list[str]
-
-
-#: Flagged replies on one page of the moderators' queue.
-QUEUE_PAGE = 50
-
-
-async def flagged_reply_count(moderator: User | None) -> int:
-    """How many replies have open flags (the queue's total)."""
-    require_moderator(moderator)
-    flagged = await Flag.filter(resolved_at=None).distinct().values_list("reply_id", flat=True)
-    return len(flagged)
-
-
-async def flag_queue(
-    moderator: User | None, limit: int = 100, offset: int = 0
-) -> list[FlaggedReply]:
-    """Replies with open flags, most-flagged first (limit of them, after offset)."""
-    require_moderator(moderator)
-    rows = (
-        await Flag.filter(resolved_at=None)
-        .group_by("reply_id")
-        .annotate(total=Count("id"), latest=Max("created_at"))
-        .order_by("-total", "-latest", "reply_id")
-        .offset(offset)
-        .limit(limit)
-        .values("reply_id", "total")
-    )
-    ids = [row["reply_id"] for row in rows]
-    replies = {r.id: r for r in await Reply.filter(id__in=ids).select_related("author", "article")}
-    reasons: dict[int, list[str]] = {}
-    for flag in await Flag.filter(reply_id__in=ids, resolved_at=None).order_by("id"):
-        reasons.setdefault(flag.reply_id, []).append(
-            flag.reason.value + (f": {flag.note}" if flag.note else "")
-        )
-    return [
-        FlaggedReply(replies[row["reply_id"]], row["total"], reasons.get(row["reply_id"], []))
-        for row in rows
-        if row["reply_id"] in replies
-    ]
 
 
 async def set_lock(

@@ -11,10 +11,11 @@ from starlette.responses import RedirectResponse, Response
 
 from forum.accounts.identity import current_user
 from forum.articles.service import article_or_404
-from forum.boundary import parse_id, parse_whole
+from forum.boundary import parse_id
 from forum.errors import NotFound
 from forum.http import is_htmx, render, require_user, verified_form
 from forum.moderation import members, service
+from forum.moderation.queue_web import back_to_queue, queue_page
 from forum.pages import reply_from_path
 from forum.profiles import service as profiles
 from forum.replies.thread import ReplyNode
@@ -44,12 +45,17 @@ async def hide(request: Request) -> Response:
     article, reply = await reply_from_path(request)
     service.require_moderator(await current_user(request))
     context: dict[str, Any] = {"article": article, "reply": reply, "reasons": REASONS}
+    # Opened from the moderators' queue: it goes back there (to the same page) when done.
+    from_queue = request.query_params.get("queue_page")
+    context["queue_page"] = queue_page(from_queue) if from_queue else None
     template = "_hide_form.html" if is_htmx(request) else "moderate_reply.html"
     if request.method == "GET":
         return await render(
             request, template, {**context, "form": {}, "errors": {}, "action": "hide"}
         )
     form = await verified_form(request)
+    back = back_to_queue(form)
+    context["queue_page"] = form.get("queue_page") if back else None
     try:
         hidden = await service.hide_reply(
             await current_user(request),
@@ -64,7 +70,12 @@ async def hide(request: Request) -> Response:
         headers = {"HX-Reswap": "outerHTML"} if is_htmx(request) else None
         return await render(request, template, context, status_code=422, headers=headers)
     if not is_htmx(request):
-        return RedirectResponse(reply_permalink(article.slug, hidden.id), status_code=303)
+        return RedirectResponse(back or reply_permalink(article.slug, hidden.id), status_code=303)
+    if back:  # the item leaves the queue at once, whether or not the live frame came first
+        return Response(
+            f'<hx-partial hx-target="#flag-item-{hidden.id}" hx-swap="delete"></hx-partial>',
+            media_type="text/html",
+        )
     return await _reply_main(request, article, hidden, as_partial=True)
 
 
@@ -122,11 +133,11 @@ async def flag(request: Request) -> Response:
 async def dismiss(request: Request) -> Response:
     """Dismiss a reply's flags from the queue."""
     _, reply = await reply_from_path(request)
-    await verified_form(request)
+    form = await verified_form(request)
     await service.dismiss_flags(await current_user(request), reply.id, bus=request.app.state.events)
     if is_htmx(request):
         return Response("", media_type="text/html")
-    return RedirectResponse("/mod/flags", status_code=303)
+    return RedirectResponse(back_to_queue(form) or "/mod/flags", status_code=303)
 
 
 async def lock(request: Request) -> Response:
@@ -144,19 +155,6 @@ async def compose(request: Request) -> Response:
     """The top-level reply area (form, sign-in prompt or lock notice), e.g. after an unlock."""
     article = await article_or_404(request.path_params["slug"])
     return await render(request, "_compose.html", {"article": article, "form": {}, "errors": {}})
-
-
-async def flag_queue(request: Request) -> Response:
-    """The moderators' queue of flagged replies, most-flagged first, a page at a time."""
-    moderator = await current_user(request)
-    page = parse_whole(request.query_params.get("page") or "1", 1, 1_000_000)
-    if page is None:
-        raise ValidationError({"page": "page must be a page number."})
-    size = service.QUEUE_PAGE
-    total = await service.flagged_reply_count(moderator)
-    items = await service.flag_queue(moderator, size, (page - 1) * size)
-    context = {"items": items, "total": total, "page": page, "pages": max(-(-total // size), 1)}
-    return await render(request, "mod_flags.html", context)
 
 
 async def audit_log(request: Request) -> Response:
@@ -209,7 +207,7 @@ async def suspend(request: Request) -> Response:
             f'<p class="form-note" role="status">{escape(user.username)} is suspended{hidden}.</p>',
             media_type="text/html",
         )
-    return RedirectResponse(f"/u/{user.username}", status_code=303)
+    return RedirectResponse(back_to_queue(form) or f"/u/{user.username}", status_code=303)
 
 
 async def unsuspend(request: Request) -> Response:

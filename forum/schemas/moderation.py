@@ -7,8 +7,10 @@ from typing import Annotated
 
 from msgspec import Meta, field
 
+from forum.moderation.bulk import BULK_MAX, BulkAction
+from forum.moderation.flagged import CURSOR_MESSAGE, CURSOR_PATTERN, QUEUE_LIMIT_MAX
 from forum.moderation.service import NOTE_MAX
-from forum.schemas.base import ACTOR_MAX, DATE_TIME, Moment, Request, Response
+from forum.schemas.base import ACTOR_MAX, DATE_TIME, Id, Moment, Request, Response
 from models import AuditAction, HideReason, ReplyStatus, Role
 
 # Moderation --------------------------------------------------------------------------------
@@ -68,10 +70,113 @@ class FlaggedReply(Response):
     url: str
 
 
+class FlagQueueQuery(Request):
+    """Which chunk of the flag queue."""
+
+    limit: (
+        Annotated[int, Meta(ge=1, le=QUEUE_LIMIT_MAX, description="Flagged replies per chunk.")]
+        | None
+    ) = None
+    cursor: (
+        Annotated[
+            str,
+            Meta(
+                max_length=40,
+                pattern=CURSOR_PATTERN,
+                description="next_cursor of the previous chunk, as it was given; empty or"
+                " omitted: from the start.",
+                extra={"message": CURSOR_MESSAGE},
+            ),
+        ]
+        | None
+    ) = None
+
+
 class FlagQueue(Response):
-    """Replies with open flags, most-flagged first."""
+    """Replies with open flags, most-flagged first, a chunk at a time."""
 
     flags: list[FlaggedReply]
+    #: How many flagged replies the whole queue holds now.
+    total: int
+    #: Pass as cursor for the next chunk; null when this chunk is the last.
+    next_cursor: str | None
+
+
+class BulkRequest(Request):
+    """One action on several flagged replies: those named, or all of one author's."""
+
+    action: Annotated[
+        BulkAction,
+        Meta(
+            title="Action",
+            description="hide or dismiss the replies' flags; suspend the author.",
+            extra={"message": "Choose what to do: hide, dismiss or suspend."},
+        ),
+    ]
+    reply_ids: (
+        Annotated[
+            list[Id],
+            Meta(
+                max_length=BULK_MAX,
+                description="The flagged replies (hide, dismiss); or give author instead.",
+                extra={"message": "reply_ids must be a list of reply ids."},
+            ),
+        ]
+        | None
+    ) = None
+    author: (
+        Annotated[
+            str,
+            Meta(
+                title="author",
+                max_length=ACTOR_MAX,
+                description="Every flagged reply of this member (hide, dismiss); the member to"
+                " suspend (suspend).",
+            ),
+        ]
+        | None
+    ) = None
+    reason: (
+        Annotated[
+            str,
+            Meta(
+                title="Reason",
+                max_length=NOTE_MAX,
+                description="hide: spam, abuse, off-topic or other; suspend: shown to them.",
+            ),
+        ]
+        | None
+    ) = None
+    note: Annotated[
+        str, Meta(title="Note", max_length=NOTE_MAX, description="hide: required for other.")
+    ] = ""
+    until: (
+        Annotated[
+            str,
+            Meta(
+                title="until",
+                description="suspend: ISO 8601, in the future; omitted or null: for good.",
+                extra_json_schema=DATE_TIME,
+            ),
+        ]
+        | None
+    ) = None
+    hide_replies: Annotated[
+        bool, Meta(title="hide_replies", description="suspend: hide all the author's replies.")
+    ] = False
+
+
+class BulkDone(Response):
+    """What one bulk action did, and how many flagged replies are left."""
+
+    action: BulkAction
+    #: Replies that left the queue.
+    handled: list[int]
+    #: Replies named that were not in the queue any more (handled meanwhile).
+    skipped: list[int]
+    #: The member suspended (suspend).
+    suspended: str | None
+    total: int
 
 
 class LogQuery(Request):
