@@ -90,8 +90,9 @@ def _inside_link(tokens: Sequence[Token], idx: int) -> bool:
     return depth > 0
 
 
-_user_markdown = MarkdownIt("commonmark", {"html": False, "breaks": True}).enable(
-    ["strikethrough", "table"]
+# linkify: a bare address typed in a reply becomes a link (nh3 then marks it rel="nofollow ugc").
+_user_markdown = MarkdownIt("commonmark", {"html": False, "breaks": True, "linkify": True}).enable(
+    ["strikethrough", "table", "linkify"]
 )
 _user_markdown.add_render_rule("image", _render_image)
 _article_markdown = MarkdownIt("commonmark", {"html": False, "typographer": False})

@@ -39,6 +39,8 @@ class LimitRules:
     #: account) and per client address.
     account_mail_per_address: str = "3/hour"
     account_mail_per_ip: str = "20/hour"
+    #: Previews of a reply's Markdown per member (each renders and sanitises up to a full reply).
+    previews: str = "60/minute"
 
 
 class RateLimiter:
@@ -61,6 +63,7 @@ class RateLimiter:
         self._register_ip = parse(rules.register_per_ip)
         self._mail_address = parse(rules.account_mail_per_address)
         self._mail_ip = parse(rules.account_mail_per_ip)
+        self._previews = parse(rules.previews)
 
     async def _hit(self, item: RateLimitItem, field: str, message: str, *keys: str) -> None:
         if not self.rules.enabled:
@@ -81,6 +84,11 @@ class RateLimiter:
             "post",
             str(user_id),
         )
+
+    async def check_preview(self, user_id: int) -> None:
+        """Count a preview of a reply by this account; RateLimited past the limit."""
+        message = "Too many previews. Try again in {seconds} s."
+        await self._hit(self._previews, "body", message, "preview", str(user_id))
 
     async def check_login(self, ip: str, username_key: str) -> None:
         """Count a sign-in attempt per address and per account, keyed on the account name as

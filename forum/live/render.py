@@ -11,7 +11,7 @@ from jinja2 import Environment
 
 from forum.event_types import ThreadEvent
 from forum.live.hub import Delivery
-from forum.replies.thread import ReplyNode, replies_by_id
+from forum.replies.thread import ReplyNode, parent_author, replies_by_id
 from forum.settings import Settings
 from forum.visibility import (
     VIEWER_KINDS,
@@ -135,6 +135,7 @@ class FrameRenderer:
             content = str(macros.removed(event.reply_id))
         else:
             node = ReplyNode(reply, shows_body(reply, viewer))
+            node.parent_author = parent_author(reply, viewer)
             frame["parent_id"] = reply.parent_id
             if node.shows_body:
                 frame["author"] = reply.author.username

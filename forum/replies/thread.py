@@ -32,7 +32,15 @@ from models import Article, Reply, User
 #: Most replies one request may ask for at once (the API's limit).
 LIMIT_MAX = 100
 #: Columns the tree statement adds to each reply's own (see _tree_sql).
-TREE_COLUMNS = ["tree_level", "sort_key", "author_username", "child_count"]
+TREE_COLUMNS = ["tree_level", "sort_key", "author_username", "child_count", "descendant_count"]
+#: Columns about a reply's parent that both statements add (see parent_author).
+PARENT_COLUMNS = ["parent_status", "parent_author_id", "parent_username"]
+_PARENT_SELECT = (
+    ", p.status AS parent_status, p.author_id AS parent_author_id, pu.username AS parent_username"
+)
+_PARENT_JOIN = (
+    " LEFT JOIN replies p ON p.id = r.parent_id LEFT JOIN users pu ON pu.id = p.author_id"
+)
 
 
 @dataclass
@@ -49,6 +57,13 @@ class ReplyNode:
     rank: int = 0
     #: Whether the page's viewer up-voted it (set by mark_votes; false in live frames).
     voted: bool = False
+    #: All the replies below it the viewer may see (counted only at the preview's edge, where
+    #: "continue this thread" stands for the whole subthread).
+    descendant_count: int = 0
+    #: Its parent's author, when the viewer may see who that is (for "replying to @name").
+    parent_author: str | None = None
+    #: Posted by someone else since the viewer's last visit (set by replies.visits.mark_new).
+    is_new: bool = False
 
     def __post_init__(self) -> None:
         # A node is what one viewer sees: a stub carries no text to render by mistake.
@@ -208,14 +223,27 @@ async def replies_by_id(ids: set[int]) -> dict[int, Reply]:
         return {}
     rows = await select_models(
         Reply,
-        "SELECT r.*, u.username AS author_username FROM replies r"
-        f" JOIN users u ON u.id = r.author_id WHERE r.id IN ({', '.join('?' * len(ids))})",
+        f"SELECT r.*, u.username AS author_username{_PARENT_SELECT} FROM replies r"
+        f" JOIN users u ON u.id = r.author_id{_PARENT_JOIN}"
+        f" WHERE r.id IN ({', '.join('?' * len(ids))})",
         list(ids),
-        ["author_username"],
+        ["author_username", *PARENT_COLUMNS],
     )
     for row in rows:
         _attach_author(row)
     return {row.id: row for row in rows}
+
+
+def parent_author(row: Reply, viewer: User | None) -> str | None:
+    """The name of the author of row's parent, read by the statement that read row, when
+    viewer may see who wrote it (forum.visibility.shows_body); None otherwise."""
+    extra = vars(row)
+    if extra.get("parent_status") is None:
+        return None
+    parent = model_from_row(
+        Reply, id=row.parent_id, status=extra["parent_status"], author_id=extra["parent_author_id"]
+    )
+    return str(extra["parent_username"]) if shows_body(parent, viewer) else None
 
 
 def _attach_author(row: Reply) -> None:
@@ -258,14 +286,24 @@ def _tree_sql(
         for level in range(shape.levels + 1)
     )
     counted, counted_params = thread_rows_sql(viewer, "k")
+    below, below_params = thread_rows_sql(viewer, "d")
+    # "Continue this thread" counts the whole subthread: only at the edge, only under replies
+    # that have any, by the ancestry prefix (ids, each followed by a slash).
+    descendants = (
+        f"CASE WHEN tree.tree_level = {shape.levels} AND {shape.levels} > 0 AND r.has_replies"
+        " THEN (SELECT COUNT(*) FROM replies d WHERE d.article_id = r.article_id"
+        " AND d.ancestry LIKE r.ancestry || CAST(r.id AS TEXT) || '/%'"
+        f" AND {below}) ELSE 0 END"
+    )
     sql = (
         f"WITH {', '.join(levels)}, tree AS ({tree})"
         " SELECT r.*, tree.tree_level, tree.sort_key, u.username AS author_username,"
-        f" (SELECT COUNT(*) FROM replies k WHERE k.parent_id = r.id AND {counted}) AS child_count"
+        f" (SELECT COUNT(*) FROM replies k WHERE k.parent_id = r.id AND {counted}) AS child_count,"
+        f" {descendants} AS descendant_count{_PARENT_SELECT}"
         " FROM tree JOIN replies r ON r.id = tree.id JOIN users u ON u.id = r.author_id"
-        " ORDER BY tree.tree_level, r.id"
+        f"{_PARENT_JOIN} ORDER BY tree.tree_level, r.id"
     )
-    return sql, [*params, *counted_params]
+    return sql, [*params, *counted_params, *below_params]
 
 
 async def _chunk(
@@ -281,7 +319,7 @@ async def _chunk(
     """Load the replies roots selects (at most limit + 1, the extra one only to tell that more
     follow) with the preview under them, in one statement whatever the thread's size."""
     sql, params = _tree_sql(roots, roots_params, viewer, shape)
-    rows = await select_models(Reply, sql, params, TREE_COLUMNS)
+    rows = await select_models(Reply, sql, params, [*TREE_COLUMNS, *PARENT_COLUMNS])
     nodes_by_id: dict[int, ReplyNode] = {}
     top: list[ReplyNode] = []
     for row in rows:
@@ -289,6 +327,8 @@ async def _chunk(
         _attach_author(row)
         level = extra["tree_level"]
         node = ReplyNode(row, shows_body(row, viewer), child_count=extra["child_count"])
+        node.descendant_count = int(extra["descendant_count"] or 0)
+        node.parent_author = parent_author(row, viewer)
         node.at_preview_edge = level == shape.levels
         node.rank = int(extra["sort_key"] or 0)
         nodes_by_id[row.id] = node
