@@ -39,9 +39,9 @@ async def article_context(request: Request, article: Article) -> dict[str, Any]:
         shape=tree_shape(request.app.state.settings),
     )
     await mark_votes(chunk.nodes, viewer)
-    # The page served whole begins a visit; its later chunks belong to the same one.
-    begins = request.method == "GET" and cursor is None and not is_htmx(request)
-    since = await visit_thread(viewer, article, begins=begins)
+    # The page served whole is a load of the thread (replies.visits); its later chunks are not.
+    served = request.method == "GET" and cursor is None and not is_htmx(request)
+    since = await visit_thread(viewer, article, served=served)
     mark_new(chunk.nodes, viewer, since)
     fresh = await new_since(article, viewer, since)
     return {

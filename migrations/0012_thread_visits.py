@@ -15,10 +15,10 @@ class Migration(migrations.Migration):
                 ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
                 ('user', fields.ForeignKeyField('models.User', source_field='user_id', db_constraint=True, to_field='id', related_name='thread_visits', on_delete=OnDelete.CASCADE)),
                 ('article', fields.ForeignKeyField('models.Article', source_field='article_id', db_constraint=True, to_field='id', related_name='visits', on_delete=OnDelete.CASCADE)),
-                ('seen_at', fields.DatetimeField(description='When the visit under way began (the thread\'s page was last served whole).', auto_now=False, auto_now_add=False)),
-                ('previous_seen_at', fields.DatetimeField(null=True, description='When the visit before it began: replies posted since are new to this visit (null: none).', auto_now=False, auto_now_add=False)),
+                ('seen_at', fields.DatetimeField(description="When the thread's page was last served to them whole.", auto_now=False, auto_now_add=False)),
+                ('previous_seen_at', fields.DatetimeField(null=True, description='When their previous visit ended: replies posted since are new to them (null: none).', auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'thread_visits', 'app': 'models', 'unique_together': [('user_id', 'article_id')], 'pk_attr': 'id', 'table_description': "A member's visits to one article's thread: the one under way and the one before it."},
+            options={'table': 'thread_visits', 'app': 'models', 'unique_together': [('user_id', 'article_id')], 'pk_attr': 'id', 'table_description': "When a member last loaded one article's thread, and when their previous visit ended."},
             bases=['Model'],
         ),
     ]

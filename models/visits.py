@@ -5,7 +5,7 @@ from tortoise.models import Model
 
 
 class ThreadVisit(Model):
-    """A member's visits to one article's thread: the one under way and the one before it."""
+    """When a member last loaded one article's thread, and when their previous visit ended."""
 
     id = fields.IntField(primary_key=True)
     user: fields.ForeignKeyRelation = fields.ForeignKeyField(
@@ -16,9 +16,9 @@ class ThreadVisit(Model):
     )
     user_id: int
     article_id: int
-    #: When the visit under way began (the thread's page was last served whole).
+    #: When the thread's page was last served to them whole.
     seen_at = fields.DatetimeField()
-    #: When the visit before it began: replies posted since are new to this visit (null: none).
+    #: When their previous visit ended: replies posted since are new to them (null: none).
     previous_seen_at = fields.DatetimeField(null=True)
 
     class Meta:

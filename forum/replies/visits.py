@@ -1,9 +1,9 @@
 """What is new to a member since their last visit to a thread.
 
-Each time a member is served a thread's page whole (not a later chunk of it), a new visit
-begins: the visit under way becomes the previous one. Replies posted by others after the
-previous visit began are new, on every page and chunk of this visit, in every order; a reload
-starts a visit of its own, so marks do not pile up. The first visit marks nothing.
+A visit is a run of page loads of the thread with no pause longer than VISIT_GAP. Replies
+others posted after the last load of the previous visit are new: marked on every page and
+chunk of this visit, in every order (switching orders or paging keeps them), until the reader
+comes back after another pause. The first visit marks nothing.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
 from tortoise.functions import Count, Min
@@ -19,6 +19,9 @@ from tortoise.functions import Count, Min
 from forum.replies.thread import ReplyNode
 from forum.visibility import readable_rows
 from models import Article, Reply, ThreadVisit, User
+
+#: A pause this long between two loads of a thread ends a visit.
+VISIT_GAP = timedelta(minutes=30)
 
 
 @dataclass(frozen=True)
@@ -29,13 +32,14 @@ class NewSince:
     first_id: int | None
 
 
-async def visit_thread(viewer: User | None, article: Article, *, begins: bool) -> datetime | None:
-    """When the viewer's previous visit to this thread began (None: signed out, or never
-    visited before); begins says whether this request starts a new visit (a whole page)."""
+async def visit_thread(viewer: User | None, article: Article, *, served: bool) -> datetime | None:
+    """When the viewer's previous visit to this thread ended (None: signed out, or no visit
+    before this one). served says that this request shows the thread's page whole: it counts
+    as a load of the thread (a later chunk of the page does not)."""
     if viewer is None:
         return None
     visit = await ThreadVisit.get_or_none(user_id=viewer.id, article_id=article.id)
-    if not begins:
+    if not served:
         return visit.previous_seen_at if visit is not None else None
     now = datetime.now(UTC)
     if visit is None:
@@ -43,8 +47,11 @@ async def visit_thread(viewer: User | None, article: Article, *, begins: bool) -
         with contextlib.suppress(IntegrityError):
             await ThreadVisit.create(user_id=viewer.id, article_id=article.id, seen_at=now)
         return None
-    await ThreadVisit.filter(id=visit.id).update(previous_seen_at=visit.seen_at, seen_at=now)
-    return visit.seen_at
+    previous = visit.previous_seen_at
+    if now - visit.seen_at > VISIT_GAP:
+        previous = visit.seen_at  # back after a pause: a new visit begins
+    await ThreadVisit.filter(id=visit.id).update(previous_seen_at=previous, seen_at=now)
+    return previous
 
 
 async def new_since(article: Article, viewer: User | None, since: datetime | None) -> NewSince:

@@ -52,7 +52,7 @@ async def _permalink_context(request: Request, article: Article, reply: Reply) -
             reply, viewer, cursor=after, limit=request.app.state.settings.page_size, shape=shape
         )
     await votes.mark_votes([node, *(chunk.nodes if chunk else [])], viewer)
-    since = await visit_thread(viewer, article, begins=False)
+    since = await visit_thread(viewer, article, served=False)
     mark_new([node, *(chunk.nodes if chunk else [])], viewer, since)
     return {
         "article": article,
