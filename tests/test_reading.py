@@ -49,7 +49,7 @@ def page_of(html: str) -> BeautifulSoup:
 
 def continue_link(page: BeautifulSoup, parent_id: int) -> Tag:
     link = page.select_one(f"#children-{parent_id} > a.more-replies")
-    assert link is not None, f"no link under reply {parent_id}"
+    assert link is not None, f"no link under reply {parent_id}: {page.select_one('#replies')}"
     return link
 
 

@@ -11,7 +11,8 @@ from jinja2 import Environment
 
 from forum.event_types import ThreadEvent
 from forum.live.hub import Delivery
-from forum.replies.thread import ReplyNode, parent_author, replies_by_id
+from forum.replies.subthreads import parent_author
+from forum.replies.thread import ReplyNode, replies_by_id
 from forum.settings import Settings
 from forum.visibility import (
     VIEWER_KINDS,

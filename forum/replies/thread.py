@@ -24,6 +24,13 @@ from forum.replies.order import parse_cursor as parse_cursor
 from forum.replies.order import parse_order as parse_order
 from forum.replies.order import parse_position as parse_position
 from forum.replies.order import rank_sql as rank_sql
+from forum.replies.subthreads import (
+    PARENT_COLUMNS,
+    PARENT_JOIN,
+    PARENT_SELECT,
+    below_edge_ctes,
+    parent_author,
+)
 from forum.settings import Settings
 from forum.validation import ValidationError
 from forum.visibility import as_seen_by, shows_body, stub_of, thread_rows, thread_rows_sql
@@ -33,14 +40,6 @@ from models import Article, Reply, User
 LIMIT_MAX = 100
 #: Columns the tree statement adds to each reply's own (see _tree_sql).
 TREE_COLUMNS = ["tree_level", "sort_key", "author_username", "child_count", "descendant_count"]
-#: Columns about a reply's parent that both statements add (see parent_author).
-PARENT_COLUMNS = ["parent_status", "parent_author_id", "parent_username"]
-_PARENT_SELECT = (
-    ", p.status AS parent_status, p.author_id AS parent_author_id, pu.username AS parent_username"
-)
-_PARENT_JOIN = (
-    " LEFT JOIN replies p ON p.id = r.parent_id LEFT JOIN users pu ON pu.id = p.author_id"
-)
 
 
 @dataclass
@@ -223,8 +222,8 @@ async def replies_by_id(ids: set[int]) -> dict[int, Reply]:
         return {}
     rows = await select_models(
         Reply,
-        f"SELECT r.*, u.username AS author_username{_PARENT_SELECT} FROM replies r"
-        f" JOIN users u ON u.id = r.author_id{_PARENT_JOIN}"
+        f"SELECT r.*, u.username AS author_username{PARENT_SELECT} FROM replies r"
+        f" JOIN users u ON u.id = r.author_id{PARENT_JOIN}"
         f" WHERE r.id IN ({', '.join('?' * len(ids))})",
         list(ids),
         ["author_username", *PARENT_COLUMNS],
@@ -232,18 +231,6 @@ async def replies_by_id(ids: set[int]) -> dict[int, Reply]:
     for row in rows:
         _attach_author(row)
     return {row.id: row for row in rows}
-
-
-def parent_author(row: Reply, viewer: User | None) -> str | None:
-    """The name of the author of row's parent, read by the statement that read row, when
-    viewer may see who wrote it (forum.visibility.shows_body); None otherwise."""
-    extra = vars(row)
-    if extra.get("parent_status") is None:
-        return None
-    parent = model_from_row(
-        Reply, id=row.parent_id, status=extra["parent_status"], author_id=extra["parent_author_id"]
-    )
-    return str(extra["parent_username"]) if shows_body(parent, viewer) else None
 
 
 def _attach_author(row: Reply) -> None:
@@ -286,24 +273,20 @@ def _tree_sql(
         for level in range(shape.levels + 1)
     )
     counted, counted_params = thread_rows_sql(viewer, "k")
-    below, below_params = thread_rows_sql(viewer, "d")
-    # "Continue this thread" counts the whole subthread: only at the edge, only under replies
-    # that have any, by the ancestry prefix (ids, each followed by a slash).
-    descendants = (
-        f"CASE WHEN tree.tree_level = {shape.levels} AND {shape.levels} > 0 AND r.has_replies"
-        " THEN (SELECT COUNT(*) FROM replies d WHERE d.article_id = r.article_id"
-        " AND d.ancestry LIKE r.ancestry || CAST(r.id AS TEXT) || '/%'"
-        f" AND {below}) ELSE 0 END"
-    )
+    # "Continue this thread" counts the whole subthread below the preview's edge.
+    below, below_params = below_edge_ctes(f"level{shape.levels}", viewer)
+    if shape.levels == 0:  # one level at a time (the API): nothing stands for a subthread
+        below, below_params = "below_count(root, replies) AS (SELECT 0, 0 WHERE 1 = 0)", []
     sql = (
-        f"WITH {', '.join(levels)}, tree AS ({tree})"
+        f"WITH RECURSIVE {', '.join(levels)}, tree AS ({tree}), {below}"
         " SELECT r.*, tree.tree_level, tree.sort_key, u.username AS author_username,"
         f" (SELECT COUNT(*) FROM replies k WHERE k.parent_id = r.id AND {counted}) AS child_count,"
-        f" {descendants} AS descendant_count{_PARENT_SELECT}"
+        f" COALESCE(below_count.replies, 0) AS descendant_count{PARENT_SELECT}"
         " FROM tree JOIN replies r ON r.id = tree.id JOIN users u ON u.id = r.author_id"
-        f"{_PARENT_JOIN} ORDER BY tree.tree_level, r.id"
+        f"{PARENT_JOIN} LEFT JOIN below_count ON below_count.root = r.id"
+        " ORDER BY tree.tree_level, r.id"
     )
-    return sql, [*params, *counted_params, *below_params]
+    return sql, [*params, *below_params, *counted_params]
 
 
 async def _chunk(
