@@ -144,6 +144,8 @@ async def test_the_reply_form_has_a_preview_button_and_formatting_help(
     assert form is not None
     button = form.select_one("button.preview-button")
     assert button is not None and button["hx-post"] == "/preview"
+    # It needs htmx: without JavaScript it stays hidden (forum.js shows it).
+    assert button.has_attr("hidden") and button.has_attr("data-needs-js")
     assert button["hx-target"] == "#reply-form-top-preview"
     assert form.select_one("#reply-form-top-preview") is not None
     help_text = form.select_one("details.format-help")
