@@ -166,8 +166,9 @@ def _link_mentions(state: StateCore) -> None:
         block.children = children
 
 
-_user_markdown = MarkdownIt("commonmark", {"html": False, "breaks": True}).enable(
-    ["strikethrough", "table"]
+# linkify: a bare address typed in a reply becomes a link (nh3 then marks it rel="nofollow ugc").
+_user_markdown = MarkdownIt("commonmark", {"html": False, "breaks": True, "linkify": True}).enable(
+    ["strikethrough", "table", "linkify"]
 )
 _user_markdown.add_render_rule("image", _render_image)
 _user_markdown.add_render_rule("heading_open", _render_heading)

@@ -11,6 +11,7 @@ from starlette.requests import Request
 
 from forum.accounts.identity import current_user
 from forum.articles.service import share_card
+from forum.http import is_htmx
 from forum.notifications.service import is_following
 from forum.replies.muted import mark_muted
 from forum.replies.thread import (
@@ -20,6 +21,7 @@ from forum.replies.thread import (
     top_level_chunk,
     tree_shape,
 )
+from forum.replies.visits import mark_new, new_since, shows, visit_thread
 from forum.replies.votes import mark_votes
 from models import Article, Reply
 
@@ -39,7 +41,14 @@ async def article_context(request: Request, article: Article) -> dict[str, Any]:
     )
     await mark_votes(chunk.nodes, viewer)
     await mark_muted(chunk.nodes, viewer)
+    # The page served whole is a load of the thread (replies.visits); its later chunks are not.
+    served = request.method == "GET" and cursor is None and not is_htmx(request)
+    since = await visit_thread(viewer, article, served=served)
+    mark_new(chunk.nodes, viewer, since)
+    fresh = await new_since(article, viewer, since)
     return {
+        "new_since": fresh,
+        "first_new_on_page": shows(chunk.nodes, fresh.first_id),
         "article": article,
         "chunk": chunk,
         "order": order,

@@ -41,6 +41,8 @@ class LimitRules:
     account_mail_per_ip: str = "20/hour"
     #: Name suggestions (GET /api/users?prefix=) per member: enough for typing, not scraping.
     name_suggestions: str = "60/minute"
+    #: Previews of a reply's Markdown per member (each renders and sanitises up to a full reply).
+    previews: str = "60/minute"
 
 
 class RateLimiter:
@@ -64,6 +66,7 @@ class RateLimiter:
         self._mail_address = parse(rules.account_mail_per_address)
         self._mail_ip = parse(rules.account_mail_per_ip)
         self._suggestions = parse(rules.name_suggestions)
+        self._previews = parse(rules.previews)
 
     async def _hit(self, item: RateLimitItem, field: str, message: str, *keys: str) -> None:
         if not self.rules.enabled:
@@ -84,6 +87,11 @@ class RateLimiter:
             "post",
             str(user_id),
         )
+
+    async def check_preview(self, user_id: int) -> None:
+        """Count a preview of a reply by this account; RateLimited past the limit."""
+        message = "Too many previews. Try again in {seconds} s."
+        await self._hit(self._previews, "body", message, "preview", str(user_id))
 
     async def check_login(self, ip: str, username_key: str) -> None:
         """Count a sign-in attempt per address and per account, keyed on the account name as

@@ -179,6 +179,7 @@ def load_settings(env_file: str | Path | None = PROJECT_ROOT / ".env") -> Settin
             account_mail_per_address=config("RATE_LIMIT_ACCOUNT_MAIL", default="3/hour"),
             account_mail_per_ip=config("RATE_LIMIT_ACCOUNT_MAIL_IP", default="20/hour"),
             name_suggestions=config("RATE_LIMIT_NAME_SUGGESTIONS", default="60/minute"),
+            previews=config("RATE_LIMIT_PREVIEWS", default="60/minute"),
         ),
         reply_images=_reply_images(config("REPLY_IMAGES", default="link")),
         image_proxy_allow_private=config("IMAGE_PROXY_ALLOW_PRIVATE", cast=bool, default=False),

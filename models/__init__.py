@@ -14,6 +14,7 @@ from models.notifications import (
 )
 from models.replies import HideReason, Reply, ReplyStatus, ReplyVote
 from models.users import AccountToken, Mute, Role, Session, TokenPurpose, User
+from models.visits import ThreadVisit
 
 __all__ = [
     "AccountMail",
@@ -37,6 +38,7 @@ __all__ = [
     "Role",
     "Session",
     "Subscription",
+    "ThreadVisit",
     "TokenPurpose",
     "User",
 ]

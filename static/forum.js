@@ -7,7 +7,15 @@ document.addEventListener("htmx:after:swap", () => {
   dropBufferedDuplicates();
   restoreDrafts();
   dropEmptyNotice();
+  showScriptedControls();
+  addCollapseButtons();
 });
+
+// Controls that only work with this script and htmx (the Preview button) come hidden.
+function showScriptedControls() {
+  for (const control of document.querySelectorAll("[data-needs-js][hidden]")) control.hidden = false;
+}
+document.addEventListener("DOMContentLoaded", showScriptedControls);
 
 // ---- Refusals and focus: nothing fails silently ----
 
@@ -129,7 +137,34 @@ document.addEventListener("htmx:before:response", (event) => {
   ctx.hx.redirect = signIn.pathname + signIn.search;
 });
 
-// ---- Drafts: what a reader types survives a refusal, a sign-in and a reload ----
+// ---- Drafts: what a reader types survives a refusal, a sign-in, a reload, a closed tab ----
+
+// Kept in localStorage, one per thread and form: the form's action names the thread
+// (/a/SLUG/replies, /a/SLUG/r/ID/edit) and its id the reply answered (reply-form-12, -top).
+const draftStore = {
+  get(key) {
+    try {
+      return localStorage.getItem(key);
+    } catch {
+      return null;
+    }
+  },
+  set(key, text) {
+    try {
+      if (text.trim()) localStorage.setItem(key, text);
+      else localStorage.removeItem(key);
+    } catch {
+      // Storage full or disabled: the form itself still holds the text.
+    }
+  },
+  remove(key) {
+    try {
+      localStorage.removeItem(key);
+    } catch {
+      // Disabled storage: nothing was kept.
+    }
+  },
+};
 
 function draftKey(form) {
   if (!form.id || !form.querySelector("textarea[name=body]")) return null;
@@ -138,19 +173,12 @@ function draftKey(form) {
 
 function saveDraft(form) {
   const key = draftKey(form);
-  if (!key) return;
-  const text = form.querySelector("textarea[name=body]").value;
-  try {
-    if (text.trim()) sessionStorage.setItem(key, text);
-    else sessionStorage.removeItem(key);
-  } catch {
-    // Storage full or disabled: the form itself still holds the text.
-  }
+  if (key) draftStore.set(key, form.querySelector("textarea[name=body]").value);
 }
 
 function forgetDraft(form) {
   const key = draftKey(form);
-  if (key) sessionStorage.removeItem(key);
+  if (key) draftStore.remove(key);
 }
 
 // Put a kept draft back into a form that shows nothing new (an empty reply form, an edit form
@@ -158,7 +186,7 @@ function forgetDraft(form) {
 function restoreDrafts() {
   for (const form of document.querySelectorAll("form.reply-form[id]")) {
     const key = draftKey(form);
-    const draft = key && sessionStorage.getItem(key);
+    const draft = key && draftStore.get(key);
     const textarea = form.querySelector("textarea[name=body]");
     // Only into a form as the server sent it: never over what the reader has typed since.
     if (!draft || !textarea || textarea.value === draft) continue;
@@ -413,6 +441,7 @@ function withoutInserts(content) {
 }
 
 document.addEventListener("htmx:ws:after:message:incoming", () => {
+  addCollapseButtons();
   updateNewRepliesButton();
   dropEmptyNotice();
   refocusAfterLiveSwap();
@@ -500,3 +529,76 @@ function announce(text) {
   const status = document.getElementById("live-status");
   if (status) status.textContent = text;
 }
+
+// ---- Collapsing subthreads, remembered per thread ----
+
+// Each reply with replies under it gets a button that hides them (and shows them again). Which
+// are collapsed is kept per thread in localStorage; without this script every reply shows.
+function collapseKey() {
+  const slug = window.location.pathname.split("/")[2];
+  return slug ? `collapsed:${slug}` : null;
+}
+
+function collapsedIds() {
+  const key = collapseKey();
+  try {
+    return new Set(key ? JSON.parse(localStorage.getItem(key) || "[]") : []);
+  } catch {
+    return new Set();
+  }
+}
+
+function rememberCollapsed(replyId, collapsed) {
+  const key = collapseKey();
+  if (!key) return;
+  const ids = collapsedIds();
+  if (collapsed) ids.add(replyId);
+  else ids.delete(replyId);
+  try {
+    if (ids.size) localStorage.setItem(key, JSON.stringify([...ids]));
+    else localStorage.removeItem(key);
+  } catch {
+    // Storage disabled: collapsing still works for this page.
+  }
+}
+
+function setCollapsed(reply, button, collapsed) {
+  const below = reply.querySelectorAll(":scope > .children .reply").length;
+  reply.classList.toggle("is-collapsed", collapsed);
+  button.setAttribute("aria-expanded", String(!collapsed));
+  const count = below === 1 ? "1 reply" : `${below} replies`;
+  button.textContent = collapsed ? `Show ${count}` : "Hide replies";
+}
+
+function addCollapseButtons() {
+  const collapsed = collapsedIds();
+  for (const reply of document.querySelectorAll("article.reply[id^='reply-']")) {
+    const children = reply.querySelector(":scope > .children");
+    const main = reply.querySelector(":scope > .reply-main");
+    const hasReplies = children?.querySelector(":scope > .reply, :scope > .more-replies");
+    let button = main?.querySelector(":scope .collapse-toggle");
+    if (!main || !hasReplies) {
+      button?.remove();
+      continue;
+    }
+    if (!button) {
+      button = document.createElement("button");
+      button.type = "button";
+      button.className = "link-button collapse-toggle";
+      button.setAttribute("aria-controls", children.id);
+      (main.querySelector(":scope > .reply-meta") || main).append(button);
+    }
+    setCollapsed(reply, button, collapsed.has(reply.id));
+  }
+}
+
+document.addEventListener("click", (event) => {
+  const button = event.target.closest?.(".collapse-toggle");
+  if (!button) return;
+  const reply = button.closest("article.reply");
+  const collapse = !reply.classList.contains("is-collapsed");
+  setCollapsed(reply, button, collapse);
+  rememberCollapsed(reply.id, collapse);
+});
+
+document.addEventListener("DOMContentLoaded", addCollapseButtons);

@@ -865,7 +865,8 @@ async def test_continue_this_thread_works_as_a_link_and_as_a_fragment(
     page = parse((await anon.get(f"/a/{slug}")).text)
     assert reply_ids(page.select("#replies article.reply")) == chain[:3]
     edge = page.select_one(f"#children-{chain[2]} > a.more-replies")
-    assert " ".join(edge.get_text().split()).startswith("Continue this thread (1 reply)")
+    # Every reply below it counts (levels 3 and 4), not only the direct one (tests/test_reading.py).
+    assert " ".join(edge.get_text().split()).startswith("Continue this thread (2 replies)")
 
     plain = parse((await anon.get(edge["href"])).text)
     assert reply_ids(plain.select(".context > li")) == chain[:2]

@@ -12,6 +12,7 @@ from jinja2 import Environment
 from forum.accounts.muting import muted_among
 from forum.event_types import ThreadEvent
 from forum.live.hub import MUTED_SUFFIX, Delivery
+from forum.replies.subthreads import parent_author
 from forum.replies.thread import ReplyNode, replies_by_id
 from forum.settings import Settings
 from forum.visibility import (
@@ -156,6 +157,7 @@ class FrameRenderer:
             content = str(macros.removed(event.reply_id))
         else:
             node = ReplyNode(reply, shows_body(reply, viewer), muted=muted)
+            node.parent_author = parent_author(reply, viewer)
             frame["parent_id"] = reply.parent_id
             if node.shows_body:
                 frame["author"] = reply.author.username

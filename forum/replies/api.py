@@ -11,6 +11,7 @@ from forum.contracts import api, respond
 from forum.errors import NotFound
 from forum.http import json_errors, require_user
 from forum.replies import service, votes
+from forum.replies.preview import preview_reply
 from forum.replies.thread import (
     Order,
     ReplyNode,
@@ -22,7 +23,17 @@ from forum.replies.thread import (
     top_level_chunk,
     visible_reply,
 )
-from forum.schemas import NewReply, NoFields, ReplyChunk, ReplyEdit, ReplyOut, ReplyQuery, VoteOut
+from forum.schemas import (
+    NewReply,
+    NoFields,
+    PreviewIn,
+    PreviewOut,
+    ReplyChunk,
+    ReplyEdit,
+    ReplyOut,
+    ReplyQuery,
+    VoteOut,
+)
 from forum.urls import reply_permalink
 from forum.visibility import shows_body
 from models import Reply, User
@@ -102,6 +113,21 @@ async def create_reply(request: Request, body: NewReply) -> Response:
     # Just posted: nothing is under it yet, and its author sees it whole.
     node = ReplyNode(reply, shows_body(reply, user))
     return respond(_reply(request, article.slug, node), 201)
+
+
+@api(
+    "A reply's Markdown rendered as the forum will show it (nothing is posted)",
+    body=PreviewIn,
+    response=PreviewOut,
+    errors=(403, 429),
+)
+async def preview(request: Request, body: PreviewIn) -> Response:
+    """POST /api/preview: {body} -> {html}, rendered and sanitised as a posted reply would be."""
+    user = await require_user(request)
+    html = await preview_reply(
+        body.body, user, limiter=request.app.state.limiter, images=request.app.state.images
+    )
+    return respond(PreviewOut(html=html))
 
 
 async def _reply_or_404(request: Request) -> Reply:

@@ -24,6 +24,13 @@ from forum.replies.order import parse_cursor as parse_cursor
 from forum.replies.order import parse_order as parse_order
 from forum.replies.order import parse_position as parse_position
 from forum.replies.order import rank_sql as rank_sql
+from forum.replies.subthreads import (
+    PARENT_COLUMNS,
+    PARENT_JOIN,
+    PARENT_SELECT,
+    below_edge_ctes,
+    parent_author,
+)
 from forum.settings import Settings
 from forum.validation import ValidationError
 from forum.visibility import as_seen_by, shows_body, stub_of, thread_rows, thread_rows_sql
@@ -32,7 +39,7 @@ from models import Article, Reply, User
 #: Most replies one request may ask for at once (the API's limit).
 LIMIT_MAX = 100
 #: Columns the tree statement adds to each reply's own (see _tree_sql).
-TREE_COLUMNS = ["tree_level", "sort_key", "author_username", "child_count"]
+TREE_COLUMNS = ["tree_level", "sort_key", "author_username", "child_count", "descendant_count"]
 
 
 @dataclass
@@ -52,6 +59,13 @@ class ReplyNode:
     #: Whether the page's viewer muted its author: shown collapsed (set by mark_muted, and
     #: in the live frames rendered for muters).
     muted: bool = False
+    #: All the replies below it the viewer may see (counted only at the preview's edge, where
+    #: "continue this thread" stands for the whole subthread).
+    descendant_count: int = 0
+    #: Its parent's author, when the viewer may see who that is (for "replying to @name").
+    parent_author: str | None = None
+    #: Posted by someone else since the viewer's last visit (set by replies.visits.mark_new).
+    is_new: bool = False
 
     def __post_init__(self) -> None:
         # A node is what one viewer sees: a stub carries no text to render by mistake.
@@ -211,10 +225,11 @@ async def replies_by_id(ids: set[int]) -> dict[int, Reply]:
         return {}
     rows = await select_models(
         Reply,
-        "SELECT r.*, u.username AS author_username FROM replies r"
-        f" JOIN users u ON u.id = r.author_id WHERE r.id IN ({', '.join('?' * len(ids))})",
+        f"SELECT r.*, u.username AS author_username{PARENT_SELECT} FROM replies r"
+        f" JOIN users u ON u.id = r.author_id{PARENT_JOIN}"
+        f" WHERE r.id IN ({', '.join('?' * len(ids))})",
         list(ids),
-        ["author_username"],
+        ["author_username", *PARENT_COLUMNS],
     )
     for row in rows:
         _attach_author(row)
@@ -261,14 +276,20 @@ def _tree_sql(
         for level in range(shape.levels + 1)
     )
     counted, counted_params = thread_rows_sql(viewer, "k")
+    # "Continue this thread" counts the whole subthread below the preview's edge.
+    below, below_params = below_edge_ctes(f"level{shape.levels}", viewer)
+    if shape.levels == 0:  # one level at a time (the API): nothing stands for a subthread
+        below, below_params = "below_count(root, replies) AS (SELECT 0, 0 WHERE 1 = 0)", []
     sql = (
-        f"WITH {', '.join(levels)}, tree AS ({tree})"
+        f"WITH RECURSIVE {', '.join(levels)}, tree AS ({tree}), {below}"
         " SELECT r.*, tree.tree_level, tree.sort_key, u.username AS author_username,"
-        f" (SELECT COUNT(*) FROM replies k WHERE k.parent_id = r.id AND {counted}) AS child_count"
+        f" (SELECT COUNT(*) FROM replies k WHERE k.parent_id = r.id AND {counted}) AS child_count,"
+        f" COALESCE(below_count.replies, 0) AS descendant_count{PARENT_SELECT}"
         " FROM tree JOIN replies r ON r.id = tree.id JOIN users u ON u.id = r.author_id"
+        f"{PARENT_JOIN} LEFT JOIN below_count ON below_count.root = r.id"
         " ORDER BY tree.tree_level, r.id"
     )
-    return sql, [*params, *counted_params]
+    return sql, [*params, *below_params, *counted_params]
 
 
 async def _chunk(
@@ -284,7 +305,7 @@ async def _chunk(
     """Load the replies roots selects (at most limit + 1, the extra one only to tell that more
     follow) with the preview under them, in one statement whatever the thread's size."""
     sql, params = _tree_sql(roots, roots_params, viewer, shape)
-    rows = await select_models(Reply, sql, params, TREE_COLUMNS)
+    rows = await select_models(Reply, sql, params, [*TREE_COLUMNS, *PARENT_COLUMNS])
     nodes_by_id: dict[int, ReplyNode] = {}
     top: list[ReplyNode] = []
     for row in rows:
@@ -292,6 +313,8 @@ async def _chunk(
         _attach_author(row)
         level = extra["tree_level"]
         node = ReplyNode(row, shows_body(row, viewer), child_count=extra["child_count"])
+        node.descendant_count = int(extra["descendant_count"] or 0)
+        node.parent_author = parent_author(row, viewer)
         node.at_preview_edge = level == shape.levels
         node.rank = int(extra["sort_key"] or 0)
         nodes_by_id[row.id] = node

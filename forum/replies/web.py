@@ -18,6 +18,7 @@ from forum.ratelimits import RateLimited
 from forum.replies import service, votes
 from forum.replies.landing import landing_path
 from forum.replies.muted import mark_muted
+from forum.replies.preview import preview_reply
 from forum.replies.thread import (
     Order,
     ReplyNode,
@@ -28,6 +29,7 @@ from forum.replies.thread import (
     tree_shape,
     visible_reply,
 )
+from forum.replies.visits import mark_new, visit_thread
 from forum.urls import article_path, reply_path, reply_permalink
 from forum.validation import ValidationError
 from forum.visibility import shows_body
@@ -53,6 +55,8 @@ async def _permalink_context(request: Request, article: Article, reply: Reply) -
     ancestors_ = await ancestors(reply, viewer, request.app.state.settings.permalink_ancestors)
     await votes.mark_votes([node, *(chunk.nodes if chunk else [])], viewer)
     await mark_muted([node, *(chunk.nodes if chunk else []), *ancestors_.nodes], viewer)
+    since = await visit_thread(viewer, article, served=False)
+    mark_new([node, *(chunk.nodes if chunk else [])], viewer, since)
     return {
         "article": article,
         "node": node,
@@ -137,6 +141,26 @@ async def create_reply(request: Request) -> Response:
         status_code=201,
         headers={"X-Focus": f"reply-{reply.id}"},
     )
+
+
+async def preview(request: Request) -> Response:
+    """The reply form's text rendered as it will be posted (an htmx fragment below the form)."""
+    user = await require_user(request)
+    form = await verified_form(request)
+    context: dict[str, Any] = {"html": "", "error": ""}
+    status = 200
+    try:
+        context["html"] = await preview_reply(
+            form.get("body"),
+            user,
+            limiter=request.app.state.limiter,
+            images=request.app.state.images,
+        )
+    except ValidationError as error:
+        context["error"], status = error.errors.get("body", "Nothing to preview."), 422
+    except RateLimited as limited:
+        context["error"], status = limited.message, 429
+    return await render(request, "_preview.html", context, status_code=status)
 
 
 async def _form_errors(

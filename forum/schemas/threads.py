@@ -101,6 +101,26 @@ class ReplyEdit(Request):
     body: Annotated[str, Meta(title="Reply", min_length=1, max_length=BODY_MAX)]
 
 
+class PreviewIn(Request):
+    """A reply's text, to see as the forum will render it (nothing is posted)."""
+
+    body: Annotated[
+        str,
+        Meta(
+            title="Reply",
+            min_length=1,
+            max_length=BODY_MAX,
+            description="Markdown; raw HTML is not rendered.",
+        ),
+    ]
+
+
+class PreviewOut(Response):
+    """The text rendered and sanitised exactly as a posted reply's body_html would be."""
+
+    html: str
+
+
 class ReplyOut(Response):
     """A reply; a stub ("deleted" or removed by a moderator) has no author and no text."""
 
