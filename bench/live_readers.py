@@ -47,7 +47,16 @@ HANDSHAKE_TIMEOUT_S = 20.0
 class Follower:
     """A reader that resumes (see the module's docstring): what outlives each of its sockets."""
 
-    __slots__ = ("attempt", "caught_up", "headers", "last_seq", "source", "target_seq", "url")
+    __slots__ = (
+        "attempt",
+        "caught_up",
+        "connected_ns",
+        "headers",
+        "last_seq",
+        "source",
+        "target_seq",
+        "url",
+    )
 
     def __init__(self, url: str, headers: dict[str, str], source: str | None) -> None:
         self.url, self.headers, self.source = url, headers, source
@@ -56,6 +65,8 @@ class Follower:
         self.caught_up = False
         #: Failed connection attempts in a row.
         self.attempt = 0
+        #: When its current socket opened (monotonic ns).
+        self.connected_ns = 0
 
     def see(self, tally: Tally, seq: int, received_ns: int) -> None:
         """Count a thread event's seq against the last one seen."""
@@ -69,6 +80,7 @@ class Follower:
             self.caught_up = True
             tally.caught_up += 1
             tally.caught_up_last_ns = max(tally.caught_up_last_ns, received_ns)
+            tally.replay_longest_ns = max(tally.replay_longest_ns, received_ns - self.connected_ns)
 
 
 class Reader(WSListener):  # type: ignore[misc]
@@ -88,6 +100,7 @@ class Reader(WSListener):  # type: ignore[misc]
         follower = self.follower
         if follower is not None:
             follower.attempt = 0
+            follower.connected_ns = time.monotonic_ns()
             if follower.last_seq is not None:
                 self.tally.reconnects += 1
                 self.tally.reconnected_last_ns = time.monotonic_ns()
@@ -147,7 +160,8 @@ class Tally:
         self.pending: set[asyncio.Task[None]] = set()
         self.gaps = self.duplicates = self.refreshes = self.reconnects = self.gave_up = 0
         self.caught_up = 0
-        self.caught_up_last_ns = self.reconnected_last_ns = 0
+        #: The longest time from a socket's handshake to its catch-up.
+        self.caught_up_last_ns = self.reconnected_last_ns = self.replay_longest_ns = 0
 
     def stats(self) -> dict[str, Any]:
         """Counts for the bench (cheap: no receipt times)."""
@@ -168,11 +182,13 @@ class Tally:
             "caught_up": self.caught_up,
             "caught_up_last_ns": self.caught_up_last_ns,
             "reconnected_last_ns": self.reconnected_last_ns,
+            "replay_longest_ns": self.replay_longest_ns,
         }
 
     def expect(self, events: int) -> dict[str, Any]:
         """From now on, count each follower caught up once it has seen `events` more events."""
-        self.caught_up, self.caught_up_last_ns, self.reconnected_last_ns = 0, 0, 0
+        self.caught_up = self.caught_up_last_ns = self.reconnected_last_ns = 0
+        self.replay_longest_ns = 0
         for follower in self.followers:
             follower.target_seq = (follower.last_seq or 0) + events
             follower.caught_up = False
