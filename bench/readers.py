@@ -179,7 +179,10 @@ def main() -> int:
     print(f"\nmost readers within the targets (p95 ≤ {P95_LIMIT_MS:.0f} ms, none lost or dropped,")
     print(f"RSS < 4 GiB), N from {args.start:,} by {args.step:,} ({load_average()}):")
     for name, count in found.items():
-        print(f"  {name:<24}{count:>8,}" + ("" if count else "  (not even the first N)"))
+        note = "  (not even the first N)" if not count else ""
+        if count and count + args.step > args.max:
+            note = "  (every N passed: raise --max)"
+        print(f"  {name:<24}{count:>8,}{note}")
     if found.get("websockets-broadcast"):
         print(f"  forum / baseline: {found['forum'] / found['websockets-broadcast']:.2f}")
     passed = found["forum"] >= TARGET_READERS
