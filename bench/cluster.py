@@ -12,7 +12,8 @@ Readers (bench/live_readers.py) connect from several loopback source addresses, 
 node; one poster per node posts 1 reply a second for --seconds, and every reader notes each
 reply frame. Printed for both set-ups: p50/p95/p99 post→receipt, frames lost, sockets dropped,
 and the servers' CPU per delivery (all the forum processes together, from /proc, less their idle
-rate; Redis's own CPU is not counted: it is shared with other work). Exit 1 when the cluster's
+rate), and Redis's CPU per delivery (from its INFO; Redis may serve other work meanwhile,
+and its idle CPU is included). Exit 1 when the cluster's
 p99 is over 250 ms (bench/live.py's target for one process) or a frame was lost.
 """
 
@@ -61,6 +62,18 @@ async def _admin(statement: str) -> None:
         await connection.close()
 
 
+def redis_cpu_seconds() -> float:
+    """Redis's CPU time so far (INFO cpu: its main thread and children, user and system)."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        info = client.info("cpu")
+    finally:
+        client.close()
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
 @contextlib.contextmanager
 def own_database() -> Iterator[str]:
     """A new PostgreSQL database for this run, dropped afterwards."""
@@ -78,7 +91,7 @@ def measure(
     readers: Readers,
     args: argparse.Namespace,
     run: int,
-) -> Burst:
+) -> tuple[Burst, float]:
     """One poster per node (NODES in all, on the nodes in turn), readers spread over the nodes."""
     targets = [ForumTarget(nodes[number % len(nodes)]) for number in range(NODES)]
     try:
@@ -92,9 +105,12 @@ def measure(
             print(f"{name}: only {connected:,} of {args.readers:,} readers connected: {errors}")
         time.sleep(SETTLE_S)
         posts = [target.post for target in targets]
+        redis_before = redis_cpu_seconds()
         burst = measure_burst(nodes, readers, posts, rate=RATE, seconds=args.seconds)
+        redis_us = (redis_cpu_seconds() - redis_before) / max(len(burst.latencies_ms), 1) * 1e6
         print(burst.line(name), flush=True)
-        return burst
+        print(f"{'':<24}Redis CPU {redis_us:.2f} µs/delivery (idle included; shared Redis)")
+        return burst, redis_us
     finally:
         readers.close()
         for target in targets:
@@ -117,12 +133,14 @@ def run(args: argparse.Namespace, readers: Readers, workdir: Path) -> bool:
                     f"node-{number}", database, workdir, env=cluster_env, options=options
                 )
                 servers.append(node)
-            cluster = measure(f"{NODES} nodes, Redis", servers, readers, args, run=5)
+            cluster, cluster_redis_us = measure(
+                f"{NODES} nodes, Redis", servers, readers, args, run=5
+            )
             for server in servers:
                 stop_server(server)
             single = start_forum("single", database, workdir, env=LIVE_SETTINGS, options=options)
             servers.append(single)
-            one = measure("1 process, memory", [single], readers, args, run=6)
+            one, one_redis_us = measure("1 process, memory", [single], readers, args, run=6)
             stop_server(single)
     finally:
         for server in servers:
@@ -130,7 +148,8 @@ def run(args: argparse.Namespace, readers: Readers, workdir: Path) -> bool:
     hop_us = cluster.cpu_us - one.cpu_us
     print(
         f"\nthe Redis hop, per delivery: {hop_us:+.1f} µs of forum CPU ({cluster.cpu_us:.1f} on "
-        f"{NODES} nodes against {one.cpu_us:.1f} in one process); p50 "
+        f"{NODES} nodes against {one.cpu_us:.1f} in one process), "
+        f"{cluster_redis_us - one_redis_us:+.2f} µs of Redis CPU; p50 "
         f"{cluster.percentile(0.5) - one.percentile(0.5):+.1f} ms, p99 "
         f"{cluster.percentile(0.99) - one.percentile(0.99):+.1f} ms"
     )
