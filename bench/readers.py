@@ -51,9 +51,11 @@ TARGET_READERS = 15_000
 SETTLE_S = 3.0
 
 
-def passes(burst: Burst) -> list[str]:
-    """Why a burst fails the targets (empty: it passes)."""
+def passes(burst: Burst, count: int) -> list[str]:
+    """Why a burst at count readers fails the targets (empty: it passes)."""
     reasons = []
+    if burst.readers < count:
+        reasons.append(f"{count - burst.readers:,} sockets gone before the posts")
     if burst.percentile(0.95) > P95_LIMIT_MS:
         reasons.append(f"p95 {burst.percentile(0.95):.0f} ms > {P95_LIMIT_MS:.0f} ms")
     if burst.lost:
@@ -87,7 +89,7 @@ def step_up(
             time.sleep(SETTLE_S)
             posts = [target.post for target in targets]
             burst = measure_burst([server], readers, posts, rate=RATE, seconds=args.seconds)
-            reasons = passes(burst)
+            reasons = passes(burst, count)
             print(burst.line(name) + ("  FAIL: " + "; ".join(reasons) if reasons else ""))
             sys.stdout.flush()
             if reasons:
