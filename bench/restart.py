@@ -13,12 +13,15 @@ the same database posts --missed replies through the JSON API and stops. The for
 again on its old port, and the bench measures, from that start (migrations included, as
 `python -m forum serve` runs them) until every reader has seen every missed reply: the last
 reconnection, the last catch-up, gaps and duplicates over all readers. Target: ≤ 10 s, 0 gaps,
-0 duplicates (exit 1 otherwise).
+0 duplicates (exit 1 otherwise). --profile FILE samples the restarted server with py-spy until
+the last catch-up (collapsed stacks: `sort -t' ' -k2 -n FILE | tail`).
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -51,6 +54,24 @@ def start(name: str, database: str, workdir: Path, port: int) -> Server:
         options=uvicorn_options(deflate=False),
         port=port,
     )
+
+
+def start_profiler(server: Server, output: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling the server (without stopping it) into output, as collapsed stacks."""
+    command = [
+        str(Path(sys.executable).parent / "py-spy"),
+        "record",
+        "--pid",
+        str(server.process.pid),
+        "--output",
+        str(output),
+        "--format",
+        "raw",
+        "--nonblocking",
+        "--duration",
+        str(int(CATCH_UP_TIMEOUT_S)),
+    ]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def post_while_down(database: str, workdir: Path, missed: int) -> None:
@@ -92,6 +113,8 @@ def run(args: argparse.Namespace, readers: Readers, workdir: Path) -> bool:
     began_ns = time.monotonic_ns()
     server = start("forum", database, workdir, port)
     ready_s = (time.monotonic_ns() - began_ns) / 1e9
+    ready_cpu_s = server.cpu_seconds()
+    profiler = start_profiler(server, args.profile) if args.profile else None
     try:
         deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
         while True:
@@ -101,6 +124,10 @@ def run(args: argparse.Namespace, readers: Readers, workdir: Path) -> bool:
             if stats["gave_up"] and stats["caught_up"] + stats["gave_up"] >= connected:
                 break
             time.sleep(0.1)
+        cpu_s = server.cpu_seconds()
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)  # py-spy writes its file and ends
+            profiler.wait(timeout=30)
         time.sleep(1.0)  # anything sent twice arrives now
         stats = readers.stats()
     finally:
@@ -112,12 +139,16 @@ def run(args: argparse.Namespace, readers: Readers, workdir: Path) -> bool:
         f"{args.missed} replies; from the restart: answering after {ready_s:.1f} s, the last "
         f"reader reconnected after {reconnected_s:.1f} s, the last caught up after "
         f"{caught_up_s:.1f} s; the longest from a reader's handshake to its catch-up "
-        f"{stats['replay_longest_ns'] / 1e6:.0f} ms (the rest is the readers' backoff)"
+        f"{stats['replay_longest_ns'] / 1e6:.0f} ms (the rest is the readers' backoff); the "
+        f"server's CPU from answering to the last catch-up {cpu_s - ready_cpu_s:.1f} s, "
+        f"{(cpu_s - ready_cpu_s) / max(connected, 1) * 1e3:.2f} ms per reader (start-up before "
+        f"it: {ready_cpu_s:.1f} s)"
     )
     print(
         f"caught up {stats['caught_up']:,} of {connected:,}; gaps {stats['gaps']:,}; duplicates "
         f"{stats['duplicates']:,}; refresh frames {stats['refreshes']:,}; gave up "
-        f"{stats['gave_up']:,}; reconnections {stats['reconnects']:,}; close codes "
+        f"{stats['gave_up']:,}; reconnections {stats['reconnects']:,}; other frames (presence) "
+        f"{stats['other_frames']:,}; close codes "
         f"{dict(stats['close_codes'])}"
     )
     checks = {
@@ -139,6 +170,9 @@ def main() -> int:
     parser.add_argument("--readers", type=int, default=5_000)
     parser.add_argument("--missed", type=int, default=10, help="replies posted while down")
     parser.add_argument("--processes", type=int, default=6, help="reader processes")
+    parser.add_argument(
+        "--profile", type=Path, help="py-spy's collapsed stacks of the catch-up, into this file"
+    )
     args = parser.parse_args()
     if args.quick:
         args.readers = 500
