@@ -45,9 +45,10 @@ def raise_open_files(needed: int) -> int:
     """Raise this process's open-files limit (children inherit it) to at least needed when
     allowed (root may raise the hard limit); the limit now."""
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    with contextlib.suppress(ValueError, OSError):
-        hard = max(hard, needed)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    for limit in (max(hard, needed), hard):
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+            break
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 

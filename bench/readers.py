@@ -1,15 +1,16 @@
 """Most readers on one box (issue 16): the largest N the forum serves within the targets, and the
 `websockets.broadcast()` baseline's N in the same run.
 
-    python bench/readers.py [--quick] [--start 5000] [--step 5000] [--max 40000]
+    python bench/readers.py [--quick] [--start 5000] [--step 2500] [--max 40000]
                             [--processes 6] [--seconds 10] [--no-baseline]
 
 The forum runs as bench/live.py runs it (temporary SQLite file, memory broker, no compression,
 no keepalive pings, RATE_LIMITS=off, LIVE_SOCKETS_PER_VISITOR=0, LIVE_SOCKETS_PER_ADDRESS=0).
 Readers (bench/live_readers.py, picows) live in several processes, each connecting from its own
 loopback source address (127.x.y.z, so each has its own ephemeral ports) to the server on
-127.0.0.1; every process's open-files limit is raised (as root, its hard limit too). N steps up
-from --start by --step, at most to --max, keeping the sockets already open. At each N, 4 posters
+127.0.0.1; every process's open-files limit is raised (its hard limit too, when allowed; N stops
+short of it, as the server needs a descriptor per reader). N steps up from --start by --step, at
+most to --max, keeping the sockets already open. At each N, 4 posters
 post 1 reply a second each for --seconds; N passes when the p95 post→receipt is at most 500 ms,
 every frame arrived, no socket was dropped, and the server's RSS stayed under 4 GiB. The first N
 that fails ends the steps. Then the same for bench/baselines/websockets_broadcast.py (frames of
@@ -49,6 +50,8 @@ P95_LIMIT_MS = 500.0
 RSS_LIMIT_KIB = 4 * 1024 * 1024
 TARGET_READERS = 15_000
 SETTLE_S = 3.0
+#: Descriptors a server needs besides its readers' sockets.
+FD_MARGIN = 500
 
 
 def passes(burst: Burst, count: int) -> list[str]:
@@ -136,7 +139,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="200, 400, 600 readers; 5 s each")
     parser.add_argument("--start", type=int, default=5_000)
-    parser.add_argument("--step", type=int, default=5_000)
+    parser.add_argument("--step", type=int, default=2_500)
     parser.add_argument("--max", type=int, default=40_000, help="the last N tried")
     parser.add_argument("--processes", type=int, default=6, help="reader processes")
     parser.add_argument("--seconds", type=float, default=10.0, help="posting time at each N")
@@ -145,6 +148,10 @@ def main() -> int:
     if args.quick:
         args.start, args.step, args.max, args.seconds = 200, 200, 600, 5.0
     limit = raise_open_files(2 * args.max + 1_000)
+    if args.max > limit - FD_MARGIN:
+        # The server holds one descriptor per reader: past its limit, accept() fails.
+        print(f"note: the open-files limit is {limit:,}: N stops at {limit - FD_MARGIN:,}")
+        args.max = limit - FD_MARGIN
     print(
         f"bench/readers.py: N from {args.start:,} by {args.step:,} to {args.max:,}; {POSTERS} "
         f"posters at {RATE:g} post/s for {args.seconds:g} s at each N; readers in "
@@ -183,7 +190,7 @@ def main() -> int:
     for name, count in found.items():
         note = "  (not even the first N)" if not count else ""
         if count and count + args.step > args.max:
-            note = "  (every N passed: raise --max)"
+            note = "  (every N tried passed)"
         print(f"  {name:<24}{count:>8,}{note}")
     if found.get("websockets-broadcast"):
         print(f"  forum / baseline: {found['forum'] / found['websockets-broadcast']:.2f}")
