@@ -36,7 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from reader_pool import Readers
+import reader_pool
+from reader_pool import Readers, percentile
 from reader_pool import fail as _fail
 from servers import (
     Server,
@@ -217,10 +218,7 @@ class Result:
 
     def percentile(self, share: float) -> float:
         """Nearest-rank percentile of the latencies, in milliseconds."""
-        if not self.latencies_ms:
-            return math.nan
-        ordered = sorted(self.latencies_ms)
-        return ordered[max(math.ceil(share * len(ordered)) - 1, 0)]
+        return percentile(self.latencies_ms, share)
 
     @property
     def lost(self) -> int:
@@ -230,12 +228,7 @@ class Result:
 
 def wait_for_deliveries(readers: Readers, expected: int) -> dict[str, Any]:
     """Poll the readers until expected reply frames arrived (or DELIVERY_TIMEOUT_S passed)."""
-    deadline = time.monotonic() + DELIVERY_TIMEOUT_S
-    while True:
-        stats = readers.stats()
-        if stats["received"] >= expected or time.monotonic() > deadline:
-            return stats
-        time.sleep(0.05)
+    return reader_pool.wait_for_deliveries(readers, expected, DELIVERY_TIMEOUT_S)
 
 
 def send_posts(target: Target, count: int, interval: float) -> dict[int, int]:
