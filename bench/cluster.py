@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import socket
 import sys
 import tempfile
 import time
@@ -60,6 +61,18 @@ async def _admin(statement: str) -> None:
         await connection.execute(statement)
     finally:
         await connection.close()
+
+
+def unreachable() -> list[str]:
+    """The services this bench needs that do not accept a connection."""
+    missing = []
+    for name, url, default_port in (("PostgreSQL", PG_SERVER, 5432), ("Redis", REDIS_URL, 6379)):
+        parsed = urlparse(url)
+        try:
+            socket.create_connection((parsed.hostname, parsed.port or default_port), 2).close()
+        except OSError:
+            missing.append(f"{name} at {url}")
+    return missing
 
 
 def redis_cpu_seconds() -> float:
@@ -174,6 +187,9 @@ def main() -> int:
     args = parser.parse_args()
     if args.quick:
         args.readers, args.seconds = 600, 5.0
+    missing = unreachable()
+    if missing:
+        raise fail("not reachable: " + ", ".join(missing))
     limit = raise_open_files(2 * args.readers + 1_000)
     print(
         f"bench/cluster.py: {args.readers:,} readers in {args.processes} processes, {NODES} "
