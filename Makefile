@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-postgres lint fuzz bench bench-live bench-write migrations install clean
+.PHONY: run test test-postgres lint fuzz bench bench-live bench-write bench-readers bench-restart \
+	bench-cluster migrations install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,6 +57,19 @@ bench-live: install
 # The write path against Isso's (installs Isso into var/bench/isso-venv the first time).
 bench-write: install
 	$(BIN)/python bench/write.py
+
+# Readers (issue 16); BENCH_ARGS=--quick for a small run, e.g. `make bench-readers BENCH_ARGS=--quick`.
+# The most readers on one box, forum and websockets.broadcast() (run as root: the open-files limit).
+bench-readers: install
+	$(BIN)/python bench/readers.py $(BENCH_ARGS)
+
+# 5,000 readers reconnect and resume after a restart.
+bench-restart: install
+	$(BIN)/python bench/restart.py $(BENCH_ARGS)
+
+# 3 processes on PostgreSQL and Redis against one with the memory broker (needs both running).
+bench-cluster: install
+	$(BIN)/python bench/cluster.py $(BENCH_ARGS)
 
 migrations: install
 	$(BIN)/tortoise makemigrations

@@ -23,24 +23,22 @@ delivery, ≤ 32 KiB per idle reader.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import multiprocessing
 import os
 import resource
 import sys
 import tempfile
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 import httpx
-import live_readers
+import reader_pool
+from reader_pool import Readers, percentile
+from reader_pool import fail as _fail
 from servers import (
     Server,
     ServerError,
@@ -72,13 +70,20 @@ WARMUP_POSTS = 3
 SETTLE_S = 2.0
 IDLE_S = 2.0
 DELIVERY_TIMEOUT_S = 30.0
-CONNECT_TIMEOUT_S = 120.0
-COMMAND_TIMEOUT_S = 60.0
 
 TARGET_P99_MS = 250.0
 TARGET_CPU_US = 25.0
 TARGET_KIB = 32.0
 
+#: The forum's settings under the reader benches: posting limits (one post per 30 s for a new
+#: account) would refuse a burst, and the socket caps all but a few of the readers (one visitor
+#: on one address).
+LIVE_SETTINGS = {
+    "BROKER_URL": "memory://",
+    "RATE_LIMITS": "off",
+    "LIVE_SOCKETS_PER_VISITOR": "0",
+    "LIVE_SOCKETS_PER_ADDRESS": "0",
+}
 DEFLATE_OFFER = {"Sec-WebSocket-Extensions": "permessage-deflate; client_max_window_bits"}
 REPLY_BODY = (
     "Good point, but consider the logistics: range, supply, and who gets to pick the targets. "
@@ -87,13 +92,6 @@ REPLY_BODY = (
 
 
 # --- servers -----------------------------------------------------------------------------------
-
-
-def _fail(message: str, log: Path | None = None) -> SystemExit:
-    print(f"error: {message}", file=sys.stderr)
-    if log is not None and log.exists():
-        print(f"--- {log.name} ---\n{log.read_text(errors='replace')[-5000:]}", file=sys.stderr)
-    return SystemExit(2)
 
 
 def uvicorn_options(*, deflate: bool) -> list[str]:
@@ -117,14 +115,7 @@ def start_live_forum(name: str, workdir: Path, servers: list[Server], *, deflate
         name,
         f"sqlite://{workdir / f'{name}.sqlite3'}",
         workdir,
-        # Posting limits (one post per 30 s for a new account) would refuse a burst, and the
-        # socket caps all but a few of the readers (one visitor on one address).
-        env={
-            "BROKER_URL": "memory://",
-            "RATE_LIMITS": "off",
-            "LIVE_SOCKETS_PER_VISITOR": "0",
-            "LIVE_SOCKETS_PER_ADDRESS": "0",
-        },
+        env=LIVE_SETTINGS,
         options=uvicorn_options(deflate=deflate),
     )
     servers.append(server)
@@ -208,86 +199,6 @@ class BroadcastTarget(Target):
         return self.next_id
 
 
-# --- readers -----------------------------------------------------------------------------------
-
-
-class Readers:
-    """CLIENT_PROCESSES reader processes (bench/live_readers.py), driven through pipes."""
-
-    def __init__(self, processes: int) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._pipes: list[Connection] = []
-        self._processes: list[multiprocessing.process.BaseProcess] = []
-        for number in range(processes):
-            mine, theirs = context.Pipe()
-            process = context.Process(
-                target=live_readers.run, args=(theirs,), name=f"readers-{number}", daemon=True
-            )
-            process.start()
-            theirs.close()
-            self._pipes.append(mine)
-            self._processes.append(process)
-
-    def ask(self, command: str, *args: Any, timeout: float) -> list[Any]:
-        """Send a command to every process; their answers."""
-        for pipe in self._pipes:
-            pipe.send((command, *args))
-        return [self._answer(pipe, command, time.monotonic() + timeout) for pipe in self._pipes]
-
-    @staticmethod
-    def _answer(pipe: Connection, command: str, deadline: float) -> Any:
-        if not pipe.poll(max(deadline - time.monotonic(), 0)):
-            raise _fail(f"reader processes did not answer {command!r} in time")
-        return pipe.recv()
-
-    def stats(self) -> dict[str, Any]:
-        """Counts summed over every process (frame_bytes: the largest reply frame seen)."""
-        total: dict[str, Any] = {}
-        for answer in self.ask("stats", timeout=COMMAND_TIMEOUT_S):
-            for key, value in answer.items():
-                if isinstance(value, dict):
-                    total.setdefault(key, Counter()).update(value)
-                elif key == "frame_bytes":
-                    total[key] = max(total.get(key, 0), value)
-                else:
-                    total[key] = total.get(key, 0) + value
-        return total
-
-    def connect(self, url: str, count: int, headers: dict[str, str] | None = None) -> int:
-        """Open count more sockets, spread over the processes; how many are open in all."""
-        processes = len(self._pipes)
-        for number, pipe in enumerate(self._pipes):
-            share = count // processes + (number < count % processes)
-            pipe.send(("connect", url, share, headers or {}))
-        deadline = time.monotonic() + CONNECT_TIMEOUT_S
-        for pipe in self._pipes:
-            self._answer(pipe, "connect", deadline)
-        return int(self.stats()["open"])
-
-    def collect(self) -> dict[int, list[int]]:
-        """Receipt times by reply_id, from every process (and forget them there)."""
-        receipts: dict[int, list[int]] = {}
-        for answer in self.ask("collect", timeout=COMMAND_TIMEOUT_S):
-            for reply_id, times in answer.items():
-                receipts.setdefault(reply_id, []).extend(times)
-        return receipts
-
-    def close(self) -> None:
-        """Close every socket."""
-        self.ask("close", timeout=COMMAND_TIMEOUT_S)
-
-    def stop(self) -> None:
-        """End the processes (kill any that do not end)."""
-        for pipe in self._pipes:
-            with contextlib.suppress(OSError):
-                pipe.send(("exit",))
-        for process in self._processes:
-            process.join(timeout=5)
-            if process.is_alive():
-                process.kill()
-                process.join()
-
-
 # --- measuring ---------------------------------------------------------------------------------
 
 
@@ -307,10 +218,7 @@ class Result:
 
     def percentile(self, share: float) -> float:
         """Nearest-rank percentile of the latencies, in milliseconds."""
-        if not self.latencies_ms:
-            return math.nan
-        ordered = sorted(self.latencies_ms)
-        return ordered[max(math.ceil(share * len(ordered)) - 1, 0)]
+        return percentile(self.latencies_ms, share)
 
     @property
     def lost(self) -> int:
@@ -320,12 +228,7 @@ class Result:
 
 def wait_for_deliveries(readers: Readers, expected: int) -> dict[str, Any]:
     """Poll the readers until expected reply frames arrived (or DELIVERY_TIMEOUT_S passed)."""
-    deadline = time.monotonic() + DELIVERY_TIMEOUT_S
-    while True:
-        stats = readers.stats()
-        if stats["received"] >= expected or time.monotonic() > deadline:
-            return stats
-        time.sleep(0.05)
+    return reader_pool.wait_for_deliveries(readers, expected, DELIVERY_TIMEOUT_S)
 
 
 def send_posts(target: Target, count: int, interval: float) -> dict[int, int]:

@@ -129,10 +129,11 @@ def start_forum(
     *,
     env: dict[str, str] | None = None,
     options: list[str] | None = None,
+    port: int | None = None,
 ) -> Server:
     """Migrate database_url (`python -m forum migrate`), then serve the forum on it, with extra
-    settings (env) and uvicorn options."""
-    port = free_port()
+    settings (env) and uvicorn options, on port (a free one when None)."""
+    port = port or free_port()
     forum_env = {
         "DATABASE_URL": database_url,
         "HOST": "127.0.0.1",
