@@ -8,9 +8,10 @@ the machine, so the bench can subtract the time it sent the post from another pr
 
 A connect command may ask for a source address (127.x.y.z: each address has its own ephemeral
 ports) and for readers that behave like the forum's page (bench/restart.py): such a reader
-reconnects when its socket is lost, with htmx's backoff (500 ms doubling per attempt, ±30 %
-jitter), sends `{"type":"resume","last_seq":N}` on every reconnection, and counts the `seq`
-numbers it is sent that skip ahead (gaps) or come again (duplicates).
+reconnects when its socket is lost, with the page's backoff (htmx's, 500 ms doubling per attempt,
+capped at 5 s by static/forum.js, ±30 % jitter), sends `{"type":"resume","last_seq":N}` on every
+reconnection, and counts the `seq` numbers it is sent that skip ahead (gaps) or come again
+(duplicates).
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, ws_
 #: "reply_id":N,... Only this prefix is read, so a reader costs little per frame.
 REPLY_FRAME = re.compile(rb'^\{"type":"reply\.posted","seq":(\d+),"reply_id":(\d+)')
 REFRESH_FRAME = b'{"type":"refresh"'
-#: htmx's ws extension: the first retry after RECONNECT_BASE_S, doubling up to RECONNECT_MAX_S,
-#: ±RECONNECT_JITTER.
-RECONNECT_BASE_S, RECONNECT_MAX_S, RECONNECT_JITTER = 0.5, 60.0, 0.3
+#: The page's backoff (htmx's ws extension, its reconnectMaxDelay set by static/forum.js): the
+#: first retry after RECONNECT_BASE_S, doubling up to RECONNECT_MAX_S, ±RECONNECT_JITTER.
+RECONNECT_BASE_S, RECONNECT_MAX_S, RECONNECT_JITTER = 0.5, 5.0, 0.3
 #: A resuming reader gives up after this many failed attempts in a row (bounded loops).
 RECONNECT_ATTEMPTS = 12
 HEAD_BYTES = 80

@@ -285,6 +285,9 @@ htmx.config.ws = {
   ...(htmx.config.ws || {}),
   reconnectCodes: [1001, 1005, 1006, 1011, 1012, 1013, 1014, 4401, 4409],
   pauseOnBackground: false,
+  // htmx's backoff doubles up to a minute: after a restart of half a minute a page would wait
+  // up to another minute. Capped at 5 s (still ±30 % jitter, which spreads thousands of pages).
+  reconnectMaxDelay: 5000,
 };
 
 function liveBar() {

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from itertools import groupby
+from typing import Any
 
 from forum.event_types import ThreadEvent, thread_event
 from forum.live.hub import Delivery, Hub
@@ -12,6 +15,11 @@ from forum.monitoring import LiveCounters
 from models import Article, LiveEvent
 
 log = logging.getLogger("forum.live")
+
+#: How long a replay rendered for one socket serves the others that ask for the same gap.
+REPLAY_SHARE_SECONDS = 2.0
+#: Past this many kept replays, the expired ones are dropped.
+REPLAYS_KEPT = 256
 
 
 def thread_channel(article_id: int) -> str:
@@ -29,6 +37,8 @@ class LiveThreads:
         self.replay_limit = replay_limit
         #: Frames sent and sockets closed as too slow, read by /metrics.
         self.counters = LiveCounters()
+        #: Replays rendered lately, by (article, after, up to): when, and the rendering.
+        self._replays: dict[tuple[int, int, int], tuple[float, asyncio.Future[Any]]] = {}
 
     async def committed(self, event: ThreadEvent) -> None:
         """The bus's handler of thread events."""
@@ -60,11 +70,36 @@ class LiveThreads:
 
     async def replay(self, article_id: int, after_seq: int, up_to: int) -> list[Delivery] | None:
         """Every event after after_seq up to up_to, rendered as things are now; None when the
-        gap cannot be replayed whole (too old, from the future, or with holes): refresh instead."""
+        gap cannot be replayed whole (too old, from the future, or with holes): refresh instead.
+
+        After a restart (or a broker's), thousands of sockets ask for the same gap at once: the
+        first renders it and the others, asking within REPLAY_SHARE_SECONDS, share its frames.
+        A change to the thread is an event, which moves up_to and so asks for a new rendering.
+        """
         if after_seq < 0 or after_seq > up_to or up_to - after_seq > self.replay_limit:
             return None
         if after_seq == up_to:
             return []
+        key = (article_id, after_seq, up_to)
+        now = time.monotonic()
+        shared = self._replays.get(key)
+        if shared is not None and now - shared[0] < REPLAY_SHARE_SECONDS:
+            return await asyncio.shield(shared[1])
+        if len(self._replays) >= REPLAYS_KEPT:
+            self._replays = {
+                k: v for k, v in self._replays.items() if now - v[0] < REPLAY_SHARE_SECONDS
+            }
+        rendering = asyncio.ensure_future(self._render_gap(article_id, after_seq, up_to))
+        self._replays[key] = (now, rendering)
+        try:
+            return await asyncio.shield(rendering)
+        except Exception:
+            self._replays.pop(key, None)  # not shared: the next asker tries again
+            raise
+
+    async def _render_gap(
+        self, article_id: int, after_seq: int, up_to: int
+    ) -> list[Delivery] | None:
         rows = await LiveEvent.filter(
             article_id=article_id, seq__gt=after_seq, seq__lte=up_to
         ).order_by("seq")
