@@ -86,6 +86,7 @@ def _routes() -> list[BaseRoute]:
         page(REPLY + "/vote", replies_web.vote, ACTIVE, ["GET", "POST"]),
         page(REPLY + "/dismiss", moderation_web.dismiss, MODERATOR, ["POST"]),
         page("/a/{slug}/compose", moderation_web.compose, ANYONE),
+        page("/a/{slug}/discuss", replies_web.discuss, ANYONE, name="discuss"),
         page("/a/{slug}/lock", moderation_web.lock, MODERATOR, ["POST"]),
         page("/a/{slug}/unlock", moderation_web.lock, MODERATOR, ["POST"]),
         page("/mod/flags", moderation_web.flag_queue, MODERATOR),

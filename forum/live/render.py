@@ -9,8 +9,10 @@ from typing import Any
 
 from jinja2 import Environment
 
+from forum.articles.passages import article_passages
 from forum.event_types import ThreadEvent
 from forum.live.hub import Delivery
+from forum.replies.passages import passage_counts
 from forum.replies.thread import ReplyNode, replies_by_id
 from forum.settings import Settings
 from forum.visibility import (
@@ -22,6 +24,8 @@ from forum.visibility import (
 )
 from models import Article, EventKind, Reply, ReplyStatus, User
 
+#: Events that may change how many visible replies are about a passage.
+_COUNTED_KINDS = {EventKind.POSTED, EventKind.DELETED, EventKind.HIDDEN, EventKind.UNHIDDEN}
 #: What a frame asks the page to do with the reply it names.
 INSERT, REPLACE, REMOVE = "insert", "replace", "remove"
 
@@ -93,6 +97,7 @@ class FrameRenderer:
         count, locked = article.reply_count, article.locked
         everything = await replies_by_id(ids)
         with_children = {row.id for row in everything.values() if row.has_replies}
+        passages = await self._passage_counts(article, events, everything)
         frames: list[dict[str, str]] = [{} for _ in events]
         for kind in VIEWER_KINDS:
             viewer = representative_viewer(kind)
@@ -100,6 +105,8 @@ class FrameRenderer:
             for i, event in enumerate(events):
                 reply = everything.get(event.reply_id) if event.reply_id in seen else None
                 frame = self._frame(article, event, reply, viewer, count, locked, with_children)
+                if passages[i]:
+                    frame["content"] = str(frame["content"]) + passages[i]
                 frames[i][kind] = encode_frame(frame)
         hidden = [row for row in everything.values() if row.status == ReplyStatus.HIDDEN]
         if hidden:
@@ -112,6 +119,41 @@ class FrameRenderer:
                     frame = self._frame(article, event, reply, author, count, locked, with_children)
                     frames[i][author_frame_key(reply.author_id)] = encode_frame(frame)
         return [Delivery(frames=frames[i], seq=event.seq) for i, event in enumerate(events)]
+
+    async def _passage_counts(
+        self, article: Article, events: list[ThreadEvent], everything: dict[int, Reply]
+    ) -> list[str]:
+        """For each event, the new counts of the passages whose count it may change (the same
+        for every viewer: only visible replies count), as partials; one grouped read in all.
+
+        A reply gone from the table takes its passage with it: the counts of every passage of
+        the article then go (rare: a deletion with no reply under it)."""
+        affected: list[set[str]] = []
+        every_anchor: list[str] | None = None
+        for event in events:
+            anchors: set[str] = set()
+            if event.kind in _COUNTED_KINDS:
+                reply = everything.get(event.reply_id)
+                if reply is not None and reply.passage:
+                    anchors.add(reply.passage)
+                elif reply is None and event.kind is EventKind.DELETED:
+                    if every_anchor is None:
+                        full = await Article.get(id=article.id).only("id", "body_markdown")
+                        every_anchor = [p.anchor for p in article_passages(full).passages]
+                    anchors.update(every_anchor)
+            affected.append(anchors)
+        wanted = set().union(*affected)
+        if not wanted:
+            return ["" for _ in events]
+        counts = await passage_counts(article.id, wanted)
+        macros = self._macros
+        return [
+            "".join(
+                str(macros.passage_count_update(article, anchor, counts.get(anchor, 0)))
+                for anchor in sorted(anchors)
+            )
+            for anchors in affected
+        ]
 
     def _frame(
         self,
