@@ -248,7 +248,8 @@ async def test_the_discuss_link_opens_a_composer_without_javascript(
 async def test_counts_leave_out_hidden_replies_and_the_api_filters(
     article: Article, writer: Member, server: LiveServer, anon: httpx.AsyncClient
 ) -> None:
-    first, last = list(anchors(article))[0], list(anchors(article))[-1]
+    every = list(anchors(article))
+    first, last = every[0], every[-1]
     ids = []
     for n in range(3):
         response = await about(writer, article.slug, first, "The first", f"Reply {n}")
