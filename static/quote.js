@@ -16,6 +16,13 @@
   /** What the button acts on: {kind: "passage"|"reply", element, text}. */
   let offer = null;
 
+  // A passage's tools (discuss link, count): inside a list item, right after anything else.
+  function toolsOf(passage) {
+    const next = passage.nextElementSibling;
+    if (next?.matches(".passage-tools")) return next;
+    return passage.querySelector(":scope > .passage-tools");
+  }
+
   function elementOf(node) {
     return node && node.nodeType === Node.ELEMENT_NODE ? node : node?.parentElement;
   }
@@ -47,7 +54,7 @@
     offer = found;
     if (found.kind === "passage") {
       button.textContent = "Discuss this passage";
-      const tools = found.element.querySelector(".passage-tools");
+      const tools = toolsOf(found.element);
       if (tools) tools.prepend(button);
       else found.element.append(button);
     } else {
@@ -103,7 +110,7 @@
     const fields = form?.querySelector(".passage-fields");
     if (!form || !fields) {
       // No composer here (signed out, locked): the passage's own composer page.
-      const link = passage.querySelector(".discuss-link");
+      const link = toolsOf(passage)?.querySelector(".discuss-link");
       if (link) window.location.assign(`${link.href}&quote=${encodeURIComponent(text)}`);
       return;
     }

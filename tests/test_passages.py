@@ -111,7 +111,7 @@ async def test_the_article_page_marks_each_passage_with_its_tools(
     assert ids_on_page(html) == list(anchors(article))
     soup = page(html)
     for anchor in anchors(article):
-        element = soup.find(id=anchor)
+        element = soup.select_one(f'.passage-tools[data-passage="{anchor}"]')
         assert element is not None
         discuss = element.select_one(".discuss-link")
         assert discuss is not None

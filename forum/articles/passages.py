@@ -48,7 +48,8 @@ class Passage:
 @dataclass(frozen=True)
 class ArticlePassages:
     """An article's passages, and its body as HTML pieces each followed by the anchor of the
-    passage that ends there (None after the last piece)."""
+    passage whose tools go there (None after the last piece): inside a list item at its end,
+    right after a paragraph or heading."""
 
     passages: tuple[Passage, ...]
     segments: tuple[tuple[Markup, str | None], ...]
@@ -74,7 +75,7 @@ def _passages_of(source: str) -> ArticlePassages:
     tokens = parse_article(source.replace(_MARK_START, "").replace(_MARK_END, ""))
     passages: list[Passage] = []
     seen: dict[str, int] = {}
-    ends: dict[int, str] = {}  # index of a passage's closing token -> its anchor
+    ends: dict[int, str] = {}  # index of the token a passage's tools go before -> its anchor
     index = 0
     while index < len(tokens):
         token = tokens[index]
@@ -92,15 +93,18 @@ def _passages_of(source: str) -> ArticlePassages:
         anchor = base if seen[base] == 1 else f"{base}-{seen[base]}"
         token.attrSet("id", anchor)
         passages.append(Passage(anchor, text))
-        ends[end] = anchor
+        # A list item's tools go inside it (a list holds only items); other passages' after
+        # them, so that a heading's or paragraph's own text stays only its words.
+        ends[end if token.type == "list_item_open" else end + 1] = anchor
         index = end + 1  # what is inside a passage belongs to it
     marked: list[Token] = []
-    for position, token in enumerate(tokens):
+    for position, token in enumerate([*tokens, None]):
         if position in ends:
             marked.append(
                 Token("html_block", "", 0, content=_MARK_START + ends[position] + _MARK_END)
             )
-        marked.append(token)
+        if token is not None:
+            marked.append(token)
     pieces = _MARK.split(render_article_tokens(marked))
     segments = [
         (Markup(pieces[i]), pieces[i + 1] if i + 1 < len(pieces) else None)
