@@ -98,13 +98,13 @@ def _passages_of(source: str) -> ArticlePassages:
         ends[end if token.type == "list_item_open" else end + 1] = anchor
         index = end + 1  # what is inside a passage belongs to it
     marked: list[Token] = []
-    for position, token in enumerate([*tokens, None]):
+    for position in range(len(tokens) + 1):
         if position in ends:
             marked.append(
                 Token("html_block", "", 0, content=_MARK_START + ends[position] + _MARK_END)
             )
-        if token is not None:
-            marked.append(token)
+        if position < len(tokens):
+            marked.append(tokens[position])
     pieces = _MARK.split(render_article_tokens(marked))
     segments = [
         (Markup(pieces[i]), pieces[i + 1] if i + 1 < len(pieces) else None)
