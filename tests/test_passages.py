@@ -15,7 +15,7 @@ from forum.articles.passages import article_passages
 from forum.markdown import render_article
 from models import Article, Reply, Role
 from tests.conftest import SLUG, LiveServer, Member, unique_name
-from tests.test_live import connect, next_event, own_server, partials
+from tests.test_live import connect, next_event, own_server, partials, resume
 from tests.test_moderation import api, enrol, hide
 
 BODY = """\
@@ -282,6 +282,7 @@ async def test_counts_leave_out_hidden_replies_and_the_api_filters(
         int(str(node["id"]).removeprefix("reply-")) for node in soup.select("#replies > .reply")
     ]
     assert shown == [ids[2], ids[0]]
+    assert soup.select_one("#passage-filter a")["href"] == f"#{first}"
 
 
 async def test_counts_change_live(article: Article, writer: Member, server: LiveServer) -> None:
@@ -313,10 +314,21 @@ async def test_counts_change_live(article: Article, writer: Member, server: Live
             frame = await next_event(ws)
             assert frame["type"] == "reply.deleted"
             assert partials(frame)[target].select_one("a")["data-count"] == "0"
+            assert [key for key in partials(frame) if key.startswith("#passage-count-")] == [target]
+            deleted_seq = frame["seq"]
 
             # A reply about no passage changes no passage's count.
             await writer.post_reply("Plain", slug=article.slug)
             frame = await next_event(ws)
             assert not [key for key in partials(frame) if key.startswith("#passage-count-")]
+
+        # A page that missed the deletion gets it replayed: the stream does not keep which
+        # passage the reply was about, so every passage's count comes again.
+        async with connect(server, article.slug) as ws:
+            await resume(ws, deleted_seq - 1)
+            frame = await next_event(ws)
+            assert frame["type"] == "reply.deleted"
+            counts = {key for key in partials(frame) if key.startswith("#passage-count-")}
+            assert counts == {f"#passage-count-{anchor}" for anchor in anchors(article)}
     finally:
         await moderator.client.aclose()

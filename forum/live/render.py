@@ -10,7 +10,7 @@ from typing import Any
 from jinja2 import Environment
 
 from forum.articles.passages import article_passages
-from forum.event_types import ThreadEvent
+from forum.event_types import ReplyDeleted, ThreadEvent
 from forum.live.hub import Delivery
 from forum.replies.passages import passage_counts
 from forum.replies.thread import ReplyNode, replies_by_id
@@ -117,6 +117,8 @@ class FrameRenderer:
                 if reply is not None and reply.status == ReplyStatus.HIDDEN:
                     author = authors[reply.author_id]
                     frame = self._frame(article, event, reply, author, count, locked, with_children)
+                    if passages[i]:
+                        frame["content"] = str(frame["content"]) + passages[i]
                     frames[i][author_frame_key(reply.author_id)] = encode_frame(frame)
         return [Delivery(frames=frames[i], seq=event.seq) for i, event in enumerate(events)]
 
@@ -126,8 +128,9 @@ class FrameRenderer:
         """For each event, the new counts of the passages whose count it may change (the same
         for every viewer: only visible replies count), as partials; one grouped read in all.
 
-        A reply gone from the table takes its passage with it: the counts of every passage of
-        the article then go (rare: a deletion with no reply under it)."""
+        A reply gone from the table takes its passage with it: its ReplyDeleted says which;
+        replayed from the stream, which does not keep it, the counts of every passage of the
+        article go again instead (rare: a deletion missed by a page)."""
         affected: list[set[str]] = []
         every_anchor: list[str] | None = None
         for event in events:
@@ -136,6 +139,8 @@ class FrameRenderer:
                 reply = everything.get(event.reply_id)
                 if reply is not None and reply.passage:
                     anchors.add(reply.passage)
+                elif isinstance(event, ReplyDeleted) and event.passage is not None:
+                    anchors.update([event.passage] if event.passage else [])
                 elif reply is None and event.kind is EventKind.DELETED:
                     if every_anchor is None:
                         full = await Article.get(id=article.id).only("id", "body_markdown")

@@ -235,6 +235,7 @@ async def delete_reply(reply_id: int, user: User, *, bus: EventBus) -> Deletion:
                 article_id=reply.article_id,
                 reply_id=gone_or_stub,
                 reply_count_change=outcome.reply_count_change,
+                passage=reply.passage or "",
             )
         )
     return outcome
@@ -292,5 +293,6 @@ async def delete_replies_of(event: AccountDeleted, tx: Transaction) -> None:
                 article_id=reply.article_id,
                 reply_id=gone_or_stub,
                 reply_count_change=outcome.reply_count_change,
+                passage=reply.passage or "",
             )
         )
