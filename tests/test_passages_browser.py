@@ -11,6 +11,8 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.conftest import LiveServer, forum_command
+from tests.test_accessibility_browser import open_page as axe_page
+from tests.test_accessibility_browser import violations
 from tests.test_moderation_browser import contexts, open_page, open_thread, register
 
 pytestmark = pytest.mark.browser
@@ -126,3 +128,36 @@ def test_a_signed_out_reader_is_taken_to_the_passage_composer(
     page.wait_for_url(f"**/a/{slug}/discuss?passage={anchor}&quote=Second")
     expect(page.locator("#passage-shown")).to_have_text("Second thoughts")
     expect(page.get_by_role("link", name="Sign in").last).to_be_visible()
+
+
+def test_passages_and_their_composer_have_no_axe_violations(
+    browser: Browser, server: LiveServer, contexts: list[BrowserContext], slug: str
+) -> None:
+    member = register(server, "axe")
+    page = axe_page(contexts, browser, server, member)
+    page.goto(f"/a/{slug}")
+    anchor = str(page.locator(".article-body p[id]").first.get_attribute("id"))
+    with member.api(server) as client:
+        posted = client.post(
+            f"/api/articles/{slug}/replies",
+            json={"body": "About it.", "passage": anchor, "quote": "opening paragraph"},
+        )
+        assert posted.status_code == 201, posted.text
+    found: dict[str, list[str]] = {}
+    for path in (
+        f"/a/{slug}",
+        f"/a/{slug}?passage={anchor}",
+        f"/a/{slug}/discuss?passage={anchor}",
+    ):
+        page.goto(path)
+        if problems := violations(page):
+            found[path] = problems
+    # The composer with a passage chosen, and the button a selection offers.
+    page.goto(f"/a/{slug}")
+    select_words(page, f"#{anchor}", "opening")
+    page.get_by_role("button", name="Discuss this passage").click()
+    select_words(page, f"#{anchor}", "paragraph")
+    expect(page.get_by_role("button", name="Discuss this passage")).to_be_visible()
+    if problems := violations(page):
+        found["composer"] = problems
+    assert found == {}
