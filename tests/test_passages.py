@@ -4,6 +4,7 @@ replies and change live, the API's filter and the composer without JavaScript.""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,7 +15,16 @@ from bs4 import BeautifulSoup
 from forum.articles.passages import article_passages
 from forum.markdown import render_article
 from models import Article, Reply, Role
-from tests.conftest import SLUG, LiveServer, Member, unique_name
+from tests.conftest import (
+    SLUG,
+    LiveServer,
+    Member,
+    own_postgres_database,
+    sign_up,
+    start_server,
+    stop_server,
+    unique_name,
+)
 from tests.test_live import connect, next_event, own_server, partials, resume
 from tests.test_moderation import api, enrol, hide
 
@@ -332,3 +342,35 @@ async def test_counts_change_live(article: Article, writer: Member, server: Live
             assert counts == {f"#passage-count-{anchor}" for anchor in anchors(article)}
     finally:
         await moderator.client.aclose()
+
+
+def test_the_checks_and_counts_on_postgresql(tmp_path: Path) -> None:
+    """The same rules on a PostgreSQL database of the test's own (skipped without one)."""
+    with own_postgres_database("passages") as database:
+        process, live = start_server(database, tmp_path)
+        try:
+            asyncio.run(_checks_and_counts(live))
+        finally:
+            stop_server(process)
+
+
+async def _checks_and_counts(live: LiveServer) -> None:
+    member = await sign_up(live)
+    try:
+        html = (await member.client.get(f"/a/{SLUG}")).text
+        anchor = ids_on_page(html)[0]
+        text = page(html).select_one(f"#{anchor}").get_text()
+        quote = " ".join(text.split()[2:6])
+        forged = await about(member, SLUG, anchor, "words nobody wrote")
+        assert forged.status_code == 422 and set(forged.json()["errors"]) == {"quote"}
+        unknown = await about(member, SLUG, "p-00000000", quote)
+        assert unknown.status_code == 422 and set(unknown.json()["errors"]) == {"passage"}
+        made = await about(member, SLUG, anchor, quote)
+        assert made.status_code == 201, made.text
+        await member.post_reply("Not about a passage")
+        listed = await member.client.get(f"/api/articles/{SLUG}/replies?passage={anchor}")
+        assert [reply["id"] for reply in listed.json()["replies"]] == [made.json()["id"]]
+        soup = page((await member.client.get(f"/a/{SLUG}")).text)
+        assert soup.select_one(f"#passage-count-{anchor}")["data-count"] == "1"
+    finally:
+        await member.client.aclose()
