@@ -43,11 +43,22 @@
       return text ? { kind: "passage", element: passage, text, range } : null;
     }
     const body = start?.closest(".reply-body");
-    if (body && body === end?.closest(".reply-body")) {
+    if (body && body === end?.closest(".reply-body") && composerFor(body)) {
       const text = selection.toString().trim();
       return text ? { kind: "reply", element: body, text, range } : null;
     }
     return null;
+  }
+
+  // Where a quote of this reply goes: its own reply form when open, else the top-level one
+  // (none when signed out, or on a reply's page with no form open: no "Quote" then).
+  function composerFor(replyBody) {
+    const reply = replyBody.closest(".reply");
+    if (!reply) return null;
+    const id = reply.id.replace("reply-", "");
+    const form =
+      document.getElementById(`reply-form-${id}`) || document.getElementById("reply-form-top");
+    return form?.querySelector("textarea[name=body]") || null;
   }
 
   function show(found) {
@@ -126,12 +137,8 @@
 
   function quoteReply(replyBody, text) {
     const reply = replyBody.closest(".reply");
-    if (!reply) return;
-    const id = reply.id.replace("reply-", "");
-    const form =
-      document.getElementById(`reply-form-${id}`) || document.getElementById("reply-form-top");
-    const textarea = form?.querySelector("textarea[name=body]");
-    if (!textarea) return;
+    const textarea = composerFor(replyBody);
+    if (!reply || !textarea) return;
     const link = reply.querySelector(":scope > .reply-main .when")?.getAttribute("href") || "";
     const author = reply.dataset.author || "a reply";
     const quoted = text

@@ -115,6 +115,19 @@ def test_discuss_a_passage_then_quote_the_reply(
         f"[{writer.username} wrote](/a/{slug}/r/{reply_id}#reply-{reply_id}):\n> needs a source\n\n"
     )
 
+    # With the reply's own reply form open, the quote goes there.
+    reader_page.locator(f"#reply-{reply_id} > .reply-main .reply-actions").get_by_role(
+        "link", name="Reply"
+    ).click()
+    answer = reader_page.locator(f"#reply-form-{reply_id} textarea[name=body]")
+    expect(answer).to_be_visible()
+    select_words(reader_page, f"#reply-{reply_id} .reply-body", "That claim")
+    reader_page.get_by_role("button", name="Quote").click()
+    expect(answer).to_have_value(
+        f"[{writer.username} wrote](/a/{slug}/r/{reply_id}#reply-{reply_id}):\n> That claim\n\n"
+    )
+    expect(answer).to_be_focused()
+
 
 def test_a_signed_out_reader_is_taken_to_the_passage_composer(
     browser: Browser, server: LiveServer, contexts: list[BrowserContext], slug: str
