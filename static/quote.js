@@ -126,7 +126,7 @@
       return;
     }
     form.querySelector("input[name=passage]").value = passage.id;
-    form.querySelector("textarea[name=quote]").value = text;
+    form.querySelector("input[name=quote]").value = text;
     fields.hidden = false;
     const drop = fields.querySelector("[data-drop-passage]");
     if (drop) drop.hidden = false;
@@ -160,7 +160,7 @@
     if (!drop) return;
     const fields = drop.closest(".passage-fields");
     fields.querySelector("input[name=passage]").value = "";
-    fields.querySelector("textarea[name=quote]").value = "";
+    fields.querySelector("input[name=quote]").value = "";
     fields.hidden = true;
     fields.closest("form")?.querySelector("textarea[name=body]")?.focus();
   });

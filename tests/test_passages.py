@@ -218,7 +218,7 @@ async def test_the_form_post_keeps_the_text_and_shows_the_refusal(
     assert refused.status_code == 422
     soup = page(refused.text)
     assert soup.select_one("textarea[name=body]").get_text() == "My words"
-    assert soup.select_one("textarea[name=quote]").get_text() == "Forged"
+    assert soup.select_one("input[name=quote]")["value"] == "Forged"
     assert soup.select_one("[role=alert]") is not None
     # Without htmx: the composer of that passage again.
     plain = await writer.client.post(f"/a/{article.slug}/replies", data=form)
@@ -242,10 +242,10 @@ async def test_the_discuss_link_opens_a_composer_without_javascript(
     form = composer.select_one("form.reply-form")
     assert form["action"] == f"/a/{article.slug}/replies"
     assert form.select_one("input[name=passage]")["value"] == anchor
-    assert form.select_one("textarea[name=quote]").get_text() == "The last paragraph."
+    assert form.select_one("input[name=quote]")["value"] == "The last paragraph."
     # A selection handed over (by quote.js, for a signed-out reader) when it is the passage's.
     asked = await writer.client.get(f"/a/{article.slug}/discuss?passage={anchor}&quote=last")
-    assert page(asked.text).select_one("textarea[name=quote]").get_text() == "last"
+    assert page(asked.text).select_one("input[name=quote]")["value"] == "last"
     signed_out = await anon.get(f"/a/{article.slug}/discuss?passage={anchor}")
     assert "Sign in" in page(signed_out.text).select_one(".sign-in-prompt").get_text()
     unknown = await anon.get(f"/a/{article.slug}/discuss?passage=p-12345678")
