@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from tortoise import Tortoise
 
+from forum.articles.passages import article_passages
 from forum.db import tortoise_config
 from forum.markdown import render_reply
 from models import Article, Reply, ReplyStatus, User
@@ -26,6 +27,8 @@ OLD_REPLY_SHARE = 0.10
 NEW_TOP_LEVELS = 40
 RECENT_WINDOW = 150
 DELETED_SHARE = 0.01
+#: Share of the replies to the article that are about one of its passages (with a quote).
+PASSAGE_SHARE = 0.20
 THREAD_SPAN = timedelta(days=2)
 #: Depth of the reply whose permalink is timed (the same at both sizes, so the pages compare).
 PERMALINK_DEPTH = 8
@@ -109,11 +112,13 @@ async def seed_thread(database_url: str, count: int) -> Seeded:
         has_children = {parent for parent in parents if parent is not None}
         first_id = ((await Reply.all().order_by("-id").first()) or Reply(id=0)).id + 1
         start = datetime.now(UTC) - THREAD_SPAN
+        passages = article_passages(article).passages
         replies: list[Reply] = []
         for index, parent_index in enumerate(parents):
             parent = replies[parent_index] if parent_index is not None else None
             source, html = rng.choice(bodies)
             deleted = index in has_children and rng.random() < DELETED_SHARE
+            about = rng.choice(passages) if not parent and rng.random() < PASSAGE_SHARE else None
             replies.append(
                 Reply(
                     id=first_id + index,
@@ -127,6 +132,8 @@ async def seed_thread(database_url: str, count: int) -> Seeded:
                     html="" if deleted else html,
                     created_at=start + THREAD_SPAN * (index / count),
                     has_replies=index in has_children,
+                    passage=about.anchor if about else None,
+                    quote=" ".join(about.text.split()[:8]) if about else None,
                 )
             )
         await Reply.bulk_create(replies, batch_size=1000)

@@ -90,6 +90,7 @@ def _routes() -> list[BaseRoute]:
         page(REPLY + "/dismiss", moderation_web.dismiss, MODERATOR, ["POST"]),
         page("/a/{slug}/compose", moderation_web.compose, ANYONE),
         page("/preview", replies_web.preview, ACTIVE, ["POST"]),
+        page("/a/{slug}/discuss", replies_web.discuss, ANYONE, name="discuss"),
         page("/a/{slug}/lock", moderation_web.lock, MODERATOR, ["POST"]),
         page("/a/{slug}/unlock", moderation_web.lock, MODERATOR, ["POST"]),
         page("/mod/flags", queue_web.flag_queue, MODERATOR),

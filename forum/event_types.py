@@ -52,6 +52,9 @@ class ReplyDeleted(ThreadEvent):
     """Its author deleted a reply (a stub stays while replies answer it)."""
 
     kind = EventKind.DELETED
+    #: The passage the deleted reply was about ("": none); None when not known (a replay, which
+    #: reads the event back from the stream: every passage's count is sent again then).
+    passage: str | None = None
 
 
 @dataclass(frozen=True)

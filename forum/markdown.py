@@ -184,14 +184,28 @@ def _only_proxied_images(tag: str, attribute: str, value: str) -> str | None:
     return value
 
 
+#: Elements of an article that are passages a reply may be about (forum.articles.passages):
+#: only there may an article's HTML carry an id, their anchor.
+PASSAGE_TAGS = ("p", "li", "h1", "h2", "h3", "h4", "h5", "h6")
+_ARTICLE_ATTRIBUTES = {
+    tag: _ALLOWED_ATTRIBUTES.get(tag, set()) | ({"id"} if tag in PASSAGE_TAGS else set())
+    for tag in _ALLOWED_TAGS
+}
+
+
 def _clean(
-    html: str, *, images: bool = True, proxied_images_only: bool = False, headings: bool = True
+    html: str,
+    *,
+    images: bool = True,
+    proxied_images_only: bool = False,
+    headings: bool = True,
+    attributes: dict[str, set[str]] = _ALLOWED_ATTRIBUTES,
 ) -> str:
     tags = _ALLOWED_TAGS - (set() if images else {"img"}) - (set() if headings else _HEADINGS)
     cleaned = nh3.clean(
         html,
         tags=tags,
-        attributes=_ALLOWED_ATTRIBUTES,
+        attributes=attributes,
         url_schemes={"http", "https", "mailto"},
         link_rel=_LINK_REL,
         attribute_filter=_only_proxied_images if proxied_images_only else None,
@@ -229,3 +243,15 @@ def render_reply(
 def render_article(source: str) -> str:
     """Render an article body shipped with the project (still sanitised: defence in depth)."""
     return _clean(_article_markdown.render(source))
+
+
+def parse_article(source: str) -> list[Token]:
+    """An article body's Markdown as markdown-it's block tokens (to find its passages)."""
+    return _article_markdown.parse(source)
+
+
+def render_article_tokens(tokens: Sequence[Token]) -> str:
+    """Render (and sanitise) an article's tokens as parse_article gave them, changed only by
+    anchors (ids on passage elements) and marker text."""
+    html = _article_markdown.renderer.render(tokens, _article_markdown.options, {})
+    return _clean(html, attributes=_ARTICLE_ATTRIBUTES)

@@ -10,10 +10,12 @@ from typing import Any
 from starlette.requests import Request
 
 from forum.accounts.identity import current_user
+from forum.articles.passages import article_passages, find_passage
 from forum.articles.service import share_card
 from forum.http import is_htmx
 from forum.notifications.service import is_following
 from forum.replies.muted import mark_muted
+from forum.replies.passages import passage_counts
 from forum.replies.thread import (
     parse_order,
     parse_position,
@@ -27,9 +29,12 @@ from models import Article, Reply
 
 
 async def article_context(request: Request, article: Article) -> dict[str, Any]:
-    """What the article page shows: the article, one chunk of its discussion, the reply count."""
+    """What the article page shows: the article with its passages and how many replies are about
+    each, one chunk of its discussion (about one passage with ?passage=), the reply count."""
     order = parse_order(request.query_params.get("order"))
     cursor = parse_position(request.query_params.get("cursor"), order)
+    asked = request.query_params.get("passage")
+    passage = find_passage(article, asked) if asked else None
     viewer = await current_user(request)
     chunk = await top_level_chunk(
         article,
@@ -38,6 +43,7 @@ async def article_context(request: Request, article: Article) -> dict[str, Any]:
         cursor=cursor,
         limit=request.app.state.settings.page_size,
         shape=tree_shape(request.app.state.settings),
+        passage=passage.anchor if passage else None,
     )
     await mark_votes(chunk.nodes, viewer)
     await mark_muted(chunk.nodes, viewer)
@@ -50,6 +56,9 @@ async def article_context(request: Request, article: Article) -> dict[str, Any]:
         "new_since": fresh,
         "first_new_on_page": shows(chunk.nodes, fresh.first_id),
         "article": article,
+        "passages": article_passages(article),
+        "passage_counts": await passage_counts(article.id),
+        "passage": passage,
         "chunk": chunk,
         "order": order,
         "cursor": cursor,

@@ -155,4 +155,6 @@ def stub_of(reply: Reply) -> Reply:
     stub.source = ""
     stub.html = ""
     stub.hidden_note = ""
+    stub.passage = ""
+    stub.quote = ""
     return stub

@@ -60,6 +60,10 @@ class Reply(Model):
     hidden_note = fields.CharField(max_length=500, default="", db_default="")
     #: Up-votes standing now (kept by the vote service with atomic increments).
     score = fields.IntField(default=0, db_default=0)
+    #: Anchor of the passage of the article the reply is about (null: about the article as a whole).
+    passage = fields.CharField(max_length=40, null=True)
+    #: The words of that passage it quotes (whitespace collapsed, null without a passage).
+    quote = fields.TextField(null=True)
 
     class Meta:
         table = "replies"
@@ -72,6 +76,8 @@ class Reply(Model):
             ("article_id", "status"),
             # A member's profile reads their replies newest first.
             ("author_id", "id"),
+            # The article page counts the visible replies of each passage from this index alone.
+            ("article_id", "passage", "status"),
         ]
 
 

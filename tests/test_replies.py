@@ -30,6 +30,9 @@ REPLY_FIELDS = {
     "url",
     "score",
     "voted",
+    # The passage of the article a reply is about, and its quote (null for most: test_passages).
+    "passage",
+    "quote",
 }
 LINK_REL = {"nofollow", "ugc", "noopener", "noreferrer"}
 #: The author may edit a reply for EDIT_WINDOW_SECONDS, 15 minutes unless configured.

@@ -10,8 +10,10 @@ from typing import Any
 from jinja2 import Environment
 
 from forum.accounts.muting import muted_among
-from forum.event_types import ThreadEvent
+from forum.articles.passages import article_passages
+from forum.event_types import ReplyDeleted, ThreadEvent
 from forum.live.hub import MUTED_SUFFIX, Delivery
+from forum.replies.passages import passage_counts
 from forum.replies.subthreads import parent_author
 from forum.replies.thread import ReplyNode, replies_by_id
 from forum.settings import Settings
@@ -24,6 +26,8 @@ from forum.visibility import (
 )
 from models import Article, EventKind, Reply, ReplyStatus, User
 
+#: Events that may change how many visible replies are about a passage.
+_COUNTED_KINDS = {EventKind.POSTED, EventKind.DELETED, EventKind.HIDDEN, EventKind.UNHIDDEN}
 #: What a frame asks the page to do with the reply it names.
 INSERT, REPLACE, REMOVE = "insert", "replace", "remove"
 
@@ -102,6 +106,7 @@ class FrameRenderer:
         count, locked = article.reply_count, article.locked
         everything = await replies_by_id(ids)
         with_children = {row.id for row in everything.values() if row.has_replies}
+        passages = await self._passage_counts(article, events, everything)
         frames: list[dict[str, str]] = [{} for _ in events]
         # Authors someone muted: their replies get a collapsed copy of each kind's frame too,
         # which the sockets of their muters choose (Delivery.frame_for); one more query.
@@ -112,6 +117,8 @@ class FrameRenderer:
             for i, event in enumerate(events):
                 reply = everything.get(event.reply_id) if event.reply_id in seen else None
                 frame = self._frame(article, event, reply, viewer, count, locked, with_children)
+                if passages[i]:
+                    frame["content"] = str(frame["content"]) + passages[i]
                 frames[i][kind] = encode_frame(frame)
                 if reply is not None and reply.author_id in muted and "author" in frame:
                     frame = self._frame(
@@ -127,10 +134,50 @@ class FrameRenderer:
                 if reply is not None and reply.status == ReplyStatus.HIDDEN:
                     author = authors[reply.author_id]
                     frame = self._frame(article, event, reply, author, count, locked, with_children)
+                    if passages[i]:
+                        frame["content"] = str(frame["content"]) + passages[i]
                     frames[i][author_frame_key(reply.author_id)] = encode_frame(frame)
         return [
             Delivery(frames=frames[i], seq=event.seq, author_id=_author_of(everything, event))
             for i, event in enumerate(events)
+        ]
+
+    async def _passage_counts(
+        self, article: Article, events: list[ThreadEvent], everything: dict[int, Reply]
+    ) -> list[str]:
+        """For each event, the new counts of the passages whose count it may change (the same
+        for every viewer: only visible replies count), as partials; one grouped read in all.
+
+        A reply gone from the table takes its passage with it: its ReplyDeleted says which;
+        replayed from the stream, which does not keep it, the counts of every passage of the
+        article go again instead (rare: a deletion missed by a page)."""
+        affected: list[set[str]] = []
+        every_anchor: list[str] | None = None
+        for event in events:
+            anchors: set[str] = set()
+            if event.kind in _COUNTED_KINDS:
+                reply = everything.get(event.reply_id)
+                if reply is not None and reply.passage:
+                    anchors.add(reply.passage)
+                elif isinstance(event, ReplyDeleted) and event.passage is not None:
+                    anchors.update([event.passage] if event.passage else [])
+                elif reply is None and event.kind is EventKind.DELETED:
+                    if every_anchor is None:
+                        full = await Article.get(id=article.id).only("id", "body_markdown")
+                        every_anchor = [p.anchor for p in article_passages(full).passages]
+                    anchors.update(every_anchor)
+            affected.append(anchors)
+        wanted = set().union(*affected)
+        if not wanted:
+            return ["" for _ in events]
+        counts = await passage_counts(article.id, wanted)
+        macros = self._macros
+        return [
+            "".join(
+                str(macros.passage_count_update(article, anchor, counts.get(anchor, 0)))
+                for anchor in sorted(anchors)
+            )
+            for anchors in affected
         ]
 
     def _frame(

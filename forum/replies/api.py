@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from forum.accounts.identity import check_csrf, current_user
+from forum.articles.passages import find_passage
 from forum.articles.service import article_or_404
 from forum.contracts import api, respond
 from forum.errors import NotFound
@@ -35,6 +36,7 @@ from forum.schemas import (
     VoteOut,
 )
 from forum.urls import reply_permalink
+from forum.validation import ValidationError
 from forum.visibility import shows_body
 from models import Reply, User
 
@@ -57,6 +59,8 @@ def _reply(request: Request, slug: str, node: ReplyNode, voted: bool = False) ->
         url=request.app.state.settings.base_url + reply_permalink(slug, reply.id),
         score=reply.score,
         voted=voted,
+        passage=reply.passage if node.shows_body else None,
+        quote=reply.quote if node.shows_body else None,
     )
 
 
@@ -73,10 +77,13 @@ async def list_replies(request: Request, query: ReplyQuery) -> Response:
     limit = query.limit or request.app.state.settings.page_size
     order = query.order or Order.NEWEST
     parent_id = query.parent
+    passage = find_passage(article, query.passage).anchor if query.passage is not None else None
+    if passage is not None and parent_id is not None:
+        raise ValidationError({"passage": "Replies about a passage answer the article: no parent."})
     if parent_id is None:
         cursor = parse_position(query.cursor, order)
         chunk = await top_level_chunk(
-            article, viewer, order=order, cursor=cursor, limit=limit, shape=FLAT
+            article, viewer, order=order, cursor=cursor, limit=limit, shape=FLAT, passage=passage
         )
     else:
         parent = await visible_reply(parent_id, viewer)
@@ -109,6 +116,8 @@ async def create_reply(request: Request, body: NewReply) -> Response:
         limiter=request.app.state.limiter,
         images=request.app.state.images,
         max_depth=request.app.state.settings.max_reply_depth,
+        passage=body.passage,
+        quote=body.quote,
     )
     # Just posted: nothing is under it yet, and its author sees it whole.
     node = ReplyNode(reply, shows_body(reply, user))

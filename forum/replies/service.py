@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from forum.accounts.directory import members_named
 from forum.accounts.standing import require_active
+from forum.articles.passages import check_quote
 from forum.boundary import parse_id
 from forum.errors import Forbidden, NotFound
 from forum.event_types import AccountDeleted, ReplyDeleted, ReplyEdited, ReplyPosted
@@ -53,10 +54,14 @@ async def post_reply(
     limiter: RateLimiter,
     images: ImagePolicy,
     max_depth: int,
+    passage: object = None,
+    quote: object = None,
 ) -> Reply:
     """Post a reply to the article or to one of its replies; nothing is written on bad input.
 
     Replies nest at most max_depth levels deep (a reply to the article is the first level).
+    A reply to the article may be about one of its passages: passage names its anchor and
+    quote words of it (forum.articles.passages checks both).
     What it sets off (notifications, mail, live pages) reacts to its ReplyPosted event.
     """
     require_active(author)
@@ -64,6 +69,9 @@ async def post_reply(
     if article.locked and not moderator:
         raise Forbidden("This discussion is locked: no new replies.")
     parent_key = parse_parent_id(parent_id)
+    about = check_quote(article, passage, quote)
+    if about is not None and parent_key is not None:
+        raise ValidationError({"passage": "Only a reply to the article can be about a passage."})
     parent = None
     if parent_key is not None:
         parent = await Reply.filter(
@@ -98,6 +106,8 @@ async def post_reply(
             ancestry=f"{parent.ancestry}{parent.id}/" if parent else "",
             source=text,
             html=html,
+            passage=about[0] if about else None,
+            quote=about[1] if about else None,
         )
         await tx.emit(
             ReplyPosted(
@@ -233,6 +243,7 @@ async def delete_reply(reply_id: int, user: User, *, bus: EventBus) -> Deletion:
                 article_id=reply.article_id,
                 reply_id=gone_or_stub,
                 reply_count_change=outcome.reply_count_change,
+                passage=reply.passage or "",
             )
         )
     return outcome
@@ -290,6 +301,7 @@ async def delete_replies_of(event: AccountDeleted, tx: Transaction) -> None:
                 article_id=reply.article_id,
                 reply_id=gone_or_stub,
                 reply_count_change=outcome.reply_count_change,
+                passage=reply.passage or "",
             )
         )
 

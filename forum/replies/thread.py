@@ -107,16 +107,22 @@ async def top_level_chunk(
     cursor: Cursor | None,
     limit: int,
     shape: TreeShape,
+    passage: str | None = None,
 ) -> ThreadChunk:
-    """A chunk of replies to the article itself, each with a preview of the replies under it."""
+    """A chunk of replies to the article itself, each with a preview of the replies under it;
+    only those about one passage (its anchor) when passage is given."""
     siblings = "r.article_id = ? AND r.parent_id IS NULL"
+    keys: list[object] = [article.id]
+    if passage is not None:
+        siblings += " AND r.passage = ?"
+        keys.append(passage)
     if order is Order.TOP:
         top = cursor if isinstance(cursor, TopCursor) else TopCursor(time.time_ns() // 1000)
-        return await _top_chunk(siblings, article.id, viewer, top, limit, shape)
+        return await _top_chunk(siblings, keys, viewer, top, limit, shape)
     if isinstance(cursor, TopCursor):
         raise ValidationError({"cursor": "That cursor belongs to the top order."})
     newest = order is Order.NEWEST
-    return await _siblings_chunk(siblings, article.id, viewer, cursor, newest, limit, shape)
+    return await _siblings_chunk(siblings, keys, viewer, cursor, newest, limit, shape)
 
 
 async def children_chunk(
@@ -128,19 +134,21 @@ async def children_chunk(
     shape: TreeShape,
 ) -> ThreadChunk:
     """A chunk of the replies to parent, oldest first, each with a preview under it."""
-    return await _siblings_chunk("r.parent_id = ?", parent.id, viewer, cursor, False, limit, shape)
+    return await _siblings_chunk(
+        "r.parent_id = ?", [parent.id], viewer, cursor, False, limit, shape
+    )
 
 
 async def _siblings_chunk(
     siblings: str,
-    key: int,
+    keys: list[object],
     viewer: User | None,
     cursor: int | None,
     newest_first: bool,
     limit: int,
     shape: TreeShape,
 ) -> ThreadChunk:
-    """The chunk of the replies that siblings (an SQL condition on one key) selects, after
+    """The chunk of the replies that siblings (an SQL condition on its keys) selects, after
     cursor in the order asked for."""
     shown, params = thread_rows_sql(viewer, "r")
     after = ""
@@ -151,12 +159,12 @@ async def _siblings_chunk(
         f"SELECT r.id, 0 AS sort_key FROM replies r WHERE {siblings} AND {shown}{after}"
         f" ORDER BY r.id {'DESC' if newest_first else 'ASC'} LIMIT ?"
     )
-    return await _chunk(roots, [key, *params, limit + 1], viewer, limit, shape, newest_first)
+    return await _chunk(roots, [*keys, *params, limit + 1], viewer, limit, shape, newest_first)
 
 
 async def _top_chunk(
     siblings: str,
-    key: int,
+    keys: list[object],
     viewer: User | None,
     cursor: TopCursor,
     limit: int,
@@ -175,7 +183,7 @@ async def _top_chunk(
         f"SELECT id, sort_key FROM (SELECT r.id, {rank_sql('r')} AS sort_key FROM replies r"
         f" WHERE {siblings} AND {shown}) ranked{after} ORDER BY sort_key DESC, id DESC LIMIT ?"
     )
-    roots_params = [*moment, key, *params, *after_params, limit + 1]
+    roots_params = [*moment, *keys, *params, *after_params, limit + 1]
     chunk = await _chunk(roots, roots_params, viewer, limit, shape, by_rank=True)
     if chunk.next_cursor is not None:
         last = chunk.nodes[-1]

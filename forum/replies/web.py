@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from forum.accounts.identity import current_user
+from forum.articles.passages import find_passage, normalise
 from forum.articles.service import article_or_404
 from forum.boundary import parse_id
 from forum.errors import Forbidden
@@ -107,6 +108,8 @@ async def create_reply(request: Request) -> Response:
             limiter=request.app.state.limiter,
             images=request.app.state.images,
             max_depth=request.app.state.settings.max_reply_depth,
+            passage=form.get("passage"),
+            quote=form.get("quote"),
         )
     except ValidationError as error:
         return await _form_errors(request, article, form, error.errors)
@@ -179,17 +182,48 @@ async def _form_errors(
         "article": article,
         "parent": parent,
         "order": form.get("order") or "newest",
-        "form": {"body": form.get("body") or ""},
+        "form": {
+            "body": form.get("body") or "",
+            "passage": form.get("passage") or "",
+            "quote": form.get("quote") or "",
+        },
         "errors": errors,
     }
     if is_htmx(request):
         return await render(request, "_reply_form.html", context, status_code=status_code)
+    if parent is None and context["form"]["passage"]:
+        # Back to the composer of that passage (the article's if the anchor is no passage).
+        try:
+            passage = find_passage(article, context["form"]["passage"])
+        except ValidationError:
+            passage = None
+        if passage is not None:
+            context["passage"] = passage
+            return await render(request, "discuss.html", context, status_code=status_code)
     if parent is not None:
         context.update(await _permalink_context(request, article, parent))
         context["open_form"] = True
         return await render(request, "reply.html", context, status_code=status_code)
     context.update(await article_context(request, article))
     return await render(request, "article.html", context, status_code=status_code)
+
+
+async def discuss(request: Request) -> Response:
+    """The composer of a reply about one passage of the article (?passage=ANCHOR), its quote
+    filled with the whole passage (or with ?quote= when those are words of it): what the
+    passage's "discuss" link opens without JavaScript."""
+    article = await article_or_404(request.path_params["slug"])
+    passage = find_passage(article, request.query_params.get("passage"))
+    asked = normalise(request.query_params.get("quote", ""))
+    quote = asked if asked and asked in passage.text else passage.text
+    context = {
+        "article": article,
+        "passage": passage,
+        "parent": None,
+        "form": {"body": "", "passage": passage.anchor, "quote": quote},
+        "errors": {},
+    }
+    return await render(request, "discuss.html", context)
 
 
 async def edit_reply(request: Request) -> Response:

@@ -67,6 +67,17 @@ class ReplyQuery(Request):
         ]
         | None
     ) = None
+    passage: (
+        Annotated[
+            str,
+            Meta(
+                max_length=40,
+                description="Only the replies to the article about this passage (its anchor,"
+                " the id of its element in the article); an unknown anchor is refused.",
+            ),
+        ]
+        | None
+    ) = None
     order: (
         Annotated[
             Order,
@@ -93,6 +104,29 @@ class NewReply(Request):
         ),
     ]
     parent_id: Annotated[int, Meta(ge=1, le=ID_MAX, title="parent_id")] | None = None
+    passage: (
+        Annotated[
+            str,
+            Meta(
+                max_length=40,
+                title="passage",
+                description="Anchor of the article's passage the reply is about (a reply to"
+                " the article only; docs/passages.md).",
+            ),
+        ]
+        | None
+    ) = None
+    quote: (
+        Annotated[
+            str,
+            Meta(
+                max_length=BODY_MAX,
+                title="quote",
+                description="Words of that passage, as written (whitespace may differ).",
+            ),
+        ]
+        | None
+    ) = None
 
 
 class ReplyEdit(Request):
@@ -136,6 +170,9 @@ class ReplyOut(Response):
     score: int
     #: Whether the asker's up-vote stands on it (false when signed out).
     voted: bool = False
+    #: Anchor of the article's passage it is about, and the words it quotes (none for a stub).
+    passage: str | None = None
+    quote: str | None = None
 
 
 class ReplyChunk(Response):
