@@ -12,7 +12,7 @@ from models.notifications import (
     OutboxItem,
     Subscription,
 )
-from models.replies import HideReason, Reply, ReplyStatus, ReplyVote
+from models.replies import HideReason, Reply, ReplyRevision, ReplyStatus, ReplyVote
 from models.users import AccountToken, Role, Session, TokenPurpose, User
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "NotificationKind",
     "OutboxItem",
     "Reply",
+    "ReplyRevision",
     "ReplyStatus",
     "ReplyVote",
     "Role",

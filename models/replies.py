@@ -60,6 +60,8 @@ class Reply(Model):
     hidden_note = fields.CharField(max_length=500, default="", db_default="")
     #: Up-votes standing now (kept by the vote service with atomic increments).
     score = fields.IntField(default=0, db_default=0)
+    #: Set while a moderator has it pinned to the top of its thread (only visible replies).
+    pinned_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "replies"
@@ -70,6 +72,8 @@ class Reply(Model):
             ("parent_id", "id"),
             # Reply counts read this index alone, not every row of the thread.
             ("article_id", "status"),
+            # The pinned replies of a thread, read with its first page.
+            ("article_id", "pinned_at"),
         ]
 
 
@@ -102,3 +106,26 @@ class ReplyVote(Model):
     class Meta:
         table = "reply_votes"
         unique_together = [("reply_id", "user_id", "slot")]
+
+
+class ReplyRevision(Model):
+    """An earlier text of a reply, kept when its author edits it (the current text stays on
+    the reply). Removed with the text when its author deletes the reply."""
+
+    id = fields.IntField(primary_key=True)
+    reply: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "models.Reply", related_name="revisions", on_delete=fields.CASCADE
+    )
+    reply_id: int
+    #: 1 for the text as first posted, then one more per edit.
+    version = fields.IntField()
+    #: Markdown as written then.
+    source = fields.TextField()
+    #: Sanitised HTML rendered from source then.
+    html = fields.TextField()
+    #: When this text was written (posted, or the edit that wrote it).
+    written_at = fields.DatetimeField()
+
+    class Meta:
+        table = "reply_revisions"
+        unique_together = [("reply_id", "version")]
