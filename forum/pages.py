@@ -36,7 +36,7 @@ async def article_context(request: Request, article: Article) -> dict[str, Any]:
         limit=request.app.state.settings.page_size,
         shape=tree_shape(request.app.state.settings),
     )
-    await mark_votes(chunk.nodes, viewer)
+    await mark_votes([*chunk.pinned, *chunk.nodes], viewer)
     return {
         "article": article,
         "chunk": chunk,

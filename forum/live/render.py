@@ -11,7 +11,7 @@ from jinja2 import Environment
 
 from forum.event_types import ThreadEvent
 from forum.live.hub import Delivery
-from forum.replies.thread import ReplyNode, replies_by_id
+from forum.replies.thread import ReplyNode, child_counts, replies_by_id
 from forum.settings import Settings
 from forum.visibility import (
     VIEWER_KINDS,
@@ -23,7 +23,7 @@ from forum.visibility import (
 from models import Article, EventKind, Reply, ReplyStatus, User
 
 #: What a frame asks the page to do with the reply it names.
-INSERT, REPLACE, REMOVE = "insert", "replace", "remove"
+INSERT, REPLACE, REMOVE, MOVE = "insert", "replace", "remove", "move"
 
 
 def encode_frame(frame: Mapping[str, object]) -> str:
@@ -94,12 +94,16 @@ class FrameRenderer:
         everything = await replies_by_id(ids)
         with_children = {row.id for row in everything.values() if row.has_replies}
         frames: list[dict[str, str]] = [{} for _ in events]
+        moved = {event.reply_id for event in events if event.kind in _MOVES}
         for kind in VIEWER_KINDS:
             viewer = representative_viewer(kind)
             seen = {row.id for row in everything.values() if in_thread(row, viewer)}
+            counts = await child_counts(moved & seen, viewer)
             for i, event in enumerate(events):
                 reply = everything.get(event.reply_id) if event.reply_id in seen else None
-                frame = self._frame(article, event, reply, viewer, count, locked, with_children)
+                frame = self._frame(
+                    article, event, reply, viewer, count, locked, with_children, counts
+                )
                 frames[i][kind] = encode_frame(frame)
         hidden = [row for row in everything.values() if row.status == ReplyStatus.HIDDEN]
         if hidden:
@@ -109,7 +113,10 @@ class FrameRenderer:
                 reply = everything.get(event.reply_id)
                 if reply is not None and reply.status == ReplyStatus.HIDDEN:
                     author = authors[reply.author_id]
-                    frame = self._frame(article, event, reply, author, count, locked, with_children)
+                    counts = await child_counts({reply.id} & moved, author)
+                    frame = self._frame(
+                        article, event, reply, author, count, locked, with_children, counts
+                    )
                     frames[i][author_frame_key(reply.author_id)] = encode_frame(frame)
         return [Delivery(frames=frames[i], seq=event.seq) for i, event in enumerate(events)]
 
@@ -122,8 +129,10 @@ class FrameRenderer:
         count: int,
         locked: bool,
         with_children: set[int],
+        child_counts: dict[int, int] | None = None,
     ) -> dict[str, object]:
         macros = self._macros
+        child_counts = child_counts or {}
         frame: dict[str, object] = {"type": str(event.kind), "seq": event.seq}
         if event.kind in (EventKind.LOCKED, EventKind.UNLOCKED):
             frame["locked"] = locked
@@ -138,7 +147,13 @@ class FrameRenderer:
             frame["parent_id"] = reply.parent_id
             if node.shows_body:
                 frame["author"] = reply.author.username
-            if _inserts(event.kind, reply, viewer, with_children):
+            if event.kind in (EventKind.PINNED, EventKind.UNPINNED):
+                # Where it belongs now (a replay renders the state as it is, not as it was).
+                node.child_count = child_counts.get(reply.id, 0)
+                frame["op"] = MOVE
+                frame["pinned"] = node.pinned
+                content = str(macros.moved(node, article, self._settings))
+            elif _inserts(event.kind, reply, viewer, with_children):
                 frame["op"] = INSERT
                 content = str(macros.inserted(node, article, self._settings))
             else:
@@ -146,6 +161,10 @@ class FrameRenderer:
                 content = str(macros.replaced(node, article))
         frame["content"] = content + str(macros.reply_count(count))
         return frame
+
+
+#: Events that move a reply to or from the pinned ones at the top of the thread.
+_MOVES = (EventKind.PINNED, EventKind.UNPINNED)
 
 
 def author_frame_key(user_id: int) -> str:

@@ -14,10 +14,10 @@ from forum.articles.service import article_or_404
 from forum.boundary import parse_id, parse_whole
 from forum.errors import NotFound
 from forum.http import is_htmx, render, require_user, verified_form
-from forum.moderation import members, service
+from forum.moderation import members, pins, service
 from forum.pages import reply_from_path
-from forum.replies.thread import ReplyNode
-from forum.urls import reply_permalink
+from forum.replies.thread import ReplyNode, child_counts
+from forum.urls import article_url, reply_permalink
 from forum.validation import ValidationError
 from forum.visibility import shows_body
 from models import AuditAction, HideReason, User
@@ -83,6 +83,28 @@ async def unhide(request: Request) -> Response:
     if not is_htmx(request):
         return RedirectResponse(reply_permalink(article.slug, shown.id), status_code=303)
     return await _reply_main(request, article, shown)
+
+
+async def pin(request: Request) -> Response:
+    """Pin a reply to the top of its thread, or unpin it (a confirmation page without JS)."""
+    article, reply = await reply_from_path(request)
+    moderator = service.require_moderator(await current_user(request))
+    action = "unpin" if request.url.path.endswith("/unpin") else "pin"
+    if request.method == "GET":
+        context = {"article": article, "reply": reply, "action": action, "form": {}, "errors": {}}
+        return await render(request, "moderate_reply.html", context)
+    await verified_form(request)
+    change = pins.unpin_reply if action == "unpin" else pins.pin_reply
+    moved = await change(moderator, reply.id, bus=request.app.state.events)
+    if not is_htmx(request):
+        return RedirectResponse(f"{article_url(article.slug)}#reply-{moved.id}", status_code=303)
+    await moved.fetch_related("author")
+    node = ReplyNode(moved, shows_body(moved, moderator))
+    node.child_count = (await child_counts({moved.id}, moderator)).get(moved.id, 0)
+    context = {"article": article, "node": node}
+    return await render(
+        request, "_pin_moved.html", context, headers={"X-Focus": f"reply-{moved.id}-main"}
+    )
 
 
 async def flag(request: Request) -> Response:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from tortoise.functions import Count
+
 from forum.articles.service import article_or_404
 from forum.db import model_from_row, select_models
 from forum.errors import NotFound
@@ -27,7 +29,7 @@ from forum.replies.order import rank_sql as rank_sql
 from forum.settings import Settings
 from forum.validation import ValidationError
 from forum.visibility import as_seen_by, shows_body, stub_of, thread_rows, thread_rows_sql
-from models import Article, Reply, User
+from models import Article, Reply, ReplyStatus, User
 
 #: Most replies one request may ask for at once (the API's limit).
 LIMIT_MAX = 100
@@ -49,6 +51,11 @@ class ReplyNode:
     rank: int = 0
     #: Whether the page's viewer up-voted it (set by mark_votes; false in live frames).
     voted: bool = False
+
+    @property
+    def pinned(self) -> bool:
+        """Whether a moderator pinned it to the top of the thread."""
+        return self.reply.pinned_at is not None
 
     def __post_init__(self) -> None:
         # A node is what one viewer sees: a stub carries no text to render by mistake.
@@ -72,6 +79,9 @@ class ThreadChunk:
 
     nodes: list[ReplyNode]
     next_cursor: int | TopCursor | None
+    #: The thread's pinned replies (any depth), with the first top-level chunk only: shown
+    #: before nodes in every order, and never among them (a pinned reply leaves its place).
+    pinned: list[ReplyNode] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -91,15 +101,19 @@ async def top_level_chunk(
     limit: int,
     shape: TreeShape,
 ) -> ThreadChunk:
-    """A chunk of replies to the article itself, each with a preview of the replies under it."""
-    siblings = "r.article_id = ? AND r.parent_id IS NULL"
+    """A chunk of replies to the article itself, each with a preview of the replies under it;
+    the first chunk also brings the thread's pinned replies (in the same statement)."""
+    siblings = f"r.article_id = ? AND r.parent_id IS NULL AND {UNPINNED}"
+    pinned_of = article.id if cursor is None else None
     if order is Order.TOP:
         top = cursor if isinstance(cursor, TopCursor) else TopCursor(time.time_ns() // 1000)
-        return await _top_chunk(siblings, article.id, viewer, top, limit, shape)
+        return await _top_chunk(siblings, article.id, viewer, top, limit, shape, pinned_of)
     if isinstance(cursor, TopCursor):
         raise ValidationError({"cursor": "That cursor belongs to the top order."})
     newest = order is Order.NEWEST
-    return await _siblings_chunk(siblings, article.id, viewer, cursor, newest, limit, shape)
+    return await _siblings_chunk(
+        siblings, article.id, viewer, cursor, newest, limit, shape, pinned_of
+    )
 
 
 async def children_chunk(
@@ -111,7 +125,8 @@ async def children_chunk(
     shape: TreeShape,
 ) -> ThreadChunk:
     """A chunk of the replies to parent, oldest first, each with a preview under it."""
-    return await _siblings_chunk("r.parent_id = ?", parent.id, viewer, cursor, False, limit, shape)
+    siblings = f"r.parent_id = ? AND {UNPINNED}"
+    return await _siblings_chunk(siblings, parent.id, viewer, cursor, False, limit, shape)
 
 
 async def _siblings_chunk(
@@ -122,9 +137,10 @@ async def _siblings_chunk(
     newest_first: bool,
     limit: int,
     shape: TreeShape,
+    pinned_of: int | None = None,
 ) -> ThreadChunk:
     """The chunk of the replies that siblings (an SQL condition on one key) selects, after
-    cursor in the order asked for."""
+    cursor in the order asked for; with the pinned replies of article pinned_of, if given."""
     shown, params = thread_rows_sql(viewer, "r")
     after = ""
     if cursor is not None:
@@ -134,7 +150,10 @@ async def _siblings_chunk(
         f"SELECT r.id, 0 AS sort_key FROM replies r WHERE {siblings} AND {shown}{after}"
         f" ORDER BY r.id {'DESC' if newest_first else 'ASC'} LIMIT ?"
     )
-    return await _chunk(roots, [key, *params, limit + 1], viewer, limit, shape, newest_first)
+    roots, roots_params = _with_pinned(roots, [key, *params, limit + 1], pinned_of)
+    return await _chunk(
+        roots, roots_params, viewer, limit, shape, newest_first, pinned=pinned_of is not None
+    )
 
 
 async def _top_chunk(
@@ -144,6 +163,7 @@ async def _top_chunk(
     cursor: TopCursor,
     limit: int,
     shape: TreeShape,
+    pinned_of: int | None = None,
 ) -> ThreadChunk:
     """A chunk of siblings by rank at the cursor's moment, highest first, ties by newer id;
     keyset on (rank, id), which cannot move while paging since the moment is frozen."""
@@ -159,11 +179,36 @@ async def _top_chunk(
         f" WHERE {siblings} AND {shown}) ranked{after} ORDER BY sort_key DESC, id DESC LIMIT ?"
     )
     roots_params = [*moment, key, *params, *after_params, limit + 1]
-    chunk = await _chunk(roots, roots_params, viewer, limit, shape, by_rank=True)
+    roots, roots_params = _with_pinned(roots, roots_params, pinned_of)
+    pinned = pinned_of is not None
+    chunk = await _chunk(roots, roots_params, viewer, limit, shape, by_rank=True, pinned=pinned)
     if chunk.next_cursor is not None:
         last = chunk.nodes[-1]
         chunk.next_cursor = TopCursor(cursor.moment_us, last.rank, last.reply.id)
     return chunk
+
+
+#: SQL: the reply (alias r) is in its place in the tree, not moved to the pinned ones.
+UNPINNED = "r.pinned_at IS NULL"
+
+
+def _with_pinned(
+    roots: str, params: list[object], article_id: int | None
+) -> tuple[str, list[object]]:
+    """roots, preceded by the article's pinned replies when article_id is given: one statement
+    still reads the first chunk. Only visible replies stay pinned (hiding or deleting one
+    unpins it); the status is checked here too, so that a stray pin shows nothing hidden."""
+    if article_id is None:
+        return roots, params
+    pinned = (
+        "SELECT r.id, 0 AS sort_key FROM replies r WHERE r.article_id = ?"
+        " AND r.pinned_at IS NOT NULL AND r.status = ?"
+    )
+    union = (
+        f"SELECT id, sort_key FROM ({pinned}) pinned"
+        f" UNION ALL SELECT id, sort_key FROM ({roots}) chunk"
+    )
+    return union, [article_id, ReplyStatus.VISIBLE.value, *params]
 
 
 async def single_node(reply: Reply, viewer: User | None, shape: TreeShape) -> ReplyNode:
@@ -218,6 +263,20 @@ async def replies_by_id(ids: set[int]) -> dict[int, Reply]:
     return {row.id: row for row in rows}
 
 
+async def child_counts(ids: set[int], viewer: User | None) -> dict[int, int]:
+    """How many replies in their places (not pinned) viewer may see under each of these, for
+    a reply rendered again on its own (moved to or from the pinned ones), in one query."""
+    if not ids:
+        return {}
+    rows = (
+        await Reply.filter(thread_rows(viewer), parent_id__in=ids, pinned_at__isnull=True)
+        .group_by("parent_id")
+        .annotate(count=Count("id"))
+        .values("parent_id", "count")
+    )
+    return {int(row["parent_id"]): int(row["count"]) for row in rows}
+
+
 def _attach_author(row: Reply) -> None:
     """The author as far as a thread shows it (the name), from the statement that read row."""
     row.author = model_from_row(User, id=row.author_id, username=vars(row)["author_username"])
@@ -248,7 +307,8 @@ def _tree_sql(
         levels.append(
             f"level{level} AS (SELECT id FROM (SELECT c.id, ROW_NUMBER() OVER"
             " (PARTITION BY c.parent_id ORDER BY c.id) AS sibling_rank FROM replies c"
-            f" WHERE c.parent_id IN (SELECT id FROM level{level - 1}) AND {shown}) ranked"
+            f" WHERE c.parent_id IN (SELECT id FROM level{level - 1}) AND {shown}"
+            " AND c.pinned_at IS NULL) ranked"
             " WHERE sibling_rank <= ?)"
         )
         params += [*shown_params, shape.children_preview]
@@ -261,7 +321,8 @@ def _tree_sql(
     sql = (
         f"WITH {', '.join(levels)}, tree AS ({tree})"
         " SELECT r.*, tree.tree_level, tree.sort_key, u.username AS author_username,"
-        f" (SELECT COUNT(*) FROM replies k WHERE k.parent_id = r.id AND {counted}) AS child_count"
+        " (SELECT COUNT(*) FROM replies k WHERE k.parent_id = r.id AND k.pinned_at IS NULL"
+        f" AND {counted}) AS child_count"
         " FROM tree JOIN replies r ON r.id = tree.id JOIN users u ON u.id = r.author_id"
         " ORDER BY tree.tree_level, r.id"
     )
@@ -277,9 +338,11 @@ async def _chunk(
     newest_first: bool = False,
     *,
     by_rank: bool = False,
+    pinned: bool = False,
 ) -> ThreadChunk:
     """Load the replies roots selects (at most limit + 1, the extra one only to tell that more
-    follow) with the preview under them, in one statement whatever the thread's size."""
+    follow) with the preview under them, in one statement whatever the thread's size; pinned
+    when roots begin with the pinned replies (_with_pinned), which are set apart."""
     sql, params = _tree_sql(roots, roots_params, viewer, shape)
     rows = await select_models(Reply, sql, params, TREE_COLUMNS)
     nodes_by_id: dict[int, ReplyNode] = {}
@@ -297,13 +360,20 @@ async def _chunk(
         else:
             assert row.parent_id is not None  # selected as a child
             nodes_by_id[row.parent_id].children.append(node)
+    # The chunk's own roots are never pinned (UNPINNED): pinned roots came with _with_pinned.
+    first = sorted(
+        (node for node in top if pinned and node.pinned),
+        key=lambda node: (node.reply.pinned_at, node.reply.id),
+    )
+    if first:
+        top = [node for node in top if not node.pinned]
     if newest_first:
         top.reverse()
     if by_rank:  # the statement reads roots by id; the chunk's order is the roots' own
         top.sort(key=lambda node: (node.rank, node.reply.id), reverse=True)
     has_more = len(top) > limit
     top = top[:limit]
-    return ThreadChunk(top, top[-1].reply.id if has_more and top else None)
+    return ThreadChunk(top, top[-1].reply.id if has_more and top else None, first)
 
 
 def tree_shape(settings: Settings) -> TreeShape:

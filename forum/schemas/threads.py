@@ -116,6 +116,8 @@ class ReplyOut(Response):
     score: int
     #: Whether the asker's up-vote stands on it (false when signed out).
     voted: bool = False
+    #: Pinned by a moderator: listed first, before the first chunk, in every order.
+    pinned: bool = False
 
 
 class ReplyChunk(Response):
@@ -130,3 +132,23 @@ class VoteOut(Response):
 
     score: int
     voted: bool
+
+
+class ReplyVersion(Response):
+    """One text of a reply."""
+
+    version: int
+    #: Markdown as written.
+    body: str
+    body_html: str
+    #: When this text was written (for version 1, when the reply was posted).
+    edited_at: Moment
+    #: The text the reply shows now (the last version).
+    current: bool
+
+
+class ReplyRevisions(Response):
+    """Every text of a reply, oldest first, the current one last."""
+
+    reply_id: int
+    versions: list[ReplyVersion]
