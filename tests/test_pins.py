@@ -162,7 +162,7 @@ async def test_hiding_or_deleting_a_pinned_reply_unpins_it(
 
 
 async def test_the_page_shows_pinned_replies_first_and_pins_without_js(
-    fresh_article: Article, cast: Cast
+    server: LiveServer, fresh_article: Article, cast: Cast
 ) -> None:
     slug = fresh_article.slug
     older, newer = [await reply_to(cast.poster, slug, f"Page reply {n}") for n in range(2)]
@@ -188,14 +188,21 @@ async def test_the_page_shows_pinned_replies_first_and_pins_without_js(
     # Readers get no pin controls that work: the link is the moderators' (and refused to others).
     assert (await cast.reader.client.get(f"/a/{slug}/r/{newer}/pin")).status_code == 403
 
-    # With htmx: the answer moves the reply back to its place, as the live frame does.
-    moved = await cast.moderator.client.post(
-        f"/a/{slug}/r/{older}/unpin", headers={**HTMX, "X-CSRF-Token": cast.moderator.csrf}
-    )
+    # With htmx, on the thread's page: the answer moves the reply back, as the live frame does.
+    headers = {**HTMX, "X-CSRF-Token": cast.moderator.csrf}
+    thread_page = {**headers, "HX-Current-URL": f"{server.url}/a/{slug}?order=top"}
+    moved = await cast.moderator.client.post(f"/a/{slug}/r/{older}/unpin", headers=thread_page)
     assert moved.status_code == 200, moved.text
     targets = [str(p["hx-target"]) for p in parse(moved.text).find_all("hx-partial")]
     assert targets == [f"#reply-{older}", "#live-buffer"]
     assert (await Reply.get(id=older)).pinned_at is None
+    # On its permalink, the reply stays where it is: only its mark and link change.
+    permalink = {**headers, "HX-Current-URL": f"{server.url}/a/{slug}/r/{older}"}
+    stays = await cast.moderator.client.post(f"/a/{slug}/r/{older}/pin", headers=permalink)
+    [partial] = parse(stays.text).find_all("hx-partial")
+    assert partial["hx-target"] == f"#reply-{older}-main"
+    assert partial.select_one(".pinned-mark") is not None
+    assert partial.find("a", string="Unpin") is not None
 
 
 async def next_move(ws: object) -> Message:

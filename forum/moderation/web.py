@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from html import escape
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -17,7 +18,7 @@ from forum.http import is_htmx, render, require_user, verified_form
 from forum.moderation import members, pins, service
 from forum.pages import reply_from_path
 from forum.replies.thread import ReplyNode, child_counts
-from forum.urls import article_url, reply_permalink
+from forum.urls import article_path, article_url, reply_permalink
 from forum.validation import ValidationError
 from forum.visibility import shows_body
 from models import AuditAction, HideReason, User
@@ -101,10 +102,12 @@ async def pin(request: Request) -> Response:
     await moved.fetch_related("author")
     node = ReplyNode(moved, shows_body(moved, moderator))
     node.child_count = (await child_counts({moved.id}, moderator)).get(moved.id, 0)
-    context = {"article": article, "node": node}
-    return await render(
-        request, "_pin_moved.html", context, headers={"X-Focus": f"reply-{moved.id}-main"}
-    )
+    # The thread's page moves the reply (as the live frame does); elsewhere (a permalink) the
+    # reply stays where it is, its mark and link changed.
+    current = urlsplit(request.headers.get("HX-Current-URL", "")).path
+    context = {"article": article, "node": node, "on_thread": current == article_path(article.slug)}
+    focus = {"X-Focus": f"reply-{moved.id}-main"}
+    return await render(request, "_pin_moved.html", context, headers=focus)
 
 
 async def flag(request: Request) -> Response:
