@@ -30,6 +30,7 @@ REPLY_FIELDS = {
     "url",
     "score",
     "voted",
+    "pinned",
 }
 LINK_REL = {"nofollow", "ugc", "noopener", "noreferrer"}
 #: The author may edit a reply for EDIT_WINDOW_SECONDS, 15 minutes unless configured.
