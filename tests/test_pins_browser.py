@@ -1,5 +1,6 @@
 """Pins in a real browser: a moderator pins a reply with a click and it moves to the top of
-another reader's open page live, marked "Pinned"; unpinned, it leaves the pinned ones."""
+another reader's open page live, marked "Pinned" (axe-clean); unpinned, it leaves the pinned
+ones."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, expect
 
 from tests.conftest import LiveServer, import_article
+from tests.test_accessibility_browser import open_page as open_page_for_axe
+from tests.test_accessibility_browser import violations
 from tests.test_moderation_browser import (
     Account,
     contexts,
@@ -33,7 +36,7 @@ def test_a_pin_moves_the_reply_to_the_top_of_open_pages(
     author, reader = register(server, "author"), register(server, "reader")
     older = post(server, author, slug, "The answer everyone needs")
     newer = post(server, author, slug, "Small talk")
-    reader_page = open_page(contexts, browser, server, reader)
+    reader_page = open_page_for_axe(contexts, browser, server, reader)
     open_thread(reader_page, slug)
     reader_page.evaluate("window.pageMarker = 'never reloaded'")
     # Newest first: the older reply is second.
@@ -60,6 +63,7 @@ def test_a_pin_moves_the_reply_to_the_top_of_open_pages(
     assert box_pinned is not None and box_newer is not None
     assert box_pinned["y"] < box_newer["y"]
     assert reader_page.evaluate("window.pageMarker") == "never reloaded"
+    assert violations(reader_page) == []
 
     # Unpinned: it leaves the pinned ones (back with the new replies, behind the button).
     unpin = page.locator(f"#reply-{older} > .reply-main .reply-actions")

@@ -190,6 +190,9 @@ async def _top_chunk(
 
 #: SQL: the reply (alias r) is in its place in the tree, not moved to the pinned ones.
 UNPINNED = "r.pinned_at IS NULL"
+#: The sort key of the pinned roots (ranks are positive): shown without the preview under them,
+#: a "show replies" link instead, so that pins add a few replies to a page, not a few subtrees.
+PINNED_KEY = -1
 
 
 def _with_pinned(
@@ -200,8 +203,9 @@ def _with_pinned(
     unpins it); the status is checked here too, so that a stray pin shows nothing hidden."""
     if article_id is None:
         return roots, params
+    # sort_key -1 marks them: the tree statement loads no preview under them (PINNED_KEY).
     pinned = (
-        "SELECT r.id, 0 AS sort_key FROM replies r WHERE r.article_id = ?"
+        f"SELECT r.id, {PINNED_KEY} AS sort_key FROM replies r WHERE r.article_id = ?"
         " AND r.pinned_at IS NOT NULL AND r.status = ?"
     )
     union = (
@@ -304,10 +308,11 @@ def _tree_sql(
     params = list(roots_params)
     for level in range(1, shape.levels + 1):
         shown, shown_params = thread_rows_sql(viewer, "c")
+        roots_only = f" WHERE sort_key <> {PINNED_KEY}" if level == 1 else ""
         levels.append(
             f"level{level} AS (SELECT id FROM (SELECT c.id, ROW_NUMBER() OVER"
             " (PARTITION BY c.parent_id ORDER BY c.id) AS sibling_rank FROM replies c"
-            f" WHERE c.parent_id IN (SELECT id FROM level{level - 1}) AND {shown}"
+            f" WHERE c.parent_id IN (SELECT id FROM level{level - 1}{roots_only}) AND {shown}"
             " AND c.pinned_at IS NULL) ranked"
             " WHERE sibling_rank <= ?)"
         )
@@ -353,7 +358,7 @@ async def _chunk(
         level = extra["tree_level"]
         node = ReplyNode(row, shows_body(row, viewer), child_count=extra["child_count"])
         node.at_preview_edge = level == shape.levels
-        node.rank = int(extra["sort_key"] or 0)
+        node.rank = max(int(extra["sort_key"] or 0), 0)
         nodes_by_id[row.id] = node
         if level == 0:
             top.append(node)
