@@ -11,7 +11,8 @@ from jinja2 import Environment
 
 from forum.event_types import ThreadEvent
 from forum.live.hub import Delivery
-from forum.replies.thread import ReplyNode, child_counts, replies_by_id
+from forum.replies.pinned import child_counts
+from forum.replies.thread import ReplyNode, replies_by_id
 from forum.settings import Settings
 from forum.visibility import (
     VIEWER_KINDS,

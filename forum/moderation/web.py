@@ -17,7 +17,8 @@ from forum.errors import NotFound
 from forum.http import is_htmx, render, require_user, verified_form
 from forum.moderation import members, pins, service
 from forum.pages import reply_from_path
-from forum.replies.thread import ReplyNode, child_counts
+from forum.replies.pinned import child_counts
+from forum.replies.thread import ReplyNode
 from forum.urls import article_path, article_url, reply_permalink
 from forum.validation import ValidationError
 from forum.visibility import shows_body

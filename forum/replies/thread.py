@@ -12,8 +12,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from tortoise.functions import Count
-
 from forum.articles.service import article_or_404
 from forum.db import model_from_row, select_models
 from forum.errors import NotFound
@@ -26,10 +24,11 @@ from forum.replies.order import parse_cursor as parse_cursor
 from forum.replies.order import parse_order as parse_order
 from forum.replies.order import parse_position as parse_position
 from forum.replies.order import rank_sql as rank_sql
+from forum.replies.pinned import PINNED_KEY, UNPINNED, with_pinned
 from forum.settings import Settings
 from forum.validation import ValidationError
 from forum.visibility import as_seen_by, shows_body, stub_of, thread_rows, thread_rows_sql
-from models import Article, Reply, ReplyStatus, User
+from models import Article, Reply, User
 
 #: Most replies one request may ask for at once (the API's limit).
 LIMIT_MAX = 100
@@ -150,7 +149,7 @@ async def _siblings_chunk(
         f"SELECT r.id, 0 AS sort_key FROM replies r WHERE {siblings} AND {shown}{after}"
         f" ORDER BY r.id {'DESC' if newest_first else 'ASC'} LIMIT ?"
     )
-    roots, roots_params = _with_pinned(roots, [key, *params, limit + 1], pinned_of)
+    roots, roots_params = with_pinned(roots, [key, *params, limit + 1], pinned_of)
     return await _chunk(
         roots, roots_params, viewer, limit, shape, newest_first, pinned=pinned_of is not None
     )
@@ -179,40 +178,13 @@ async def _top_chunk(
         f" WHERE {siblings} AND {shown}) ranked{after} ORDER BY sort_key DESC, id DESC LIMIT ?"
     )
     roots_params = [*moment, key, *params, *after_params, limit + 1]
-    roots, roots_params = _with_pinned(roots, roots_params, pinned_of)
+    roots, roots_params = with_pinned(roots, roots_params, pinned_of)
     pinned = pinned_of is not None
     chunk = await _chunk(roots, roots_params, viewer, limit, shape, by_rank=True, pinned=pinned)
     if chunk.next_cursor is not None:
         last = chunk.nodes[-1]
         chunk.next_cursor = TopCursor(cursor.moment_us, last.rank, last.reply.id)
     return chunk
-
-
-#: SQL: the reply (alias r) is in its place in the tree, not moved to the pinned ones.
-UNPINNED = "r.pinned_at IS NULL"
-#: The sort key of the pinned roots (ranks are positive): shown without the preview under them,
-#: a "show replies" link instead, so that pins add a few replies to a page, not a few subtrees.
-PINNED_KEY = -1
-
-
-def _with_pinned(
-    roots: str, params: list[object], article_id: int | None
-) -> tuple[str, list[object]]:
-    """roots, preceded by the article's pinned replies when article_id is given: one statement
-    still reads the first chunk. Only visible replies stay pinned (hiding or deleting one
-    unpins it); the status is checked here too, so that a stray pin shows nothing hidden."""
-    if article_id is None:
-        return roots, params
-    # sort_key -1 marks them: the tree statement loads no preview under them (PINNED_KEY).
-    pinned = (
-        f"SELECT r.id, {PINNED_KEY} AS sort_key FROM replies r WHERE r.article_id = ?"
-        " AND r.pinned_at IS NOT NULL AND r.status = ?"
-    )
-    union = (
-        f"SELECT id, sort_key FROM ({pinned}) pinned"
-        f" UNION ALL SELECT id, sort_key FROM ({roots}) chunk"
-    )
-    return union, [article_id, ReplyStatus.VISIBLE.value, *params]
 
 
 async def single_node(reply: Reply, viewer: User | None, shape: TreeShape) -> ReplyNode:
@@ -265,20 +237,6 @@ async def replies_by_id(ids: set[int]) -> dict[int, Reply]:
     for row in rows:
         _attach_author(row)
     return {row.id: row for row in rows}
-
-
-async def child_counts(ids: set[int], viewer: User | None) -> dict[int, int]:
-    """How many replies in their places (not pinned) viewer may see under each of these, for
-    a reply rendered again on its own (moved to or from the pinned ones), in one query."""
-    if not ids:
-        return {}
-    rows = (
-        await Reply.filter(thread_rows(viewer), parent_id__in=ids, pinned_at__isnull=True)
-        .group_by("parent_id")
-        .annotate(count=Count("id"))
-        .values("parent_id", "count")
-    )
-    return {int(row["parent_id"]): int(row["count"]) for row in rows}
 
 
 def _attach_author(row: Reply) -> None:
@@ -347,7 +305,7 @@ async def _chunk(
 ) -> ThreadChunk:
     """Load the replies roots selects (at most limit + 1, the extra one only to tell that more
     follow) with the preview under them, in one statement whatever the thread's size; pinned
-    when roots begin with the pinned replies (_with_pinned), which are set apart."""
+    when roots begin with the pinned replies (with_pinned), which are set apart."""
     sql, params = _tree_sql(roots, roots_params, viewer, shape)
     rows = await select_models(Reply, sql, params, TREE_COLUMNS)
     nodes_by_id: dict[int, ReplyNode] = {}
@@ -365,7 +323,7 @@ async def _chunk(
         else:
             assert row.parent_id is not None  # selected as a child
             nodes_by_id[row.parent_id].children.append(node)
-    # The chunk's own roots are never pinned (UNPINNED): pinned roots came with _with_pinned.
+    # The chunk's own roots are never pinned (UNPINNED): pinned roots came with with_pinned.
     first = sorted(
         (node for node in top if pinned and node.pinned),
         key=lambda node: (node.reply.pinned_at, node.reply.id),
