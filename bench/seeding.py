@@ -140,6 +140,10 @@ async def seed_thread(database_url: str, count: int) -> Seeded:
         if await Reply.filter(article_id=article.id).count() != count:
             raise SeedError(f"seeding {count} replies stored a different number")
         visible = [reply for reply in replies if reply.status == ReplyStatus.VISIBLE]
+        # Moderators pin a few replies, top-level and nested: the first page reads them too.
+        pinned = [reply.id for reply in visible if reply.depth == 0][:2]
+        pinned += [reply.id for reply in visible if reply.depth == 2][:1]
+        await Reply.filter(id__in=pinned).update(pinned_at=datetime.now(UTC))
         # As the reply service keeps it when replies are posted one by one.
         await Article.filter(id=article.id).update(reply_count=len(visible))
         at_depth = [reply for reply in visible if reply.depth == PERMALINK_DEPTH]

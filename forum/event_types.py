@@ -72,6 +72,20 @@ class ReplyUnhidden(ThreadEvent):
 
 
 @dataclass(frozen=True)
+class ReplyPinned(ThreadEvent):
+    """A moderator pinned a reply to the top of its thread."""
+
+    kind = EventKind.PINNED
+
+
+@dataclass(frozen=True)
+class ReplyUnpinned(ThreadEvent):
+    """A pinned reply went back to its place (a moderator unpinned it)."""
+
+    kind = EventKind.UNPINNED
+
+
+@dataclass(frozen=True)
 class ThreadLocked(ThreadEvent):
     """A moderator locked the thread: no new replies."""
 
@@ -93,6 +107,8 @@ THREAD_EVENTS: dict[EventKind, type[ThreadEvent]] = {
         ReplyDeleted,
         ReplyHidden,
         ReplyUnhidden,
+        ReplyPinned,
+        ReplyUnpinned,
         ThreadLocked,
         ThreadUnlocked,
     )

@@ -45,12 +45,12 @@ async def article_context(request: Request, article: Article) -> dict[str, Any]:
         shape=tree_shape(request.app.state.settings),
         passage=passage.anchor if passage else None,
     )
-    await mark_votes(chunk.nodes, viewer)
-    await mark_muted(chunk.nodes, viewer)
+    await mark_votes([*chunk.pinned, *chunk.nodes], viewer)
+    await mark_muted([*chunk.pinned, *chunk.nodes], viewer)
     # The page served whole is a load of the thread (replies.visits); its later chunks are not.
     served = request.method == "GET" and cursor is None and not is_htmx(request)
     since = await visit_thread(viewer, article, served=served)
-    mark_new(chunk.nodes, viewer, since)
+    mark_new([*chunk.pinned, *chunk.nodes], viewer, since)
     fresh = await new_since(article, viewer, since)
     return {
         "new_since": fresh,

@@ -12,7 +12,7 @@ from models.notifications import (
     OutboxItem,
     Subscription,
 )
-from models.replies import HideReason, Reply, ReplyStatus, ReplyVote
+from models.replies import HideReason, Reply, ReplyRevision, ReplyStatus, ReplyVote
 from models.users import AccountToken, Mute, Role, Session, TokenPurpose, User
 from models.visits import ThreadVisit
 
@@ -33,6 +33,7 @@ __all__ = [
     "NotificationKind",
     "OutboxItem",
     "Reply",
+    "ReplyRevision",
     "ReplyStatus",
     "ReplyVote",
     "Role",

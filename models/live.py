@@ -14,6 +14,8 @@ class EventKind(StrEnum):
     DELETED = "reply.deleted"
     HIDDEN = "reply.hidden"
     UNHIDDEN = "reply.unhidden"
+    PINNED = "reply.pinned"
+    UNPINNED = "reply.unpinned"
     LOCKED = "thread.locked"
     UNLOCKED = "thread.unlocked"
 

@@ -42,6 +42,8 @@ class AuditAction(StrEnum):
     SUSPEND = "suspend"
     UNSUSPEND = "unsuspend"
     SET_ROLE = "set-role"
+    PIN = "pin"
+    UNPIN = "unpin"
 
 
 class AuditEntry(Model):

@@ -64,6 +64,8 @@ class Reply(Model):
     passage = fields.CharField(max_length=40, null=True)
     #: The words of that passage it quotes (whitespace collapsed, null without a passage).
     quote = fields.TextField(null=True)
+    #: Set while a moderator has it pinned to the top of its thread (only visible replies).
+    pinned_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "replies"
@@ -78,6 +80,8 @@ class Reply(Model):
             ("author_id", "id"),
             # The article page counts the visible replies of each passage from this index alone.
             ("article_id", "passage", "status"),
+            # The pinned replies of a thread, read with its first page.
+            ("article_id", "pinned_at"),
         ]
 
 
@@ -110,3 +114,26 @@ class ReplyVote(Model):
     class Meta:
         table = "reply_votes"
         unique_together = [("reply_id", "user_id", "slot")]
+
+
+class ReplyRevision(Model):
+    """An earlier text of a reply, kept when its author edits it (the current text stays on
+    the reply). Removed with the text when its author deletes the reply."""
+
+    id = fields.IntField(primary_key=True)
+    reply: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "models.Reply", related_name="revisions", on_delete=fields.CASCADE
+    )
+    reply_id: int
+    #: 1 for the text as first posted, then one more per edit.
+    version = fields.IntField()
+    #: Markdown as written then.
+    source = fields.TextField()
+    #: Sanitised HTML rendered from source then.
+    html = fields.TextField()
+    #: When this text was written (posted, or the edit that wrote it).
+    written_at = fields.DatetimeField()
+
+    class Meta:
+        table = "reply_revisions"
+        unique_together = [("reply_id", "version")]

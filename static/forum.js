@@ -474,6 +474,11 @@ function refreshThread(lastSeq) {
       const fresh = new DOMParser().parseFromString(html, "text/html");
       const replies = fresh.getElementById("replies");
       const count = fresh.getElementById("reply-count");
+      const pinned = fresh.getElementById("pinned-replies");
+      if (pinned) {
+        document.getElementById("pinned-replies")?.replaceWith(pinned);
+        htmx.process(pinned);
+      }
       if (replies) {
         document.getElementById("replies").replaceWith(replies);
         htmx.process(replies);

@@ -21,7 +21,17 @@ from tortoise import Tortoise
 from forum.access import Access
 from forum.app import create_app
 from forum.settings import Settings
-from models import Article, AuditEntry, Flag, HideReason, Reply, ReplyStatus, Role, User
+from models import (
+    Article,
+    AuditEntry,
+    Flag,
+    HideReason,
+    Reply,
+    ReplyRevision,
+    ReplyStatus,
+    Role,
+    User,
+)
 from tests.conftest import LiveServer, Member, unique_name
 from tests.test_moderation import enrol, open_socket, parse, user_row, visitor
 
@@ -305,6 +315,14 @@ async def hidden(scene: Scene) -> AsyncIterator[dict[str, Reply]]:
             hidden_note=f"note {marker}",
             has_replies=shape == "with an answer",
         )
+        # An earlier text with the marker too: the edit history must not show it either.
+        await ReplyRevision.create(
+            reply=reply,
+            version=1,
+            source=f"Earlier {marker}",
+            html=f"<p>Earlier {marker}</p>\n",
+            written_at=reply.created_at,
+        )
         if shape == "with an answer":
             await Reply.create(
                 article=scene.article,
@@ -337,6 +355,8 @@ async def test_no_route_that_takes_a_reply_id_or_a_member_shows_a_hidden_reply(
     moderator = scene.callers["moderator"]
     shown = await moderator.client.get(f"/a/{scene.article.slug}/r/{hidden['with an answer'].id}")
     assert hidden["with an answer"].source in shown.text
+    history = await moderator.client.get(f"/api/replies/{hidden['without answers'].id}/revisions")
+    assert f"Earlier {hidden['without answers'].source}" in history.text
 
 
 async def test_the_moderators_and_the_author_find_hidden_replies_on_the_authors_page(

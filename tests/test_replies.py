@@ -33,6 +33,7 @@ REPLY_FIELDS = {
     # The passage of the article a reply is about, and its quote (null for most: test_passages).
     "passage",
     "quote",
+    "pinned",
 }
 LINK_REL = {"nofollow", "ugc", "noopener", "noreferrer"}
 #: The author may edit a reply for EDIT_WINDOW_SECONDS, 15 minutes unless configured.

@@ -212,8 +212,8 @@ async def sign_up_with_email(server: LiveServer) -> Member:
 
 
 async def seed(server: LiveServer) -> Seeded:
-    """Replies three deep, a hidden one, a deleted one, a follow with its notifications and
-    mail, a flag, a lock and unlock: every table gets rows."""
+    """Replies three deep (one edited, one pinned), a hidden one, a deleted one, a follow with
+    its notifications and mail, a flag, a lock and unlock: every table gets rows."""
     alice = await sign_up(server)
     bob = await sign_up_with_email(server)
     moderator = await sign_up(server)
@@ -231,6 +231,12 @@ async def seed(server: LiveServer) -> Seeded:
             ids.append(parent)
         voted = await _api(bob, "PUT", f"/api/replies/{ids[0]}/vote")
         assert voted.status_code == 200, voted.text
+        edited = await _api(
+            alice, "PATCH", f"/api/replies/{ids[0]}", {"body": "The first, edited."}
+        )
+        assert edited.status_code == 200, edited.text
+        pinned = await _api(moderator, "POST", f"/api/replies/{ids[1]}/pin")
+        assert pinned.status_code == 200, pinned.text
         spam = await alice.post_reply("Buy things at example.org")
         hidden_id = int(spam.json()["id"])
         flag = await _api(bob, "POST", f"/api/replies/{hidden_id}/flags", {"reason": "spam"})

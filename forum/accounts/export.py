@@ -6,13 +6,25 @@ from __future__ import annotations
 from typing import Any
 
 from forum.accounts.muting import muted_members
-from models import Flag, Notification, Reply, Session, Subscription, User
+from models import Flag, Notification, Reply, ReplyRevision, Session, Subscription, User
 
 
 async def export_account(user: User) -> dict[str, Any]:
-    """The account's data as plain values: profile, replies with their text, follows,
-    notifications, flags made, sessions (when, not their tokens) and the members it muted."""
+    """The account's data as plain values: profile, replies with their text and earlier texts,
+    follows, notifications, flags made, sessions (when, not their tokens) and the members it
+    muted."""
     replies = await Reply.filter(author_id=user.id).order_by("id").select_related("article")
+    revisions: dict[int, list[dict[str, Any]]] = {}
+    earlier = ReplyRevision.filter(reply__author_id=user.id).order_by("reply_id", "version")
+    for row in await earlier:
+        revisions.setdefault(row.reply_id, []).append(
+            {
+                "version": row.version,
+                "body": row.source,
+                "body_html": row.html,
+                "written_at": row.written_at,
+            }
+        )
     follows = await Subscription.filter(user_id=user.id).order_by("id").select_related("article")
     notifications = await Notification.filter(user_id=user.id).order_by("id")
     flags = await Flag.filter(user_id=user.id).order_by("id")
@@ -40,6 +52,7 @@ async def export_account(user: User) -> dict[str, Any]:
                 "body_html": reply.html,
                 "created_at": reply.created_at,
                 "edited_at": reply.edited_at,
+                "revisions": revisions.get(reply.id, []),
             }
             for reply in replies
         ],

@@ -14,6 +14,7 @@ from forum.articles.passages import article_passages
 from forum.event_types import ReplyDeleted, ThreadEvent
 from forum.live.hub import MUTED_SUFFIX, Delivery
 from forum.replies.passages import passage_counts
+from forum.replies.pinned import child_counts
 from forum.replies.subthreads import parent_author
 from forum.replies.thread import ReplyNode, replies_by_id
 from forum.settings import Settings
@@ -29,7 +30,7 @@ from models import Article, EventKind, Reply, ReplyStatus, User
 #: Events that may change how many visible replies are about a passage.
 _COUNTED_KINDS = {EventKind.POSTED, EventKind.DELETED, EventKind.HIDDEN, EventKind.UNHIDDEN}
 #: What a frame asks the page to do with the reply it names.
-INSERT, REPLACE, REMOVE = "insert", "replace", "remove"
+INSERT, REPLACE, REMOVE, MOVE = "insert", "replace", "remove", "move"
 
 
 def encode_frame(frame: Mapping[str, object]) -> str:
@@ -111,18 +112,30 @@ class FrameRenderer:
         # Authors someone muted: their replies get a collapsed copy of each kind's frame too,
         # which the sockets of their muters choose (Delivery.frame_for); one more query.
         muted = await muted_among({row.author_id for row in everything.values()})
+        moved = {event.reply_id for event in events if event.kind in _MOVES}
         for kind in VIEWER_KINDS:
             viewer = representative_viewer(kind)
             seen = {row.id for row in everything.values() if in_thread(row, viewer)}
+            counts = await child_counts(moved & seen, viewer)
             for i, event in enumerate(events):
                 reply = everything.get(event.reply_id) if event.reply_id in seen else None
-                frame = self._frame(article, event, reply, viewer, count, locked, with_children)
+                frame = self._frame(
+                    article, event, reply, viewer, count, locked, with_children, counts
+                )
                 if passages[i]:
                     frame["content"] = str(frame["content"]) + passages[i]
                 frames[i][kind] = encode_frame(frame)
                 if reply is not None and reply.author_id in muted and "author" in frame:
                     frame = self._frame(
-                        article, event, reply, viewer, count, locked, with_children, muted=True
+                        article,
+                        event,
+                        reply,
+                        viewer,
+                        count,
+                        locked,
+                        with_children,
+                        counts,
+                        muted=True,
                     )
                     frames[i][kind + MUTED_SUFFIX] = encode_frame(frame)
         hidden = [row for row in everything.values() if row.status == ReplyStatus.HIDDEN]
@@ -133,7 +146,10 @@ class FrameRenderer:
                 reply = everything.get(event.reply_id)
                 if reply is not None and reply.status == ReplyStatus.HIDDEN:
                     author = authors[reply.author_id]
-                    frame = self._frame(article, event, reply, author, count, locked, with_children)
+                    counts = await child_counts({reply.id} & moved, author)
+                    frame = self._frame(
+                        article, event, reply, author, count, locked, with_children, counts
+                    )
                     if passages[i]:
                         frame["content"] = str(frame["content"]) + passages[i]
                     frames[i][author_frame_key(reply.author_id)] = encode_frame(frame)
@@ -189,10 +205,12 @@ class FrameRenderer:
         count: int,
         locked: bool,
         with_children: set[int],
+        child_counts: dict[int, int] | None = None,
         *,
         muted: bool = False,
     ) -> dict[str, object]:
         macros = self._macros
+        child_counts = child_counts or {}
         frame: dict[str, object] = {"type": str(event.kind), "seq": event.seq}
         if event.kind in (EventKind.LOCKED, EventKind.UNLOCKED):
             frame["locked"] = locked
@@ -210,7 +228,13 @@ class FrameRenderer:
                 frame["author"] = reply.author.username
             if muted:
                 frame["muted"] = True
-            if _inserts(event.kind, reply, viewer, with_children):
+            if event.kind in _MOVES:
+                # Where it belongs now (a replay renders the state as it is, not as it was).
+                node.child_count = child_counts.get(reply.id, 0)
+                frame["op"] = MOVE
+                frame["pinned"] = node.pinned
+                content = str(macros.moved(node, article, self._settings))
+            elif _inserts(event.kind, reply, viewer, with_children):
                 frame["op"] = INSERT
                 content = str(macros.inserted(node, article, self._settings))
             else:
@@ -218,6 +242,10 @@ class FrameRenderer:
                 content = str(macros.replaced(node, article))
         frame["content"] = content + str(macros.reply_count(count))
         return frame
+
+
+#: Events that move a reply to or from the pinned ones at the top of the thread.
+_MOVES = (EventKind.PINNED, EventKind.UNPINNED)
 
 
 def _author_of(replies: dict[int, Reply], event: ThreadEvent) -> int | None:

@@ -12,7 +12,7 @@ from forum.accounts.standing import is_suspended
 from forum.articles.service import article_or_404
 from forum.contracts import api, respond
 from forum.http import json_errors, require_user
-from forum.moderation import bulk, flagged, members, service
+from forum.moderation import bulk, flagged, members, pins, service
 from forum.schemas import (
     AuditLog,
     BulkDone,
@@ -27,6 +27,7 @@ from forum.schemas import (
     LogEntry,
     LogQuery,
     NoFields,
+    PinState,
     ReplyState,
     RoleChange,
     Suspension,
@@ -79,6 +80,36 @@ async def unhide(request: Request, body: NoFields) -> Response:
         bus=request.app.state.events,
     )
     return respond(_as(ReplyState, reply))
+
+
+@api(
+    "Pin a reply to the top of its thread, in every order (moderators)",
+    body=NoFields,
+    response=PinState,
+    errors=(404, 422),
+)
+async def pin(request: Request, body: NoFields) -> Response:
+    """POST /api/replies/{id}/pin: pinning a pinned reply changes nothing."""
+    user = await require_user(request)
+    reply = await pins.pin_reply(
+        user, request.path_params["reply_id"], bus=request.app.state.events
+    )
+    return respond(PinState(id=reply.id, pinned=True))
+
+
+@api(
+    "Put a pinned reply back in its place (moderators)",
+    body=NoFields,
+    response=PinState,
+    errors=(404, 422),
+)
+async def unpin(request: Request, body: NoFields) -> Response:
+    """POST /api/replies/{id}/unpin: unpinning a reply not pinned changes nothing."""
+    user = await require_user(request)
+    reply = await pins.unpin_reply(
+        user, request.path_params["reply_id"], bus=request.app.state.events
+    )
+    return respond(PinState(id=reply.id, pinned=False))
 
 
 @api(

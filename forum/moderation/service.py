@@ -23,6 +23,7 @@ from forum.event_types import (
     ThreadUnlocked,
 )
 from forum.events import EventBus
+from forum.replies.pinning import unpin_in
 from forum.validation import ValidationError, text_field
 from forum.visibility import counted_change
 from models import (
@@ -135,6 +136,8 @@ async def hide_reply(
         reply.hidden_reason = parsed
         reply.hidden_note = text
         await reply.save(update_fields=["hidden_reason", "hidden_note"])
+        # A pinned reply is always a visible one: readers must not find it at the top.
+        await unpin_in(tx, reply)
         await Flag.filter(reply_id=reply.id, resolved_at=None).update(resolved_at=datetime.now(UTC))
         await record_audit(actor, AuditAction.HIDE, reply, reason=parsed.value, note=text)
         await tx.emit(

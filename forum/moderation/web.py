@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from html import escape
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -14,12 +15,13 @@ from forum.articles.service import article_or_404
 from forum.boundary import parse_id
 from forum.errors import NotFound
 from forum.http import is_htmx, render, require_user, verified_form
-from forum.moderation import members, service
+from forum.moderation import members, pins, service
 from forum.moderation.queue_web import back_to_queue, queue_page
 from forum.pages import reply_from_path
 from forum.profiles import service as profiles
+from forum.replies.pinned import child_counts
 from forum.replies.thread import ReplyNode
-from forum.urls import reply_permalink
+from forum.urls import article_path, article_url, reply_permalink
 from forum.validation import ValidationError
 from forum.visibility import shows_body
 from models import AuditAction, HideReason, User
@@ -95,6 +97,30 @@ async def unhide(request: Request) -> Response:
     if not is_htmx(request):
         return RedirectResponse(reply_permalink(article.slug, shown.id), status_code=303)
     return await _reply_main(request, article, shown)
+
+
+async def pin(request: Request) -> Response:
+    """Pin a reply to the top of its thread, or unpin it (a confirmation page without JS)."""
+    article, reply = await reply_from_path(request)
+    moderator = service.require_moderator(await current_user(request))
+    action = "unpin" if request.url.path.endswith("/unpin") else "pin"
+    if request.method == "GET":
+        context = {"article": article, "reply": reply, "action": action, "form": {}, "errors": {}}
+        return await render(request, "moderate_reply.html", context)
+    await verified_form(request)
+    change = pins.unpin_reply if action == "unpin" else pins.pin_reply
+    moved = await change(moderator, reply.id, bus=request.app.state.events)
+    if not is_htmx(request):
+        return RedirectResponse(f"{article_url(article.slug)}#reply-{moved.id}", status_code=303)
+    await moved.fetch_related("author")
+    node = ReplyNode(moved, shows_body(moved, moderator))
+    node.child_count = (await child_counts({moved.id}, moderator)).get(moved.id, 0)
+    # The thread's page moves the reply (as the live frame does); elsewhere (a permalink) the
+    # reply stays where it is, its mark and link changed.
+    current = urlsplit(request.headers.get("HX-Current-URL", "")).path
+    context = {"article": article, "node": node, "on_thread": current == article_path(article.slug)}
+    focus = {"X-Focus": f"reply-{moved.id}-main"}
+    return await render(request, "_pin_moved.html", context, headers=focus)
 
 
 async def flag(request: Request) -> Response:

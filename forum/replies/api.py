@@ -13,6 +13,7 @@ from forum.errors import NotFound
 from forum.http import json_errors, require_user
 from forum.replies import service, votes
 from forum.replies.preview import preview_reply
+from forum.replies.revisions import reply_versions
 from forum.replies.thread import (
     Order,
     ReplyNode,
@@ -33,6 +34,8 @@ from forum.schemas import (
     ReplyEdit,
     ReplyOut,
     ReplyQuery,
+    ReplyRevisions,
+    ReplyVersion,
     VoteOut,
 )
 from forum.urls import reply_permalink
@@ -61,6 +64,7 @@ def _reply(request: Request, slug: str, node: ReplyNode, voted: bool = False) ->
         voted=voted,
         passage=reply.passage if node.shows_body else None,
         quote=reply.quote if node.shows_body else None,
+        pinned=node.pinned,
     )
 
 
@@ -91,8 +95,10 @@ async def list_replies(request: Request, query: ReplyQuery) -> Response:
             raise NotFound("That reply does not exist in this discussion.")
         after = parse_cursor(query.cursor)
         chunk = await children_chunk(parent, viewer, cursor=after, limit=limit, shape=FLAT)
-    voted = await votes.has_voted([node.reply.id for node in chunk.nodes], viewer)
-    replies = [_reply(request, article.slug, node, node.reply.id in voted) for node in chunk.nodes]
+    # The pinned ones come with the first top-level chunk only, before it, in every order.
+    nodes = [*chunk.pinned, *chunk.nodes]
+    voted = await votes.has_voted([node.reply.id for node in nodes], viewer)
+    replies = [_reply(request, article.slug, node, node.reply.id in voted) for node in nodes]
     return respond(ReplyChunk(replies, str(chunk.next_cursor) if chunk.next_cursor else None))
 
 
@@ -210,3 +216,22 @@ async def _voted(request: Request, change: votes.VoteChange, user: User) -> Resp
     except votes.VotesClosed as closed:
         return json_errors({"reply": closed.message}, status_code=409)
     return respond(VoteOut(score=state.score, voted=state.voted))
+
+
+@api("Every text of a reply, oldest first (its edit history)", response=ReplyRevisions)
+async def revisions(request: Request) -> Response:
+    """GET /api/replies/{id}/revisions: a reply's texts, for those who may read it."""
+    reply, versions = await reply_versions(
+        request.path_params["reply_id"], await current_user(request)
+    )
+    listed = [
+        ReplyVersion(
+            version=version.version,
+            body=version.source,
+            body_html=version.html,
+            edited_at=version.written_at,
+            current=version.current,
+        )
+        for version in versions
+    ]
+    return respond(ReplyRevisions(reply_id=reply.id, versions=listed))

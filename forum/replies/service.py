@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from tortoise.exceptions import IntegrityError
+
 from forum.accounts.directory import members_named
 from forum.accounts.standing import require_active
 from forum.articles.passages import check_quote
@@ -15,12 +17,15 @@ from forum.events import EventBus, Transaction
 from forum.images.policy import ImagePolicy
 from forum.markdown import mention_keys, render_reply
 from forum.ratelimits import LimitRules, RateLimiter
+from forum.replies.pinning import unpin_in
+from forum.replies.revisions import keep_revision
 from forum.validation import ValidationError, text_field
 from forum.visibility import counted_change, is_moderator, thread_rows
-from models import Article, Reply, ReplyStatus, User
+from models import Article, Reply, ReplyRevision, ReplyStatus, User
 
 BODY_MAX = 10_000
 OWN_DUPLICATE = "You have just posted exactly this. Say something new?"
+EDITED_MEANWHILE = "This reply was edited meanwhile (another page?): reload it and try again."
 THREAD_DUPLICATE = "Someone has just posted exactly this here. Say something of your own?"
 
 
@@ -209,12 +214,16 @@ async def edit_reply(
     if datetime.now(UTC) > editable_until(reply, window_seconds):
         raise EditWindowClosed(window_seconds)
     text = check_body(body)
-    reply.source = text
-    reply.html = await _render(text, images)
-    reply.edited_at = datetime.now(UTC)
-    async with bus.transaction() as tx:
-        await reply.save(update_fields=["source", "html", "edited_at"])
-        await tx.emit(ReplyEdited(article_id=reply.article_id, reply_id=reply.id))
+    html = await _render(text, images)
+    try:
+        async with bus.transaction() as tx:
+            await keep_revision(reply)
+            reply.source, reply.html, reply.edited_at = text, html, datetime.now(UTC)
+            await reply.save(update_fields=["source", "html", "edited_at"])
+            await tx.emit(ReplyEdited(article_id=reply.article_id, reply_id=reply.id))
+    except IntegrityError:
+        # Two edits at once took the same version number: the later one rolled back whole.
+        raise ValidationError({"body": EDITED_MEANWHILE}) from None
     return reply
 
 
@@ -236,6 +245,8 @@ async def delete_reply(reply_id: int, user: User, *, bus: EventBus) -> Deletion:
     """
     reply = await _own_reply(reply_id, user)
     async with bus.transaction() as tx:
+        # A stub is never pinned (a reply gone altogether takes its pin with it).
+        await unpin_in(tx, reply)
         outcome = await _delete(reply)
         gone_or_stub = outcome.removed_id if outcome.removed_id is not None else reply.id
         await tx.emit(
@@ -256,6 +267,8 @@ async def _delete(reply: Reply) -> Deletion:
     if await Reply.filter(parent_id=reply.id).exists():
         if not await still_visible.update(status=ReplyStatus.DELETED, source="", html=""):
             raise NotFound("That reply does not exist.")
+        # Its earlier texts go with its text: the author deleted what they wrote.
+        await ReplyRevision.filter(reply_id=reply.id).delete()
         change = counted_change(reply.status, ReplyStatus.DELETED)
         reply.status, reply.source, reply.html = ReplyStatus.DELETED, "", ""
         return Deletion(stub=reply, removed_id=None, reply_count_change=change)
@@ -294,6 +307,7 @@ async def delete_replies_of(event: AccountDeleted, tx: Transaction) -> None:
         reply = await Reply.get_or_none(id=reply_id, status=ReplyStatus.VISIBLE)
         if reply is None:
             continue
+        await unpin_in(tx, reply)
         outcome = await _delete(reply)
         gone_or_stub = outcome.removed_id if outcome.removed_id is not None else reply.id
         await tx.emit(

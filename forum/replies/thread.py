@@ -24,6 +24,7 @@ from forum.replies.order import parse_cursor as parse_cursor
 from forum.replies.order import parse_order as parse_order
 from forum.replies.order import parse_position as parse_position
 from forum.replies.order import rank_sql as rank_sql
+from forum.replies.pinned import PINNED_KEY, UNPINNED, with_pinned
 from forum.replies.subthreads import (
     PARENT_COLUMNS,
     PARENT_JOIN,
@@ -67,6 +68,11 @@ class ReplyNode:
     #: Posted by someone else since the viewer's last visit (set by replies.visits.mark_new).
     is_new: bool = False
 
+    @property
+    def pinned(self) -> bool:
+        """Whether a moderator pinned it to the top of the thread."""
+        return self.reply.pinned_at is not None
+
     def __post_init__(self) -> None:
         # A node is what one viewer sees: a stub carries no text to render by mistake.
         if not self.shows_body:
@@ -89,6 +95,9 @@ class ThreadChunk:
 
     nodes: list[ReplyNode]
     next_cursor: int | TopCursor | None
+    #: The thread's pinned replies (any depth), with the first top-level chunk only: shown
+    #: before nodes in every order, and never among them (a pinned reply leaves its place).
+    pinned: list[ReplyNode] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -110,19 +119,24 @@ async def top_level_chunk(
     passage: str | None = None,
 ) -> ThreadChunk:
     """A chunk of replies to the article itself, each with a preview of the replies under it;
-    only those about one passage (its anchor) when passage is given."""
+    the first chunk also brings the thread's pinned replies (in the same statement). Only
+    those about one passage (its anchor) when passage is given: then pins are not set apart."""
     siblings = "r.article_id = ? AND r.parent_id IS NULL"
     keys: list[object] = [article.id]
+    pinned_of: int | None = None
     if passage is not None:
         siblings += " AND r.passage = ?"
         keys.append(passage)
+    else:
+        siblings += f" AND {UNPINNED}"
+        pinned_of = article.id if cursor is None else None
     if order is Order.TOP:
         top = cursor if isinstance(cursor, TopCursor) else TopCursor(time.time_ns() // 1000)
-        return await _top_chunk(siblings, keys, viewer, top, limit, shape)
+        return await _top_chunk(siblings, keys, viewer, top, limit, shape, pinned_of)
     if isinstance(cursor, TopCursor):
         raise ValidationError({"cursor": "That cursor belongs to the top order."})
     newest = order is Order.NEWEST
-    return await _siblings_chunk(siblings, keys, viewer, cursor, newest, limit, shape)
+    return await _siblings_chunk(siblings, keys, viewer, cursor, newest, limit, shape, pinned_of)
 
 
 async def children_chunk(
@@ -134,9 +148,8 @@ async def children_chunk(
     shape: TreeShape,
 ) -> ThreadChunk:
     """A chunk of the replies to parent, oldest first, each with a preview under it."""
-    return await _siblings_chunk(
-        "r.parent_id = ?", [parent.id], viewer, cursor, False, limit, shape
-    )
+    siblings = f"r.parent_id = ? AND {UNPINNED}"
+    return await _siblings_chunk(siblings, [parent.id], viewer, cursor, False, limit, shape)
 
 
 async def _siblings_chunk(
@@ -147,9 +160,10 @@ async def _siblings_chunk(
     newest_first: bool,
     limit: int,
     shape: TreeShape,
+    pinned_of: int | None = None,
 ) -> ThreadChunk:
     """The chunk of the replies that siblings (an SQL condition on its keys) selects, after
-    cursor in the order asked for."""
+    cursor in the order asked for; with the pinned replies of article pinned_of, if given."""
     shown, params = thread_rows_sql(viewer, "r")
     after = ""
     if cursor is not None:
@@ -159,7 +173,10 @@ async def _siblings_chunk(
         f"SELECT r.id, 0 AS sort_key FROM replies r WHERE {siblings} AND {shown}{after}"
         f" ORDER BY r.id {'DESC' if newest_first else 'ASC'} LIMIT ?"
     )
-    return await _chunk(roots, [*keys, *params, limit + 1], viewer, limit, shape, newest_first)
+    roots, roots_params = with_pinned(roots, [*keys, *params, limit + 1], pinned_of)
+    return await _chunk(
+        roots, roots_params, viewer, limit, shape, newest_first, pinned=pinned_of is not None
+    )
 
 
 async def _top_chunk(
@@ -169,6 +186,7 @@ async def _top_chunk(
     cursor: TopCursor,
     limit: int,
     shape: TreeShape,
+    pinned_of: int | None = None,
 ) -> ThreadChunk:
     """A chunk of siblings by rank at the cursor's moment, highest first, ties by newer id;
     keyset on (rank, id), which cannot move while paging since the moment is frozen."""
@@ -184,7 +202,9 @@ async def _top_chunk(
         f" WHERE {siblings} AND {shown}) ranked{after} ORDER BY sort_key DESC, id DESC LIMIT ?"
     )
     roots_params = [*moment, *keys, *params, *after_params, limit + 1]
-    chunk = await _chunk(roots, roots_params, viewer, limit, shape, by_rank=True)
+    roots, roots_params = with_pinned(roots, roots_params, pinned_of)
+    pinned = pinned_of is not None
+    chunk = await _chunk(roots, roots_params, viewer, limit, shape, by_rank=True, pinned=pinned)
     if chunk.next_cursor is not None:
         last = chunk.nodes[-1]
         chunk.next_cursor = TopCursor(cursor.moment_us, last.rank, last.reply.id)
@@ -271,10 +291,12 @@ def _tree_sql(
     params = list(roots_params)
     for level in range(1, shape.levels + 1):
         shown, shown_params = thread_rows_sql(viewer, "c")
+        roots_only = f" WHERE sort_key <> {PINNED_KEY}" if level == 1 else ""
         levels.append(
             f"level{level} AS (SELECT id FROM (SELECT c.id, ROW_NUMBER() OVER"
             " (PARTITION BY c.parent_id ORDER BY c.id) AS sibling_rank FROM replies c"
-            f" WHERE c.parent_id IN (SELECT id FROM level{level - 1}) AND {shown}) ranked"
+            f" WHERE c.parent_id IN (SELECT id FROM level{level - 1}{roots_only}) AND {shown}"
+            " AND c.pinned_at IS NULL) ranked"
             " WHERE sibling_rank <= ?)"
         )
         params += [*shown_params, shape.children_preview]
@@ -291,7 +313,8 @@ def _tree_sql(
     sql = (
         f"WITH RECURSIVE {', '.join(levels)}, tree AS ({tree}), {below}"
         " SELECT r.*, tree.tree_level, tree.sort_key, u.username AS author_username,"
-        f" (SELECT COUNT(*) FROM replies k WHERE k.parent_id = r.id AND {counted}) AS child_count,"
+        " (SELECT COUNT(*) FROM replies k WHERE k.parent_id = r.id AND k.pinned_at IS NULL"
+        f" AND {counted}) AS child_count,"
         f" COALESCE(below_count.replies, 0) AS descendant_count{PARENT_SELECT}"
         " FROM tree JOIN replies r ON r.id = tree.id JOIN users u ON u.id = r.author_id"
         f"{PARENT_JOIN} LEFT JOIN below_count ON below_count.root = r.id"
@@ -309,9 +332,11 @@ async def _chunk(
     newest_first: bool = False,
     *,
     by_rank: bool = False,
+    pinned: bool = False,
 ) -> ThreadChunk:
     """Load the replies roots selects (at most limit + 1, the extra one only to tell that more
-    follow) with the preview under them, in one statement whatever the thread's size."""
+    follow) with the preview under them, in one statement whatever the thread's size; pinned
+    when roots begin with the pinned replies (with_pinned), which are set apart."""
     sql, params = _tree_sql(roots, roots_params, viewer, shape)
     rows = await select_models(Reply, sql, params, [*TREE_COLUMNS, *PARENT_COLUMNS])
     nodes_by_id: dict[int, ReplyNode] = {}
@@ -324,20 +349,27 @@ async def _chunk(
         node.descendant_count = int(extra["descendant_count"] or 0)
         node.parent_author = parent_author(row, viewer)
         node.at_preview_edge = level == shape.levels
-        node.rank = int(extra["sort_key"] or 0)
+        node.rank = max(int(extra["sort_key"] or 0), 0)
         nodes_by_id[row.id] = node
         if level == 0:
             top.append(node)
         else:
             assert row.parent_id is not None  # selected as a child
             nodes_by_id[row.parent_id].children.append(node)
+    # The chunk's own roots are never pinned (UNPINNED): pinned roots came with with_pinned.
+    first = sorted(
+        (node for node in top if pinned and node.pinned),
+        key=lambda node: (node.reply.pinned_at, node.reply.id),
+    )
+    if first:
+        top = [node for node in top if not node.pinned]
     if newest_first:
         top.reverse()
     if by_rank:  # the statement reads roots by id; the chunk's order is the roots' own
         top.sort(key=lambda node: (node.rank, node.reply.id), reverse=True)
     has_more = len(top) > limit
     top = top[:limit]
-    return ThreadChunk(top, top[-1].reply.id if has_more and top else None)
+    return ThreadChunk(top, top[-1].reply.id if has_more and top else None, first)
 
 
 def tree_shape(settings: Settings) -> TreeShape:

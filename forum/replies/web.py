@@ -1,4 +1,5 @@
-"""HTML routes for replies: post, permalink, reply form, edit and delete (htmx and plain forms)."""
+"""HTML routes for replies: post, permalink, reply form, edit, delete, votes and the edit
+history (htmx and plain forms)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from forum.replies import service, votes
 from forum.replies.landing import landing_path
 from forum.replies.muted import mark_muted
 from forum.replies.preview import preview_reply
+from forum.replies.revisions import reply_versions
 from forum.replies.thread import (
     Order,
     ReplyNode,
@@ -312,3 +314,12 @@ async def vote(request: Request) -> Response:
     reply.score = state.score
     node = ReplyNode(reply, shows_body(reply, user), voted=state.voted)
     return await render(request, "_vote_widget.html", {"article": article, "node": node})
+
+
+async def revisions(request: Request) -> Response:
+    """The texts a reply had, newest first: a page, or with htmx a list in the reply's slot."""
+    article, reply = await reply_from_path(request)
+    _, versions = await reply_versions(reply.id, await current_user(request))
+    context = {"article": article, "reply": reply, "versions": list(reversed(versions))}
+    template = "_revisions.html" if is_htmx(request) else "revisions.html"
+    return await render(request, template, context)

@@ -214,6 +214,15 @@ class ExportedProfile(Response):
     email_notifications: bool
 
 
+class ExportedRevision(Response):
+    """An earlier text of one of the account's replies."""
+
+    version: int
+    body: str
+    body_html: str
+    written_at: Moment
+
+
 class ExportedReply(Response):
     """One of the account's replies, with its text (empty once deleted)."""
 
@@ -225,6 +234,8 @@ class ExportedReply(Response):
     body_html: str
     created_at: Moment
     edited_at: Moment | None
+    #: Its earlier texts, oldest first (kept from each edit).
+    revisions: list[ExportedRevision] = []
 
 
 class ExportedFollow(Response):

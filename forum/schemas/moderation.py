@@ -43,6 +43,13 @@ class ReplyState(Response):
     hidden_note: str
 
 
+class PinState(Response):
+    """Whether a reply is pinned to the top of its thread."""
+
+    id: int
+    pinned: bool
+
+
 class FlagOut(Response):
     """A new flag."""
 

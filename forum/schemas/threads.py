@@ -173,6 +173,8 @@ class ReplyOut(Response):
     #: Anchor of the article's passage it is about, and the words it quotes (none for a stub).
     passage: str | None = None
     quote: str | None = None
+    #: Pinned by a moderator: listed first, before the first chunk, in every order.
+    pinned: bool = False
 
 
 class ReplyChunk(Response):
@@ -187,3 +189,23 @@ class VoteOut(Response):
 
     score: int
     voted: bool
+
+
+class ReplyVersion(Response):
+    """One text of a reply."""
+
+    version: int
+    #: Markdown as written.
+    body: str
+    body_html: str
+    #: When this text was written (for version 1, when the reply was posted).
+    edited_at: Moment
+    #: The text the reply shows now (the last version).
+    current: bool
+
+
+class ReplyRevisions(Response):
+    """Every text of a reply, oldest first, the current one last."""
+
+    reply_id: int
+    versions: list[ReplyVersion]
