@@ -213,7 +213,8 @@ async def sign_up_with_email(server: LiveServer) -> Member:
 
 async def seed(server: LiveServer) -> Seeded:
     """Replies three deep (one edited, one pinned), a hidden one, a deleted one, a follow with
-    its notifications and mail, a flag, a lock and unlock: every table gets rows."""
+    its notifications and mail, a flag, a lock and unlock, a mute, a thread visit: every table
+    gets rows."""
     alice = await sign_up(server)
     bob = await sign_up_with_email(server)
     moderator = await sign_up(server)
@@ -237,6 +238,10 @@ async def seed(server: LiveServer) -> Seeded:
         assert edited.status_code == 200, edited.text
         pinned = await _api(moderator, "POST", f"/api/replies/{ids[1]}/pin")
         assert pinned.status_code == 200, pinned.text
+        muted = await _api(bob, "POST", f"/api/me/muted/{moderator.username}")
+        assert muted.status_code == 200, muted.text
+        visited = await alice.client.get(f"/a/{SLUG}")  # a thread visit (new since last time)
+        assert visited.status_code == 200
         spam = await alice.post_reply("Buy things at example.org")
         hidden_id = int(spam.json()["id"])
         flag = await _api(bob, "POST", f"/api/replies/{hidden_id}/flags", {"reason": "spam"})
