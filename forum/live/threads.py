@@ -8,6 +8,7 @@ from itertools import groupby
 from forum.event_types import ThreadEvent, thread_event
 from forum.live.hub import Delivery, Hub
 from forum.live.render import FrameRenderer
+from forum.live.typing import LiveTyping
 from forum.monitoring import LiveCounters
 from models import Article, LiveEvent
 
@@ -29,6 +30,8 @@ class LiveThreads:
         self.replay_limit = replay_limit
         #: Frames sent and sockets closed as too slow, read by /metrics.
         self.counters = LiveCounters()
+        #: Who is typing in which thread (presence, not events: never in the stream).
+        self.typing = LiveTyping(hub)
 
     async def committed(self, event: ThreadEvent) -> None:
         """The bus's handler of thread events."""
