@@ -12,7 +12,8 @@ no seq, never stored, never replayed.
 - The frame is "quiet" (forum.live.hub.Delivery.quiet): the member's own sockets and those of
   readers who muted them never get it.
 - Nothing times out here: pages forget a writer TYPING_EXPIRES_SECONDS after their last frame,
-  and a posted reply publishes a "stopped" frame at once.
+  or when their reply arrives; a reply posted through the process that published its author's
+  typing also publishes a "stopped" frame at once.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ log = logging.getLogger("forum.live")
 TYPING_INTERVAL_SECONDS = 2.0
 #: Pages drop a writer this long after their last frame (static/typing.js; documented here).
 TYPING_EXPIRES_SECONDS = 6.0
-#: Past this many throttle entries, the stale ones are swept (they are useless after a window).
+#: Past this many throttle entries, the stale ones are swept.
 _SWEEP_AT = 1024
 
 
@@ -78,10 +79,13 @@ class LiveTyping:
         await self._publish(channel, typing_frame(user.id, user.username, parent_id, False))
 
     async def posted(self, channel: str, article_id: int, author_id: int) -> None:
-        """The member posted their reply: they are no longer typing (in every page at once)."""
-        # Their next reply may show at once.
-        self._last.pop((article_id, author_id), None)
-        if not await self._hub.listened(channel):
+        """The member posted their reply: they are no longer typing (in every page at once).
+
+        Only when this process published their typing in the last TYPING_EXPIRES_SECONDS: a
+        post costs the thread no extra frame otherwise (pages also forget a writer whose reply
+        arrives, for a post taken by another process than their socket)."""
+        last = self._last.pop((article_id, author_id), None)  # their next reply shows at once
+        if last is None or time.monotonic() - last > TYPING_EXPIRES_SECONDS:
             return
         author = await User.filter(id=author_id).only("id", "username").first()
         if author is not None:
@@ -95,5 +99,7 @@ class LiveTyping:
             log.exception("could not publish a typing frame on %s", channel)
 
     def _sweep(self, now: float) -> None:
-        for key in [key for key, at in self._last.items() if now - at >= self._interval]:
+        # Kept while pages may still show the writer, for posted()'s "stopped".
+        keep = max(self._interval, TYPING_EXPIRES_SECONDS)
+        for key in [key for key, at in self._last.items() if now - at >= keep]:
             del self._last[key]
