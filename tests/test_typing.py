@@ -19,7 +19,7 @@ import pytest_asyncio
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from models import Article, User
+from models import Article, Reply, ReplyStatus, User
 from tests.conftest import SLUG, LiveServer, Member, start_server, stop_server
 from tests.test_live import TIMEOUT, cookie_header, members, posted, shared_postgres
 from tests.test_muting import mute
@@ -148,6 +148,30 @@ async def test_suspended_and_signed_out_signals_are_ignored(
         await typing(thirds)
         frames = await typing_until(reading, third.username)
         assert [frame["author"] for frame in frames] == [third.username]
+
+
+async def test_typing_under_a_hidden_reply_or_another_threads_is_dropped(
+    server: LiveServer, fresh_article: Article, trio: list[Member]
+) -> None:
+    writer, reader, third = trio
+    slug = fresh_article.slug
+    hidden = await posted_in(reader, slug, "Soon hidden")
+    await Reply.filter(id=hidden).update(status=ReplyStatus.HIDDEN)
+    elsewhere = await posted(reader, "In another thread")
+    async with (
+        page(server, slug, writer) as writing,
+        page(server, slug, reader) as reading,
+        page(server, slug, third) as thirds,
+    ):
+        await typing(writing, hidden)
+        await handled(writing)
+        await typing(thirds, elsewhere)
+        await handled(thirds)
+        # The writer's throttle window is taken by the dropped signal; a fourth voice marks "later".
+        async with members(server, 1) as (fourth,), page(server, slug, fourth) as fourths:
+            await typing(fourths)
+            frames = await typing_until(reading, fourth.username)
+        assert [frame["author"] for frame in frames] == [fourth.username]
 
 
 async def test_a_muter_never_sees_the_muted_member_typing(

@@ -47,19 +47,29 @@ def test_an_answer_in_progress_shows_under_the_reply_it_answers(
     author, writer, reader = (register(server, name) for name in ("author", "writer", "reader"))
     reply_id = post(server, author, slug, "Answer me")
     writing, reading = (open_page(contexts, browser, server, who) for who in (writer, reader))
+    sent: list[str] = []
+    writing.on("websocket", lambda ws: ws.on("framesent", lambda frame: sent.append(str(frame))))
     for page in (reading, writing):
         open_thread(page, slug)
 
+    # Turned off, the writer's page sends nothing while they type; turned on again, it does.
+    writers_toggle = writing.get_by_role("checkbox", name="Show who is replying")
+    writers_toggle.uncheck()
     writing.locator(f"#reply-{reply_id}-main").get_by_role("link", name="Reply").click()
-    write(writing, f"reply-form-{reply_id}", "Here is my answer")
+    write(writing, f"reply-form-{reply_id}", "Here is")
+    writers_toggle.check()
+    write(writing, f"reply-form-{reply_id}", " my answer")
     under = reading.locator(f"#reply-{reply_id} > #typing-{reply_id}")
     expect(under).to_have_text(f"{writer.username} is replying…")
     expect(reading.locator("#typing-top")).to_be_hidden()
+    assert len([frame for frame in sent if '"typing"' in frame]) == 1
 
-    # Turned off: the reader sees nobody, and the page remembers it.
+    # The writer stopped typing without posting: the page forgets them (6 s after the frame).
+    expect(under).to_be_hidden(timeout=20_000)
+
+    # A reader turns it off for themselves: the page remembers it.
     toggle = reading.get_by_role("checkbox", name="Show who is replying")
     toggle.uncheck()
-    expect(under).to_be_hidden()
     reading.reload()
     expect(reading.get_by_role("checkbox", name="Show who is replying")).not_to_be_checked()
 
