@@ -150,28 +150,32 @@ async def test_suspended_and_signed_out_signals_are_ignored(
         assert [frame["author"] for frame in frames] == [third.username]
 
 
-async def test_typing_under_a_hidden_reply_or_another_threads_is_dropped(
-    server: LiveServer, fresh_article: Article, trio: list[Member]
+async def test_signals_for_replies_that_cannot_be_written_are_dropped(
+    server: LiveServer, fresh_article: Article
 ) -> None:
-    writer, reader, third = trio
     slug = fresh_article.slug
-    hidden = await posted_in(reader, slug, "Soon hidden")
-    await Reply.filter(id=hidden).update(status=ReplyStatus.HIDDEN)
-    elsewhere = await posted(reader, "In another thread")
-    async with (
-        page(server, slug, writer) as writing,
-        page(server, slug, reader) as reading,
-        page(server, slug, third) as thirds,
-    ):
-        await typing(writing, hidden)
-        await handled(writing)
-        await typing(thirds, elsewhere)
-        await handled(thirds)
-        # The writer's throttle window is taken by the dropped signal; a fourth voice marks "later".
-        async with members(server, 1) as (fourth,), page(server, slug, fourth) as fourths:
-            await typing(fourths)
-            frames = await typing_until(reading, fourth.username)
-        assert [frame["author"] for frame in frames] == [fourth.username]
+    async with members(server, 4) as (under_hidden, under_foreign, in_locked, later):
+        hidden = await posted_in(later, slug, "Soon hidden")
+        await Reply.filter(id=hidden).update(status=ReplyStatus.HIDDEN)
+        foreign = await posted(later, "In another thread")
+        async with (
+            page(server, slug) as reading,
+            page(server, slug, under_hidden) as first,
+            page(server, slug, under_foreign) as second,
+            page(server, slug, in_locked) as third,
+            page(server, slug, later) as fourth,
+        ):
+            await typing(first, hidden)  # its id must not reach readers who cannot see it
+            await typing(second, foreign)
+            await handled(first)
+            await handled(second)
+            await Article.filter(id=fresh_article.id).update(locked=True)
+            await typing(third)
+            await handled(third)
+            await Article.filter(id=fresh_article.id).update(locked=False)
+            await typing(fourth)
+            frames = await typing_until(reading, later.username)
+            assert [frame["author"] for frame in frames] == [later.username]
 
 
 async def test_a_muter_never_sees_the_muted_member_typing(

@@ -7,8 +7,9 @@ no seq, never stored, never replayed.
 
 - Throttled per member and thread, in each process: at most one frame per member per interval
   however often their pages signal (a member typing through two processes may get two).
-- Only a member who is active now counts: a suspended account's signals are dropped (read from
-  the database when a frame would go out, so at most once per interval).
+- Only a member who may reply now counts: a suspended account's signals are dropped, and on a
+  locked thread everyone's but the moderators' (read from the database when a frame would go
+  out, so at most once per interval).
 - The frame is "quiet" (forum.live.hub.Delivery.quiet): the member's own sockets and those of
   readers who muted them never get it.
 - Nothing times out here: pages forget a writer TYPING_EXPIRES_SECONDS after their last frame,
@@ -21,11 +22,11 @@ from __future__ import annotations
 import logging
 import time
 
-from forum.accounts.standing import is_suspended
+from forum.accounts.standing import is_moderator, is_suspended
 from forum.live.hub import Delivery, Hub
 from forum.live.render import encode_frame
 from forum.visibility import counted_replies
-from models import Reply, User
+from models import Article, Reply, User
 
 log = logging.getLogger("forum.live")
 
@@ -65,9 +66,13 @@ class LiveTyping:
         self._last[key] = now
         if len(self._last) > _SWEEP_AT:
             self._sweep(now)
-        user = await User.filter(id=user_id).only("id", "username", "suspended_until").first()
+        user = (
+            await User.filter(id=user_id).only("id", "username", "suspended_until", "role").first()
+        )
         if user is None or is_suspended(user):
             return
+        if not is_moderator(user) and await Article.filter(id=article_id, locked=True).exists():
+            return  # a locked thread takes replies from moderators only
         if (
             parent_id is not None
             and not await Reply.filter(
