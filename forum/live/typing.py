@@ -66,13 +66,26 @@ class LiveTyping:
         self._last[key] = now
         if len(self._last) > _SWEEP_AT:
             self._sweep(now)
+        try:
+            delivery = await self._typing(article_id, user_id, parent_id)
+        except Exception:
+            # Presence only (e.g. the database is unreachable): drop it, keep the socket.
+            log.exception("could not check a typing signal in thread %s", article_id)
+            return
+        if delivery is not None:
+            await self._publish(channel, delivery)
+
+    async def _typing(
+        self, article_id: int, user_id: int, parent_id: int | None
+    ) -> Delivery | None:
+        """The frame for the signal, or None when it does not count."""
         user = (
             await User.filter(id=user_id).only("id", "username", "suspended_until", "role").first()
         )
         if user is None or is_suspended(user):
-            return
+            return None
         if not is_moderator(user) and await Article.filter(id=article_id, locked=True).exists():
-            return  # a locked thread takes replies from moderators only
+            return None  # a locked thread takes replies from moderators only
         if (
             parent_id is not None
             and not await Reply.filter(
@@ -80,8 +93,8 @@ class LiveTyping:
             ).exists()
         ):
             # Only under a reply everyone sees: a hidden one's id must not be hinted at.
-            return
-        await self._publish(channel, typing_frame(user.id, user.username, parent_id, False))
+            return None
+        return typing_frame(user.id, user.username, parent_id, False)
 
     async def posted(self, channel: str, article_id: int, author_id: int) -> None:
         """The member posted their reply: they are no longer typing (in every page at once).
