@@ -26,7 +26,7 @@ from forum.events import EventBus
 from forum.live.accounts import LiveAccounts
 from forum.live.scores import LiveScores
 from forum.live.stream import record_in_stream
-from forum.live.threads import LiveThreads
+from forum.live.threads import LiveThreads, thread_channel
 from forum.notifications.mentions import record_mentions
 from forum.notifications.sender import MailSender
 from forum.notifications.service import notified_of, record_notifications
@@ -63,6 +63,14 @@ def subscribe_live(
 ) -> None:
     """What happens after commit: open pages, bells, the moderators' queue, the mail sender."""
     bus.subscribe(ThreadEvent, live.committed)
+
+    async def stopped_typing(event: ReplyPosted) -> None:
+        # The "alice is replying…" of the author goes away in every page as the reply arrives.
+        await live.typing.posted(
+            thread_channel(event.article_id), event.article_id, event.author_id
+        )
+
+    bus.subscribe(ReplyPosted, stopped_typing)
     if scores is not None:
         live_scores = scores
 

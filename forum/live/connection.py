@@ -19,7 +19,7 @@ from forum.live.accounts import (
     account_closing,
 )
 from forum.live.hub import Delivery, Lagging, Subscriber
-from forum.live.threads import LiveThreads
+from forum.live.threads import LiveThreads, thread_channel
 from forum.live.writer import DirectSocket, direct_socket
 from forum.validation import ValidationError
 from forum.visibility import viewer_kind
@@ -319,10 +319,24 @@ class ThreadConnection:
         kind = request.get("type")
         if kind == "ping":
             return
+        if kind == "typing":
+            await self._typing(request.get("parent_id"))
+            return
         last_seq = request.get("last_seq")
         if kind != "resume" or isinstance(last_seq, bool) or not isinstance(last_seq, int):
             raise ProtocolViolation(CLOSE_POLICY, "expected {type: resume, last_seq: int}")
         await self._resume(last_seq)
+
+    async def _typing(self, parent_id: object) -> None:
+        if parent_id is not None and (
+            isinstance(parent_id, bool) or not isinstance(parent_id, int) or parent_id < 1
+        ):
+            raise ProtocolViolation(CLOSE_POLICY, "expected {type: typing, parent_id: int|null}")
+        if self.user_id is None:
+            return  # a signed-out reader's signal: ignored, not a violation
+        await self.live.typing.signal(
+            thread_channel(self.article_id), self.article_id, self.user_id, parent_id
+        )
 
     async def _resume(self, last_seq: int) -> None:
         async with self.send_lock:

@@ -46,6 +46,9 @@ class Delivery:
     #: On a user's channel: (member id, muted or not) when the user muted or unmuted someone,
     #: so that the user's open sockets choose their frames by the new set at once.
     mute: tuple[int, bool] | None = None
+    #: A frame about author_id's presence (who is typing, forum.live.typing): never sent to
+    #: the author themselves, nor to a viewer who muted them.
+    quiet: bool = False
     #: Frames serialised for the wire, by frame text: made once for all the sockets that get
     #: them (filled by forum.live.writer).
     wire: dict[str, bytes] = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -55,7 +58,10 @@ class Delivery:
     ) -> str | None:
         """The frame this viewer gets: one meant for this user alone, else, when the viewer
         muted the reply's author, its kind's collapsed one, else the one for its kind (or for
-        everyone); None when it gets nothing."""
+        everyone); None when it gets nothing (e.g. a quiet frame about itself or someone it
+        muted)."""
+        if self.quiet and self.author_id is not None and self.author_id in (muted | {user_id}):
+            return None
         if user_id is not None:
             own = self.frames.get(f"user:{user_id}")
             if own is not None:
@@ -76,6 +82,7 @@ class Delivery:
                 "session": self.session_id,
                 "author": self.author_id,
                 "mute": self.mute,
+                "quiet": self.quiet,
             },
             separators=(",", ":"),
         )
@@ -91,6 +98,7 @@ class Delivery:
             session_id=data.get("session"),
             author_id=data.get("author"),
             mute=tuple(data["mute"]) if data.get("mute") else None,
+            quiet=bool(data.get("quiet")),
         )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from forum.event_types import ThreadEvent, thread_event
 from forum.live.hub import Delivery, Hub
 from forum.live.render import FrameRenderer
+from forum.live.typing import LiveTyping
 from forum.monitoring import LiveCounters
 from models import Article, LiveEvent
 
@@ -39,6 +40,8 @@ class LiveThreads:
         self.counters = LiveCounters()
         #: Replays rendered lately, by (article, after, up to): when, and the rendering.
         self._replays: dict[tuple[int, int, int], tuple[float, asyncio.Future[Any]]] = {}
+        #: Who is typing in which thread (presence, not events: never in the stream).
+        self.typing = LiveTyping(hub)
 
     async def committed(self, event: ThreadEvent) -> None:
         """The bus's handler of thread events."""
