@@ -33,11 +33,18 @@ run: install
 	if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq default-jre-headless >/dev/null; \
 	else sudo apt-get update -qq && sudo apt-get install -y -qq default-jre-headless >/dev/null; fi
 
+# The suite in parallel (pytest-xdist): the tests mostly wait on servers, sockets and browsers, so
+# 3 workers suit 2 cores. Whole files go to one worker (loadfile): module fixtures such as the
+# Playwright browser, and tests that run in file order, stay together. Each worker has its own
+# server and database. TEST_WORKERS=0 runs serially; PYTEST_ARGS comes last, so `-n 1` there wins.
+TEST_WORKERS ?= 3
+XDIST := -n $(TEST_WORKERS) --dist loadfile
+
 test: install /usr/bin/chromium /usr/bin/java
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 test-postgres: install /usr/bin/chromium /usr/bin/java
-	TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test $(BIN)/python -m pytest $(PYTEST_ARGS)
+	TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test $(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from dataclasses import dataclass, field
 from email.utils import parseaddr
@@ -110,8 +111,18 @@ def _default_secret(var_dir: Path) -> str:
         return path.read_text().strip()
     var_dir.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_urlsafe(48)
-    path.write_text(secret)
-    path.chmod(0o600)
+    # Written aside, then linked into place: processes starting together (the servers and
+    # commands of parallel test workers, several `make run`s) never read a half-written key,
+    # and the first one's key is the one every process uses.
+    draft = var_dir / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+    draft.write_text(secret)
+    draft.chmod(0o600)
+    try:
+        os.link(draft, path)
+    except FileExistsError:
+        secret = path.read_text().strip()
+    finally:
+        draft.unlink()
     return secret
 
 

@@ -61,17 +61,37 @@ async def _reset_postgres(url: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A fresh, empty database for this test run."""
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh, empty database for this test run (for this worker's share of it under xdist).
+
+    SQLite: a file in the worker's own temporary folder. PostgreSQL: the database of
+    TEST_DATABASE_URL, emptied; but a pytest-xdist worker gets a database of its own beside it
+    (`<name>_gw0_<run>`, dropped at the end), since emptying one shared schema from several
+    workers would destroy the rows of the tests the other workers are running.
+    """
     url = os.environ.get("TEST_DATABASE_URL", "")
     if not url:
-        return f"sqlite://{tmp_path_factory.mktemp('db') / 'forum.sqlite3'}"
+        yield f"sqlite://{tmp_path_factory.mktemp('db') / 'forum.sqlite3'}"
+        return
     if not _postgres_reachable(url):
         if os.environ.get("CI") == "true":
             pytest.fail(f"PostgreSQL at {url} is required under CI=true but is not reachable")
         pytest.skip("PostgreSQL is not reachable")
-    asyncio.run(_reset_postgres(url))
-    return url
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker:
+        asyncio.run(_reset_postgres(url))
+        yield url
+        return
+    # The run's id as well as the worker's: parallel runs sharing the PostgreSQL server (several
+    # checkouts, CI jobs) each have a gw0.
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", "")[:8] or uuid.uuid4().hex[:8]
+    parsed = urlparse(url)
+    name = f"{parsed.path.lstrip('/') or 'forum'}_{worker}_{run}"
+    _run_async(_admin(url, f'CREATE DATABASE "{name}"'))
+    try:
+        yield parsed._replace(path=f"/{name}").geturl()
+    finally:
+        _run_async(_admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def _run_async(coroutine: Coroutine[object, object, None]) -> None:
@@ -164,6 +184,9 @@ def start_server(
         "RATE_LIMITS": "off",
         # One JSON line per request would bury the server log a failed test shows.
         "ACCESS_LOG": "off",
+        # Mail as files in the test's folder, not the checkout's var/mail, which the servers of
+        # every pytest-xdist worker (and `make run`) would otherwise share.
+        "MAIL_DIR": str(log_dir / "mail"),
         **extra_env,
     }
     log = log_dir / f"server-{port}.log"

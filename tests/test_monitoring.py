@@ -8,6 +8,7 @@ import contextlib
 import json
 import socket
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -91,7 +92,8 @@ def operated(
             database,
             folder,
             BROKER_URL=f"redis://127.0.0.1:{broker_proxy.port}/0",
-            BROKER_PREFIX="monitoring-" + folder.name,
+            # Its own prefix: other test runs may share this Redis at the same time.
+            BROKER_PREFIX=f"monitoring-{uuid.uuid4().hex[:10]}",
             METRICS_TOKEN=TOKEN,
             ACCESS_LOG="on",
         )
