@@ -4,6 +4,7 @@ never swaps an error page into the thread."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -27,6 +28,9 @@ pytestmark = pytest.mark.browser
 
 #: The edit window of this module's own server: long enough to open a page and start editing.
 EDIT_WINDOW_SECONDS = 6
+
+#: The reply's Edit link ("Edit, 9 min left"), not an author link that starts with "edit".
+EDIT_LINK = re.compile(r"^Edit\b")
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +76,7 @@ def test_an_edit_saved_after_the_window_keeps_the_text_beside_the_reason(
     reply_id = post(short_window, author, slug, "First words")
     page = open_page(contexts, browser, short_window, author)
     page.goto(f"/a/{slug}")
-    edit = page.locator(f"#reply-{reply_id} > .reply-main").get_by_role("link", name="Edit")
+    edit = page.locator(f"#reply-{reply_id} > .reply-main").get_by_role("link", name=EDIT_LINK)
     expect(edit).to_contain_text("min left")
     edit.click()
     page.get_by_label("Edit your reply").fill("Rewritten with care")
@@ -92,7 +96,7 @@ def test_an_edit_saved_after_the_window_keeps_the_text_beside_the_reason(
     page.get_by_role("link", name="Cancel").click()
     expect(page.locator(f"#reply-{reply_id} > .reply-main .reply-body")).to_have_text("First words")
     expect(
-        page.locator(f"#reply-{reply_id} > .reply-main").get_by_role("link", name="Edit")
+        page.locator(f"#reply-{reply_id} > .reply-main").get_by_role("link", name=EDIT_LINK)
     ).to_have_count(0)
 
 
@@ -103,7 +107,7 @@ def test_the_edit_link_counts_down_and_goes_when_the_window_closes(
     reply_id = post(short_window, author, slug, "Soon fixed for good")
     page = open_page(contexts, browser, short_window, author)
     page.goto(f"/a/{slug}")
-    edit = page.locator(f"#reply-{reply_id} > .reply-main").get_by_role("link", name="Edit")
+    edit = page.locator(f"#reply-{reply_id} > .reply-main").get_by_role("link", name=EDIT_LINK)
     expect(edit).to_have_text("Edit (1 min left)")
     expect(page.get_by_role("link", name="Delete")).to_have_count(1)
     # The page stays open: the link goes by itself once the window has closed.
@@ -241,7 +245,7 @@ def test_an_edit_saved_after_signing_out_elsewhere_survives_signing_in(
     reply_id = post(server, author, slug, "Draft one")
     page = open_page(contexts, browser, server, author)
     page.goto(f"/a/{slug}")
-    page.locator(f"#reply-{reply_id} > .reply-main").get_by_role("link", name="Edit").click()
+    page.locator(f"#reply-{reply_id} > .reply-main").get_by_role("link", name=EDIT_LINK).click()
     page.get_by_label("Edit your reply").fill("Draft two, much better")
     with author.api(server) as client:
         assert client.delete("/api/session").status_code == 204
