@@ -258,7 +258,7 @@ def run(args: argparse.Namespace, workdir: Path, servers: list[Server], readers:
     )
     print(
         f"all readers: {sum(counts):,} score frames, "
-        f"{sum(counts) / max(voted_s + TRAILING_WAIT_S, 1e-9):,.0f} frames/s sent"
+        f"{sum(counts) / max(span_s, 1e-9):,.0f} frames/s from the first to the last"
     )
     print(
         f"readers whose last frame says {expected_score:,}: {right_final:,} of {len(finals):,}"
