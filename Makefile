@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: run test test-postgres lint fuzz bench bench-live bench-write bench-readers bench-restart \
-	bench-cluster migrations install clean
+	bench-cluster bench-votes migrations install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -77,6 +77,10 @@ bench-restart: install
 # 3 processes on PostgreSQL and Redis against one with the memory broker (needs both running).
 bench-cluster: install
 	$(BIN)/python bench/cluster.py $(BENCH_ARGS)
+
+# 1,000 votes in 10 s on one reply, 1,000 readers: at most one score frame per second (issue 15).
+bench-votes: install
+	$(BIN)/python bench/votes.py $(BENCH_ARGS)
 
 migrations: install
 	$(BIN)/tortoise makemigrations

@@ -12,6 +12,9 @@ reconnects when its socket is lost, with the page's backoff (htmx's, 500 ms doub
 capped at 5 s by static/forum.js, ±30 % jitter), sends `{"type":"resume","last_seq":N}` on every
 reconnection, and counts the `seq` numbers it is sent that skip ahead (gaps) or come again
 (duplicates).
+
+Every reader also counts the `reply.score` frames it gets (bench/votes.py): how many, the last
+score, and when the first SCORE_TIMES_KEPT arrived.
 """
 
 from __future__ import annotations
@@ -34,6 +37,10 @@ from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, ws_
 #: "reply_id":N,... Only this prefix is read, so a reader costs little per frame.
 REPLY_FRAME = re.compile(rb'^\{"type":"reply\.posted","seq":(\d+),"reply_id":(\d+)')
 REFRESH_FRAME = b'{"type":"refresh"'
+#: A score frame (forum/live/scores.py): {"type":"reply.score","reply_id":N,"score":N,...
+SCORE_FRAME = re.compile(rb'^\{"type":"reply\.score","reply_id":(\d+),"score":(-?\d+)')
+#: Score frames one reader keeps receipt times of (bench/votes.py): bounded memory.
+SCORE_TIMES_KEPT = 200
 #: The page's backoff (htmx's ws extension, its reconnectMaxDelay set by static/forum.js): the
 #: first retry after RECONNECT_BASE_S, doubling up to RECONNECT_MAX_S, ±RECONNECT_JITTER.
 RECONNECT_BASE_S, RECONNECT_MAX_S, RECONNECT_JITTER = 0.5, 5.0, 0.3
@@ -86,13 +93,16 @@ class Follower:
 
 class Reader(WSListener):  # type: ignore[misc]
     """One socket that only listens (or resumes, for a Follower), and notes when each reply
-    frame arrives."""
+    frame arrives, and when each score frame does (with the last score it carried)."""
 
     def __init__(self, tally: Tally, follower: Follower | None = None) -> None:
         super().__init__()
         self.tally = tally
         self.follower = follower
         self.transport: WSTransport | None = None
+        self.score_times: list[int] = []
+        self.score_frames = 0
+        self.last_score: int | None = None
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         self.transport = transport
@@ -118,6 +128,11 @@ class Reader(WSListener):  # type: ignore[misc]
                 self.tally.frame_bytes = frame.payload_size
                 if self.follower is not None:
                     self.follower.see(self.tally, int(found.group(1)), received)
+            elif (scored := SCORE_FRAME.match(head)) is not None:
+                self.score_frames += 1
+                self.last_score = int(scored.group(2))
+                if len(self.score_times) < SCORE_TIMES_KEPT:
+                    self.score_times.append(received)
             elif head.startswith(REFRESH_FRAME):
                 self.tally.refreshes += 1
             else:
@@ -185,6 +200,15 @@ class Tally:
             "reconnected_last_ns": self.reconnected_last_ns,
             "replay_longest_ns": self.replay_longest_ns,
         }
+
+    def scores(self) -> list[tuple[int, int | None, list[int]]]:
+        """Each open socket's score frames: how many, the last score, their receipt times
+        (monotonic ns, the first SCORE_TIMES_KEPT); and forget them."""
+        found = []
+        for reader in self.open:
+            found.append((reader.score_frames, reader.last_score, reader.score_times))
+            reader.score_frames, reader.last_score, reader.score_times = 0, None, []
+        return found
 
     def expect(self, events: int) -> dict[str, Any]:
         """From now on, count each follower caught up once it has seen `events` more events."""
@@ -294,6 +318,8 @@ async def serve_commands(pipe: Connection) -> None:
             result: Any = await connect(tally, *args)
         elif command == "stats":
             result = tally.stats()
+        elif command == "scores":
+            result = tally.scores()
         elif command == "expect":
             result = tally.expect(*args)
         elif command == "collect":

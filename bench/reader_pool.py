@@ -146,6 +146,10 @@ class Readers:
                 receipts.setdefault(reply_id, []).extend(times)
         return receipts
 
+    def scores(self) -> list[tuple[int, int | None, list[int]]]:
+        """Score frames of every open socket (see live_readers.Tally.scores), and forget them."""
+        return [reader for answer in self.ask("scores") for reader in answer]
+
     def close(self) -> None:
         """Close every socket."""
         self.ask("close")
