@@ -3,10 +3,11 @@ interval, however many votes arrive.
 
 Votes are no thread events (they take no place in the stream, a burst cannot crowd replies out
 of catch-up), so they are throttled here instead. Per reply, the first vote after a quiet
-interval publishes at once (leading edge) and opens a window of `interval` seconds; votes
-inside the window only mark the reply dirty; when the window closes, a dirty reply publishes
-once more with its score read then (trailing edge), which opens the next window. A burst thus
-costs one frame per reply per interval, and the last frame always carries the final score. The
+interval opens a window of `interval` seconds; votes inside it only mark the reply dirty; when
+the window closes, the reply publishes once with its score read then (trailing edge), which
+opens the next window. A burst of S seconds thus costs about S frames per reply (not S + 1, as
+a frame at once for the first vote would add), others see a vote within `interval`, and the
+last frame always carries the final score (the voter's own page has it from the answer). The
 throttle is per server process: with several processes, each throttles the votes it took.
 """
 
@@ -39,11 +40,9 @@ class LiveScores:
 
     async def changed(self, article_id: int, reply_id: int) -> None:
         """A reply's score changed (the bus's handler of ReplyVoted)."""
-        if reply_id in self._windows:
-            self._windows[reply_id] = (article_id, True)
-            return
-        self._open_window(article_id, reply_id)
-        await self._publish(article_id, reply_id)
+        if reply_id not in self._windows:
+            self._open_window(article_id, reply_id)
+        self._windows[reply_id] = (article_id, True)
 
     def _open_window(self, article_id: int, reply_id: int) -> None:
         self._windows[reply_id] = (article_id, False)
