@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from forum.accounts.identity import SESSION_COOKIE
 from forum.settings import PROJECT_ROOT
-from tests.conftest import PASSWORD, LiveServer, forum_command, unique_name
+from tests.conftest import PASSWORD, LiveServer, forum_command, import_article, unique_name
 
 #: Where axe-core's script is: the project's node_modules (`npm ci`), or AXE_CORE_JS when the
 #: checkout shares another's node_modules that lacks it.
@@ -57,6 +57,18 @@ def register_moderator(server: LiveServer, prefix: str) -> Account:
     account = register(server, prefix)
     forum_command(server, "promote", account.username, "--role", "moderator")
     return account
+
+
+@pytest.fixture(scope="module")
+def moderator(server: LiveServer) -> Account:
+    """A member promoted to moderator with the command line (one for each test module)."""
+    return register_moderator(server, "mod")
+
+
+@pytest.fixture(scope="module")
+def slug(server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An article of the test module's own, imported with the command line."""
+    return import_article(server, tmp_path_factory.mktemp("articles"), "moderated")
 
 
 @pytest.fixture

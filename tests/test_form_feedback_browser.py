@@ -12,23 +12,17 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from tests.browsing import (
     Account,
     contexts,
+    moderator,
     open_page,
     open_thread,
     post,
     register,
-    register_moderator,
 )
 from tests.conftest import LiveServer, import_article
 
 pytestmark = pytest.mark.browser
 
-__all__ = ["contexts"]  # a fixture, used by name
-
-
-@pytest.fixture(scope="module")
-def moderator(server: LiveServer) -> Account:
-    """A member promoted to moderator with the command line."""
-    return register_moderator(server, "keeper")
+__all__ = ["contexts", "moderator"]  # fixtures, used by name
 
 
 @pytest.fixture

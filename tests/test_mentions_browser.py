@@ -17,10 +17,10 @@ from tests.browsing import (
     open_page_for_axe,
     open_thread,
     register,
+    slug,
     violations,
 )
 from tests.conftest import LiveServer
-from tests.test_moderation_browser import slug
 
 pytestmark = pytest.mark.browser
 

@@ -14,32 +14,21 @@ from tests.browsing import (
     Account,
     contexts,
     flag,
+    moderator,
     open_page,
     open_thread,
     post,
     register,
-    register_moderator,
+    slug,
 )
-from tests.conftest import LiveServer, forum_command, import_article
+from tests.conftest import LiveServer, forum_command
 
 pytestmark = pytest.mark.browser
 
-__all__ = ["contexts"]  # a fixture, used by name
+__all__ = ["contexts", "moderator", "slug"]  # fixtures, used by name
 
 #: docs/live.md: the close code of a suspended member's socket (do not reconnect).
 CLOSE_SUSPENDED = 4403
-
-
-@pytest.fixture(scope="module")
-def moderator(server: LiveServer) -> Account:
-    """A member promoted to moderator with the command line."""
-    return register_moderator(server, "mod")
-
-
-@pytest.fixture(scope="module")
-def slug(server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """An article of this module's own, imported with the command line."""
-    return import_article(server, tmp_path_factory.mktemp("articles"), "moderated")
 
 
 def test_a_moderator_hides_a_reply_and_readers_lose_it_live(

@@ -7,9 +7,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Browser, BrowserContext, expect
 
-from tests.browsing import contexts, open_page_for_axe, post, register, violations
+from tests.browsing import contexts, open_page_for_axe, post, register, slug, violations
 from tests.conftest import LiveServer
-from tests.test_moderation_browser import slug
 
 pytestmark = pytest.mark.browser
 

@@ -10,6 +10,7 @@ from playwright.sync_api import Browser, BrowserContext, expect
 from tests.browsing import (
     Account,
     contexts,
+    moderator,
     open_page,
     open_page_for_axe,
     open_thread,
@@ -18,7 +19,6 @@ from tests.browsing import (
     violations,
 )
 from tests.conftest import LiveServer, import_article
-from tests.test_moderation_browser import moderator
 
 pytestmark = pytest.mark.browser
 

@@ -15,6 +15,7 @@ from tests.browsing import (
     Account,
     contexts,
     flag,
+    moderator,
     open_page_for_axe,
     post,
     register,
@@ -25,13 +26,7 @@ from tests.conftest import LiveServer, import_article
 
 pytestmark = pytest.mark.browser
 
-__all__ = ["contexts"]  # a fixture, used by name
-
-
-@pytest.fixture(scope="module")
-def moderator(server: LiveServer) -> Account:
-    """A member promoted to moderator with the command line."""
-    return register_moderator(server, "keeper")
+__all__ = ["contexts", "moderator"]  # fixtures, used by name
 
 
 @pytest.fixture(scope="module")

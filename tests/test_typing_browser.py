@@ -13,10 +13,10 @@ from tests.browsing import (
     open_thread,
     post,
     register,
+    slug,
     violations,
 )
 from tests.conftest import LiveServer
-from tests.test_moderation_browser import slug
 
 pytestmark = pytest.mark.browser
 
