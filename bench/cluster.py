@@ -25,7 +25,6 @@ import contextlib
 import os
 import socket
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -40,9 +39,11 @@ from reader_pool import (
     load_average,
     measure_burst,
     raise_open_files,
+    report_targets,
+    run_with_readers,
     source_addresses,
 )
-from servers import Server, ServerError, start_forum, stop_server
+from servers import Server, start_forum, stop_server
 
 PG_SERVER = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -172,9 +173,7 @@ def run(args: argparse.Namespace, readers: Readers, workdir: Path) -> bool:
         ),
         "no frame lost, no socket dropped": not (cluster.lost or cluster.dropped),
     }
-    for name, passed in checks.items():
-        print(f"target: {name}  {'PASS' if passed else 'FAIL'}")
-    return all(checks.values())
+    return report_targets(checks)
 
 
 def main() -> int:
@@ -197,16 +196,9 @@ def main() -> int:
         f"{REDIS_URL}; open-files limit {limit:,}; {load_average()}",
         flush=True,
     )
-    readers = Readers(args.processes)
-    with tempfile.TemporaryDirectory(prefix="forum-bench-cluster-") as tmp:
-        try:
-            passed = run(args, readers, Path(tmp))
-        except ServerError as error:
-            raise fail(str(error)) from error
-        finally:
-            readers.stop()
-    print(load_average())
-    return 0 if passed else 1
+    return run_with_readers(
+        args.processes, "forum-bench-cluster-", lambda readers, tmp: run(args, readers, tmp)
+    )
 
 
 if __name__ == "__main__":

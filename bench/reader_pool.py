@@ -12,6 +12,7 @@ import math
 import multiprocessing
 import resource
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import live_readers
-from servers import Server
+from servers import Server, ServerError
 
 CONNECT_TIMEOUT_S = 180.0
 COMMAND_TIMEOUT_S = 60.0
@@ -39,6 +40,29 @@ def fail(message: str, log: Path | None = None) -> SystemExit:
     if log is not None and log.exists():
         print(f"--- {log.name} ---\n{log.read_text(errors='replace')[-5000:]}", file=sys.stderr)
     return SystemExit(2)
+
+
+def report_targets(checks: dict[str, bool]) -> bool:
+    """Print each target with PASS or FAIL; whether all of them were met."""
+    for name, passed in checks.items():
+        print(f"target: {name}  {'PASS' if passed else 'FAIL'}")
+    return all(checks.values())
+
+
+def run_with_readers(processes: int, prefix: str, run: Callable[[Readers, Path], bool]) -> int:
+    """Run a bench with its reader processes and a scratch folder (named from prefix), both
+    gone afterwards; the exit code: 0 when run met its targets, 1 when not (a server that does
+    not answer exits with 2)."""
+    readers = Readers(processes)
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        try:
+            passed = run(readers, Path(tmp))
+        except ServerError as error:
+            raise fail(str(error)) from error
+        finally:
+            readers.stop()
+    print(load_average())
+    return 0 if passed else 1
 
 
 def raise_open_files(needed: int) -> int:

@@ -23,7 +23,6 @@ import argparse
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -34,10 +33,12 @@ from reader_pool import (
     fail,
     load_average,
     raise_open_files,
+    report_targets,
+    run_with_readers,
     source_addresses,
     wait_for_deliveries,
 )
-from servers import Server, ServerError, free_port, start_forum, stop_server
+from servers import Server, free_port, start_forum, stop_server
 
 TARGET_S = 10.0
 #: Catch-up is waited for this long at most after the restart (the backoff can reach 60 s).
@@ -158,9 +159,7 @@ def run(args: argparse.Namespace, readers: Readers, workdir: Path) -> bool:
             stats["gaps"] or stats["duplicates"] or stats["refreshes"]
         ),
     }
-    for name, passed in checks.items():
-        print(f"target: {name}  {'PASS' if passed else 'FAIL'}")
-    return all(checks.values())
+    return report_targets(checks)
 
 
 def main() -> int:
@@ -182,17 +181,9 @@ def main() -> int:
         f"limit {limit:,}; {load_average()}",
         flush=True,
     )
-    readers = Readers(args.processes)
-    with tempfile.TemporaryDirectory(prefix="forum-bench-restart-") as tmp:
-        try:
-            passed = run(args, readers, Path(tmp))
-        except ServerError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-        finally:
-            readers.stop()
-    print(load_average())
-    return 0 if passed else 1
+    return run_with_readers(
+        args.processes, "forum-bench-restart-", lambda readers, tmp: run(args, readers, tmp)
+    )
 
 
 if __name__ == "__main__":

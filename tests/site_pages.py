@@ -27,8 +27,8 @@ from forum.db import tortoise_config
 from forum.notifications.tokens import stop_mail_token, unsubscribe_token
 from forum.settings import Settings
 from models import Article, User
+from tests.browsing import Account, post, register
 from tests.conftest import LiveServer, forum_command, import_article
-from tests.test_moderation_browser import Account, post, register
 
 ROUTES: list[BaseRoute] = list(create_app(Settings(secret_key="test")).routes)
 #: Who looks at the pages.

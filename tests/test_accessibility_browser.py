@@ -5,26 +5,18 @@ light and dark, at a desktop and a phone width. The pages are those of the route
 
 from __future__ import annotations
 
-import json
-import os
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page
+from playwright.sync_api import Browser, BrowserContext
 
-from forum.accounts.identity import SESSION_COOKIE
-from forum.settings import PROJECT_ROOT
+from tests.browsing import AXE, contexts, open_page_for_axe, post, register, violations
 from tests.conftest import LiveServer, forum_command, import_article
 from tests.site_pages import VIEWERS, Site, html_pages, is_document, seed_site
-from tests.test_moderation_browser import Account, post, register
 
 pytestmark = pytest.mark.browser
 
-#: Where axe-core's script is: the project's node_modules (`npm ci`), or AXE_CORE_JS when the
-#: checkout shares another's node_modules that lacks it.
-AXE = Path(os.environ.get("AXE_CORE_JS") or PROJECT_ROOT / "node_modules/axe-core/axe.min.js")
+__all__ = ["contexts"]  # a fixture, used by name
 
 SIZES = [{"width": 1280, "height": 900}, {"width": 390, "height": 844}]
 #: Every way a page is looked at: light and dark, desktop and phone.
@@ -55,50 +47,11 @@ def scene(server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> dict[
     return {"slug": slug, "reply": top, "member": member, "moderator": moderator}
 
 
-@pytest.fixture
-def contexts() -> Iterator[list[BrowserContext]]:
-    """Browser contexts opened by the test, closed after it."""
-    opened: list[BrowserContext] = []
-    yield opened
-    for context in opened:
-        context.close()
-
-
-def open_page(
-    contexts: list[BrowserContext], browser: Browser, server: LiveServer, account: Account | None
-) -> Page:
-    """A page signed in as account; the CSP is bypassed only so that axe can be injected."""
-    context = browser.new_context(base_url=server.url, bypass_csp=True)
-    context.set_default_timeout(10_000)
-    contexts.append(context)
-    if account is not None:
-        context.add_cookies([{"name": SESSION_COOKIE, "value": account.session, "url": server.url}])
-    return context.new_page()
-
-
-def violations(page: Page, *, inject: bool = True) -> list[str]:
-    """axe-core's violations on the page as it is now, one line each (inject: add axe first,
-    which a page needs once after each load)."""
-    if not AXE.exists():
-        pytest.fail(f"axe-core is missing at {AXE}: run `npm ci` (it is a dev dependency)")
-    if inject:
-        page.add_script_tag(path=str(AXE))
-    # Only violations are read: collecting every passing node too takes axe three times as long.
-    found = page.evaluate(
-        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-    )
-    return [
-        f"{item['id']} ({item['impact']}): {item['help']} at "
-        + json.dumps([node["target"] for node in item["nodes"]][:5])
-        for item in found
-    ]
-
-
 def test_forms_opened_in_place_and_their_errors_have_no_axe_violations(
     browser: Browser, server: LiveServer, contexts: list[BrowserContext], scene: dict[str, Any]
 ) -> None:
     slug, reply = scene["slug"], scene["reply"]
-    page = open_page(contexts, browser, server, scene["moderator"])
+    page = open_page_for_axe(contexts, browser, server, scene["moderator"])
     page.goto(f"/a/{slug}")
     actions = page.locator(f"#reply-{reply} > .reply-main .reply-actions")
     actions.get_by_role("link", name="Reply").click()
@@ -130,7 +83,7 @@ def test_every_page_has_no_axe_violations_light_and_dark_on_desktop_and_phone(
     for viewer in VIEWERS:
         # One page per viewer, reused: a load per path, then every look at it. axe comes with
         # each load (an init script): injected afterwards, it costs more than the checks.
-        page = open_page(contexts, browser, server, site.accounts[viewer])
+        page = open_page_for_axe(contexts, browser, server, site.accounts[viewer])
         page.context.add_init_script(path=str(AXE))
         for who, path in sorted(pages):
             if who != viewer:

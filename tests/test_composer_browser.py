@@ -4,18 +4,23 @@ goes once posted, and a collapsed subthread stays collapsed across a reload."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from tests.browsing import (
+    contexts,
+    open_page,
+    open_page_for_axe,
+    post,
+    register,
+    sign_in_on_the_page,
+    violations,
+)
 from tests.conftest import LiveServer, import_article
-from tests.test_accessibility_browser import open_page as open_page_for_axe
-from tests.test_accessibility_browser import violations
-from tests.test_moderation_browser import Account, open_page, post, register
-from tests.test_no_lost_words_browser import sign_in_on_the_page
 
 pytestmark = pytest.mark.browser
+
+__all__ = ["contexts"]  # a fixture, used by name
 
 MARKDOWN = (
     "Some **bold** words, see https://example.org\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n`code`"
@@ -26,24 +31,6 @@ MARKDOWN = (
 def slug(server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> str:
     """An article of this module's own."""
     return import_article(server, tmp_path_factory.mktemp("articles"), "composer")
-
-
-@pytest.fixture
-def contexts() -> Iterator[list[BrowserContext]]:
-    """Browser contexts opened by the test, closed after it."""
-    opened: list[BrowserContext] = []
-    yield opened
-    for context in opened:
-        context.close()
-
-
-def answer(server: LiveServer, account: Account, slug: str, parent_id: int, body: str) -> int:
-    with account.api(server) as client:
-        response = client.post(
-            f"/api/articles/{slug}/replies", json={"body": body, "parent_id": parent_id}
-        )
-    assert response.status_code == 201, response.text
-    return int(response.json()["id"])
 
 
 def test_the_preview_shows_the_rendered_markdown_and_passes_axe(
@@ -148,8 +135,8 @@ def test_a_collapsed_subthread_stays_collapsed_across_a_reload(
 ) -> None:
     asker, reader = register(server, "parent"), register(server, "collapser")
     top = post(server, asker, slug, "A question with answers")
-    child = answer(server, reader, slug, top, "An answer")
-    answer(server, asker, slug, child, "An answer to the answer")
+    child = post(server, reader, slug, "An answer", parent_id=top)
+    post(server, asker, slug, "An answer to the answer", parent_id=child)
     page = open_page(contexts, browser, server, reader)
     page.goto(f"/a/{slug}")
     toggle = page.locator(f"#reply-{top} > .reply-main").get_by_role("button", name="Hide replies")

@@ -5,44 +5,30 @@ lands on what the reader acted on, and new replies are noticed wherever the read
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.conftest import LiveServer, forum_command, import_article
-from tests.test_moderation_browser import Account, open_page, post, register
+from tests.browsing import (
+    Account,
+    contexts,
+    moderator,
+    open_page,
+    open_thread,
+    post,
+    register,
+)
+from tests.conftest import LiveServer, import_article
 
 pytestmark = pytest.mark.browser
 
-
-@pytest.fixture(scope="module")
-def moderator(server: LiveServer) -> Account:
-    """A member promoted to moderator with the command line."""
-    account = register(server, "keeper")
-    forum_command(server, "promote", account.username, "--role", "moderator")
-    return account
+__all__ = ["contexts", "moderator"]  # fixtures, used by name
 
 
 @pytest.fixture
 def slug(server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> str:
     """An article of the test's own, with an empty discussion."""
     return import_article(server, tmp_path_factory.mktemp("articles"), "feedback")
-
-
-@pytest.fixture
-def contexts() -> Iterator[list[BrowserContext]]:
-    """Browser contexts opened by the test, closed after it."""
-    opened: list[BrowserContext] = []
-    yield opened
-    for context in opened:
-        context.close()
-
-
-def open_thread(page: Page, slug: str) -> None:
-    """Open the article and wait until it is live."""
-    page.goto(f"/a/{slug}")
-    expect(page.locator("#presence")).to_contain_text("reading now")
 
 
 def reply_main(page: Page, reply_id: int) -> object:

@@ -10,10 +10,17 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, expect
 
 from forum.accounts.identity import SESSION_COOKIE
+from tests.browsing import (
+    Account,
+    contexts,
+    open_page,
+    open_page_for_axe,
+    open_thread,
+    register,
+    slug,
+    violations,
+)
 from tests.conftest import LiveServer
-from tests.test_accessibility_browser import contexts, open_page, violations
-from tests.test_moderation_browser import Account, open_thread, register, slug
-from tests.test_moderation_browser import open_page as open_page_under_csp
 
 pytestmark = pytest.mark.browser
 
@@ -33,7 +40,7 @@ def test_names_are_suggested_chosen_and_inserted_by_keyboard(
 ) -> None:
     stem, named = members_named_alike(server)
     author = register(server, "writer")
-    page = open_page(contexts, browser, server, author)
+    page = open_page_for_axe(contexts, browser, server, author)
     open_thread(page, slug)
     textarea = page.get_by_label("Join the discussion")
     textarea.click()
@@ -108,7 +115,7 @@ def test_escape_in_an_answer_closes_the_list_not_the_form_under_the_csp(
     stem, _ = members_named_alike(server)
     author = register(server, "asker")
     # The forum's Content-Security-Policy in force (the axe-core test has to bypass it).
-    page = open_page_under_csp(contexts, browser, server, author)
+    page = open_page(contexts, browser, server, author)
     page.add_init_script(
         "window.cspViolations = [];"
         "document.addEventListener('securitypolicyviolation',"

@@ -4,109 +4,31 @@ suspended member's open page is told and stops listening."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, WebSocket, expect
+from playwright.sync_api import Browser, BrowserContext, WebSocket, expect
 
-from forum.accounts.identity import SESSION_COOKIE
-from tests.conftest import (
-    PASSWORD,
-    LiveServer,
-    forum_command,
-    import_article,
-    unique_name,
+from tests.browsing import (
+    Account,
+    contexts,
+    flag,
+    moderator,
+    open_page,
+    open_thread,
+    post,
+    register,
+    slug,
 )
+from tests.conftest import LiveServer, forum_command
 
 pytestmark = pytest.mark.browser
 
+__all__ = ["contexts", "moderator", "slug"]  # fixtures, used by name
+
 #: docs/live.md: the close code of a suspended member's socket (do not reconnect).
 CLOSE_SUSPENDED = 4403
-
-
-@dataclass(frozen=True)
-class Account:
-    """A registered member, signed in through the API."""
-
-    username: str
-    session: str
-    csrf: str
-
-    def api(self, server: LiveServer) -> httpx.Client:
-        """An API client with this member's session and CSRF header."""
-        return httpx.Client(
-            base_url=server.url,
-            cookies={SESSION_COOKIE: self.session},
-            headers={"X-CSRF-Token": self.csrf},
-            timeout=10,
-        )
-
-
-def register(server: LiveServer, prefix: str) -> Account:
-    """Register and sign in a member through the API."""
-    username = unique_name(prefix)
-    credentials = {"username": username, "password": PASSWORD}
-    with httpx.Client(base_url=server.url, timeout=10) as client:
-        assert client.post("/api/accounts", json=credentials).status_code == 201
-        session = client.post("/api/session", json=credentials)
-        assert session.status_code == 200, session.text
-    return Account(username, session.cookies[SESSION_COOKIE], session.json()["csrf_token"])
-
-
-@pytest.fixture(scope="module")
-def moderator(server: LiveServer) -> Account:
-    """A member promoted to moderator with the command line."""
-    account = register(server, "mod")
-    forum_command(server, "promote", account.username, "--role", "moderator")
-    return account
-
-
-@pytest.fixture(scope="module")
-def slug(server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """An article of this module's own, imported with the command line."""
-    return import_article(server, tmp_path_factory.mktemp("articles"), "moderated")
-
-
-@pytest.fixture
-def contexts(browser: Browser, server: LiveServer) -> Iterator[list[BrowserContext]]:
-    """Browser contexts (each with its own cookies) opened by the test, closed after it."""
-    opened: list[BrowserContext] = []
-    yield opened
-    for context in opened:
-        context.close()
-
-
-def open_page(
-    contexts: list[BrowserContext], browser: Browser, server: LiveServer, account: Account | None
-) -> Page:
-    """A page in a fresh context, signed in as account (its session cookie)."""
-    context = browser.new_context(base_url=server.url)
-    context.set_default_timeout(10_000)
-    contexts.append(context)
-    if account is not None:
-        context.add_cookies([{"name": SESSION_COOKIE, "value": account.session, "url": server.url}])
-    # Remember how the live socket closed (htmx's ws extension reports it with its code).
-    context.add_init_script(
-        "document.addEventListener('htmx:ws:close', (e) => { window.liveClosed = e.detail.code })"
-    )
-    return context.new_page()
-
-
-def open_thread(page: Page, slug: str) -> None:
-    """Open the article and wait until its live socket is subscribed (presence arrives)."""
-    page.goto(f"/a/{slug}")
-    expect(page.locator("#presence")).to_contain_text("reading now")
-
-
-def post(server: LiveServer, account: Account, slug: str, body: str) -> int:
-    """Post a top-level reply through the API; its id."""
-    with account.api(server) as client:
-        response = client.post(f"/api/articles/{slug}/replies", json={"body": body})
-    assert response.status_code == 201, response.text
-    return int(response.json()["id"])
 
 
 def test_a_moderator_hides_a_reply_and_readers_lose_it_live(
@@ -241,13 +163,6 @@ def test_suspending_asks_first_under_the_content_security_policy(
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Suspend").click()
     expect(page.get_by_role("button", name="Lift the suspension")).to_be_visible()
-
-
-def flag(server: LiveServer, flagger: Account, reply_id: int) -> None:
-    """Flag a reply as spam through the API."""
-    with flagger.api(server) as client:
-        response = client.post(f"/api/replies/{reply_id}/flags", json={"reason": "spam"})
-    assert response.status_code == 201, response.text
 
 
 def test_the_queue_says_how_many_and_pages_through_all_of_them(

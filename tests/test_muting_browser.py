@@ -7,9 +7,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Browser, BrowserContext, expect
 
+from tests.browsing import contexts, open_page_for_axe, post, register, slug, violations
 from tests.conftest import LiveServer
-from tests.test_accessibility_browser import open_page, violations
-from tests.test_moderation_browser import contexts, post, register, slug
 
 pytestmark = pytest.mark.browser
 
@@ -24,7 +23,7 @@ def test_a_muted_members_replies_fold_and_open_and_unmuting_opens_them_live(
     muter, loud = register(server, "muter"), register(server, "loud")
     earlier = post(server, loud, slug, "An EARLIER loud reply")
 
-    page = open_page(contexts, browser, server, muter)
+    page = open_page_for_axe(contexts, browser, server, muter)
     page.goto(f"/u/{loud.username}")
     mute = page.get_by_role("button", name=f"Mute {loud.username}")
     expect(mute).to_have_attribute("aria-pressed", "false")

@@ -11,8 +11,9 @@ from datetime import datetime
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, expect
 
+from tests.browsing import contexts, open_page, post, register, sign_in_on_the_page
 from tests.conftest import (
     PASSWORD,
     LiveServer,
@@ -22,9 +23,10 @@ from tests.conftest import (
     stop_server,
     unique_name,
 )
-from tests.test_moderation_browser import open_page, post, register
 
 pytestmark = pytest.mark.browser
+
+__all__ = ["contexts"]  # a fixture, used by name
 
 #: The edit window of this module's own server: long enough to open a page and start editing.
 EDIT_WINDOW_SECONDS = 6
@@ -51,15 +53,6 @@ def short_window(
 def slug(server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> str:
     """An article of this module's own."""
     return import_article(server, tmp_path_factory.mktemp("articles"), "words")
-
-
-@pytest.fixture
-def contexts() -> Iterator[list[BrowserContext]]:
-    """Browser contexts opened by the test, closed after it."""
-    opened: list[BrowserContext] = []
-    yield opened
-    for context in opened:
-        context.close()
 
 
 def wait_until_window_closes(server: LiveServer, reply_id: int) -> None:
@@ -112,13 +105,6 @@ def test_the_edit_link_counts_down_and_goes_when_the_window_closes(
     expect(page.get_by_role("link", name="Delete")).to_have_count(1)
     # The page stays open: the link goes by itself once the window has closed.
     expect(edit).to_have_count(0, timeout=EDIT_WINDOW_SECONDS * 1000 + 10_000)
-
-
-def sign_in_on_the_page(page: Page, username: str) -> None:
-    """Fill the sign-in form the reader was sent to."""
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def test_a_reply_written_after_signing_out_elsewhere_survives_signing_in(

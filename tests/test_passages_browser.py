@@ -10,10 +10,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from tests.browsing import contexts, open_page, open_page_for_axe, open_thread, register, violations
 from tests.conftest import LiveServer, forum_command
-from tests.test_accessibility_browser import open_page as axe_page
-from tests.test_accessibility_browser import violations
-from tests.test_moderation_browser import contexts, open_page, open_thread, register
 
 pytestmark = pytest.mark.browser
 
@@ -147,7 +145,7 @@ def test_passages_and_their_composer_have_no_axe_violations(
     browser: Browser, server: LiveServer, contexts: list[BrowserContext], slug: str
 ) -> None:
     member = register(server, "axe")
-    page = axe_page(contexts, browser, server, member)
+    page = open_page_for_axe(contexts, browser, server, member)
     page.goto(f"/a/{slug}")
     anchor = str(page.locator(".article-body p[id]").first.get_attribute("id"))
     with member.api(server) as client:

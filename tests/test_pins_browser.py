@@ -7,18 +7,18 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Browser, BrowserContext, expect
 
-from tests.conftest import LiveServer, import_article
-from tests.test_accessibility_browser import open_page as open_page_for_axe
-from tests.test_accessibility_browser import violations
-from tests.test_moderation_browser import (
+from tests.browsing import (
     Account,
     contexts,
     moderator,
     open_page,
+    open_page_for_axe,
     open_thread,
     post,
     register,
+    violations,
 )
+from tests.conftest import LiveServer, import_article
 
 pytestmark = pytest.mark.browser
 

@@ -10,8 +10,8 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, expect
 
 from forum.accounts.identity import SESSION_COOKIE
+from tests.browsing import contexts, open_page, post, register, slug
 from tests.conftest import LiveServer
-from tests.test_moderation_browser import contexts, open_page, post, register, slug
 
 pytestmark = pytest.mark.browser
 

@@ -6,24 +6,27 @@ under 20 actions."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
-from tests.conftest import LiveServer, forum_command, import_article
-from tests.test_accessibility_browser import open_page, violations
-from tests.test_moderation_browser import Account, flag, post, register
+from tests.browsing import (
+    Account,
+    contexts,
+    flag,
+    moderator,
+    open_page_for_axe,
+    post,
+    register,
+    register_moderator,
+    violations,
+)
+from tests.conftest import LiveServer, import_article
 
 pytestmark = pytest.mark.browser
 
-
-@pytest.fixture(scope="module")
-def moderator(server: LiveServer) -> Account:
-    """A member promoted to moderator with the command line."""
-    account = register(server, "keeper")
-    forum_command(server, "promote", account.username, "--role", "moderator")
-    return account
+__all__ = ["contexts", "moderator"]  # fixtures, used by name
 
 
 @pytest.fixture(scope="module")
@@ -38,48 +41,63 @@ def slug(server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> str:
     return import_article(server, tmp_path_factory.mktemp("articles"), "queue")
 
 
+@dataclass(frozen=True)
+class Queue:
+    """What a queue test acts with: the server, the browser, a moderator, a flagger and an
+    article to post the flagged replies under."""
+
+    server: LiveServer
+    browser: Browser
+    contexts: list[BrowserContext]
+    moderator: Account
+    flagger: Account
+    slug: str
+
+    def clear(self) -> None:
+        """Dismiss whatever earlier tests left flagged, so that this test's queue is its own."""
+        with self.moderator.api(self.server) as client:
+            while True:
+                queue = client.get("/api/mod/flags", params={"limit": 200}).json()
+                if not queue["flags"]:
+                    return
+                ids = [item["reply_id"] for item in queue["flags"]]
+                payload = {"action": "dismiss", "reply_ids": ids}
+                done = client.post("/api/mod/flags/bulk", json=payload)
+                assert done.status_code == 200, done.text
+
+    def seed(self, authors: list[Account], each: int) -> dict[str, list[int]]:
+        """each flagged replies by every author: their ids by author."""
+        seeded: dict[str, list[int]] = {}
+        for author in authors:
+            for number in range(each):
+                reply_id = post(self.server, author, self.slug, f"Buy cheap things, take {number}")
+                flag(self.server, self.flagger, reply_id)
+                seeded.setdefault(author.username, []).append(reply_id)
+        return seeded
+
+    def page(self, who: Account) -> Page:
+        """A page signed in as who (axe can be injected into it)."""
+        return open_page_for_axe(self.contexts, self.browser, self.server, who)
+
+    def open(self, who: Account) -> Page:
+        """who's queue, open and live."""
+        page = self.page(who)
+        page.goto("/mod/flags")
+        expect(page.get_by_role("button", name="Keyboard shortcuts (?)")).to_be_visible()
+        return page
+
+
 @pytest.fixture
-def contexts() -> Iterator[list[BrowserContext]]:
-    """Browser contexts opened by the test, closed after it."""
-    opened: list[BrowserContext] = []
-    yield opened
-    for context in opened:
-        context.close()
-
-
-def clear_queue(server: LiveServer, moderator: Account) -> None:
-    """Dismiss whatever earlier tests left flagged, so that this test's queue is its own."""
-    with moderator.api(server) as client:
-        while True:
-            queue = client.get("/api/mod/flags", params={"limit": 200}).json()
-            if not queue["flags"]:
-                return
-            ids = [item["reply_id"] for item in queue["flags"]]
-            done = client.post("/api/mod/flags/bulk", json={"action": "dismiss", "reply_ids": ids})
-            assert done.status_code == 200, done.text
-
-
-def seed(
-    server: LiveServer, flagger: Account, slug: str, authors: list[Account], each: int
-) -> dict[str, list[int]]:
-    """each flagged replies by every author: their ids by author."""
-    seeded: dict[str, list[int]] = {}
-    for author in authors:
-        for number in range(each):
-            reply_id = post(server, author, slug, f"Buy cheap things, take {number}")
-            flag(server, flagger, reply_id)
-            seeded.setdefault(author.username, []).append(reply_id)
-    return seeded
-
-
-def open_queue(
-    contexts: list[BrowserContext], browser: Browser, server: LiveServer, who: Account
-) -> Page:
-    """The moderator's queue, open and live."""
-    page = open_page(contexts, browser, server, who)
-    page.goto("/mod/flags")
-    expect(page.get_by_role("button", name="Keyboard shortcuts (?)")).to_be_visible()
-    return page
+def queue(
+    browser: Browser,
+    server: LiveServer,
+    contexts: list[BrowserContext],
+    moderator: Account,
+    flagger: Account,
+    slug: str,
+) -> Queue:
+    """The queue as this test's moderator and flagger see it (not cleared: see Queue.clear)."""
+    return Queue(server, browser, contexts, moderator, flagger, slug)
 
 
 def items(page: Page) -> Locator:
@@ -113,17 +131,12 @@ class Actions:
 
 
 def test_fifty_flagged_replies_from_five_authors_are_cleared_in_under_twenty_actions(
-    browser: Browser,
-    server: LiveServer,
-    contexts: list[BrowserContext],
-    moderator: Account,
-    flagger: Account,
-    slug: str,
+    queue: Queue,
 ) -> None:
-    clear_queue(server, moderator)
-    authors = [register(server, f"seller{number}") for number in range(5)]
-    seed(server, flagger, slug, authors, 10)
-    page = open_queue(contexts, browser, server, moderator)
+    queue.clear()
+    authors = [register(queue.server, f"seller{number}") for number in range(5)]
+    queue.seed(authors, 10)
+    page = queue.open(queue.moderator)
     expect(page.locator("#flag-total")).to_have_text("50 flagged replies")
     expect(items(page)).to_have_count(50)
     page.evaluate("window.pageMarker = 'never reloaded'")
@@ -157,22 +170,15 @@ def test_fifty_flagged_replies_from_five_authors_are_cleared_in_under_twenty_act
     expect(page.get_by_text("No flagged replies. All quiet.")).to_be_visible()
     assert page.evaluate("window.pageMarker") == "never reloaded"
     assert person.count < 20, person.count
-    with moderator.api(server) as client:
+    with queue.moderator.api(queue.server) as client:
         assert client.get("/api/mod/flags").json()["total"] == 0
 
 
-def test_shortcuts_move_act_and_never_fire_while_typing(
-    browser: Browser,
-    server: LiveServer,
-    contexts: list[BrowserContext],
-    moderator: Account,
-    flagger: Account,
-    slug: str,
-) -> None:
-    clear_queue(server, moderator)
-    author = register(server, "chatty")
-    seed(server, flagger, slug, [author], 4)
-    page = open_queue(contexts, browser, server, moderator)
+def test_shortcuts_move_act_and_never_fire_while_typing(queue: Queue) -> None:
+    queue.clear()
+    author = register(queue.server, "chatty")
+    queue.seed([author], 4)
+    page = queue.open(queue.moderator)
     order = items(page).evaluate_all("found => found.map(item => item.id)")
     first, second, third, fourth = (page.locator(f"#{item}") for item in order)
 
@@ -224,17 +230,10 @@ def test_shortcuts_move_act_and_never_fire_while_typing(
     expect(page.locator("#flag-total")).to_have_text("0 flagged replies")
 
 
-def test_the_help_dialog_opens_with_question_mark_and_closes_with_escape(
-    browser: Browser,
-    server: LiveServer,
-    contexts: list[BrowserContext],
-    moderator: Account,
-    flagger: Account,
-    slug: str,
-) -> None:
-    author = register(server, "helped")
-    seed(server, flagger, slug, [author], 1)
-    page = open_queue(contexts, browser, server, moderator)
+def test_the_help_dialog_opens_with_question_mark_and_closes_with_escape(queue: Queue) -> None:
+    author = register(queue.server, "helped")
+    queue.seed([author], 1)
+    page = queue.open(queue.moderator)
     page.keyboard.press("j")
     focused = page.evaluate("document.activeElement.id")
     page.keyboard.press("?")
@@ -258,19 +257,14 @@ def test_the_help_dialog_opens_with_question_mark_and_closes_with_escape(
 
 
 def test_ticked_replies_are_hidden_at_once_in_place_and_refusals_keep_the_ticks(
-    browser: Browser,
-    server: LiveServer,
-    contexts: list[BrowserContext],
-    moderator: Account,
-    flagger: Account,
-    slug: str,
+    queue: Queue,
 ) -> None:
-    clear_queue(server, moderator)
-    author = register(server, "mixed")
-    ids = seed(server, flagger, slug, [author], 4)[author.username]
-    colleague = register_moderator(server)
-    watching = open_queue(contexts, browser, server, colleague)
-    page = open_queue(contexts, browser, server, moderator)
+    queue.clear()
+    author = register(queue.server, "mixed")
+    ids = queue.seed([author], 4)[author.username]
+    colleague = register_moderator(queue.server, "othermod")
+    watching = queue.open(colleague)
+    page = queue.open(queue.moderator)
     page.evaluate("window.pageMarker = 'never reloaded'")
     chosen = [page.locator(f"#flag-item-{reply_id}") for reply_id in ids[:2]]
     for item in chosen:
@@ -295,7 +289,7 @@ def test_ticked_replies_are_hidden_at_once_in_place_and_refusals_keep_the_ticks(
     busy.get_by_label("Note (required for “other”)").fill("Half typed")
     # Another moderator dismisses one meanwhile: it leaves this queue live; the ticks and what
     # was typed stay.
-    with colleague.api(server) as client:
+    with colleague.api(queue.server) as client:
         payload = {"action": "dismiss", "reply_ids": [ids[3]]}
         assert client.post("/api/mod/flags/bulk", json=payload).status_code == 200
     expect(page.locator(f"#flag-item-{ids[3]}")).to_have_count(0)
@@ -319,28 +313,14 @@ def test_ticked_replies_are_hidden_at_once_in_place_and_refusals_keep_the_ticks(
     expect(watching.locator("#flag-total")).to_have_text("1 flagged reply")
 
 
-def register_moderator(server: LiveServer) -> Account:
-    """Another moderator."""
-    account = register(server, "othermod")
-    forum_command(server, "promote", account.username, "--role", "moderator")
-    return account
-
-
-def test_the_audit_log_fits_a_phone(
-    browser: Browser,
-    server: LiveServer,
-    contexts: list[BrowserContext],
-    moderator: Account,
-    flagger: Account,
-    slug: str,
-) -> None:
-    author = register(server, "longwinded")
-    ids = seed(server, flagger, slug, [author], 1)[author.username]
+def test_the_audit_log_fits_a_phone(queue: Queue) -> None:
+    author = register(queue.server, "longwinded")
+    ids = queue.seed([author], 1)[author.username]
     note = "See https://example.org/" + "a-very-long-address-without-spaces-" * 4
-    with moderator.api(server) as client:
+    with queue.moderator.api(queue.server) as client:
         payload = {"action": "hide", "reply_ids": ids, "reason": "other", "note": note[:500]}
         assert client.post("/api/mod/flags/bulk", json=payload).status_code == 200
-    page = open_page(contexts, browser, server, moderator)
+    page = queue.page(queue.moderator)
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto("/mod/log")
     expect(page.get_by_text(re.compile("a-very-long-address")).first).to_be_visible()

@@ -6,9 +6,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Browser, BrowserContext, expect
 
+from tests.browsing import contexts, open_page_for_axe, post, register, violations
 from tests.conftest import LiveServer, import_article
-from tests.test_accessibility_browser import contexts, open_page, violations
-from tests.test_moderation_browser import post, register
 
 pytestmark = pytest.mark.browser
 
@@ -28,7 +27,7 @@ def test_edited_opens_the_earlier_version(
         edited = client.patch(f"/api/replies/{reply_id}", json={"body": "What I meant to say"})
         assert edited.status_code == 200, edited.text
 
-    page = open_page(contexts, browser, server, reader)
+    page = open_page_for_axe(contexts, browser, server, reader)
     page.goto(f"/a/{slug}")
     page.evaluate("window.pageMarker = 'never reloaded'")
     reply = page.locator(f"#reply-{reply_id}")

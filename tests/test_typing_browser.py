@@ -6,10 +6,17 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from tests.browsing import (
+    contexts,
+    open_page,
+    open_page_for_axe,
+    open_thread,
+    post,
+    register,
+    slug,
+    violations,
+)
 from tests.conftest import LiveServer
-from tests.test_accessibility_browser import open_page as axe_page
-from tests.test_accessibility_browser import violations
-from tests.test_moderation_browser import contexts, open_page, open_thread, post, register, slug
 
 pytestmark = pytest.mark.browser
 
@@ -78,7 +85,7 @@ def test_the_indicator_has_no_axe_violations(
     browser: Browser, server: LiveServer, contexts: list[BrowserContext], slug: str
 ) -> None:
     first, second, reader = (register(server, name) for name in ("first", "second", "reader"))
-    reading = axe_page(contexts, browser, server, reader)
+    reading = open_page_for_axe(contexts, browser, server, reader)
     open_thread(reading, slug)
     for who in (first, second):
         page = open_page(contexts, browser, server, who)

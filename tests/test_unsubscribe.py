@@ -207,6 +207,15 @@ def links_of(message: EmailMessage) -> dict[str, str]:
     return found
 
 
+async def mailed_links(
+    mailbox: Mailbox, reader: Member, answerer: Member, slug: str
+) -> dict[str, str]:
+    """reader follows the thread and answerer posts in it: the links of the mail reader gets."""
+    await follow(reader, slug)
+    await posted(answerer, slug, "Something to be mailed about.")
+    return links_of(await latest_mail(mailbox, reader, 0))
+
+
 def says_why(message: EmailMessage, reason: str) -> None:
     """Both parts say why the mail was sent."""
     plain, rich = both_parts(message)
@@ -255,10 +264,8 @@ async def test_stop_all_email_in_one_click_turns_mail_off_for_every_thread(
 ) -> None:
     article, other = await new_thread(), await new_thread()
     async with signed_up(forum.server, 2) as (reader, answerer):
-        await follow(reader, article.slug)
         await follow(reader, other.slug)
-        await posted(answerer, article.slug, "Something to be mailed about.")
-        stop_all = links_of(await latest_mail(mailbox, reader, 0))[STOP_ALL]
+        stop_all = (await mailed_links(mailbox, reader, answerer, article.slug))[STOP_ALL]
 
         asked = await stranger("GET", stop_all)
         assert asked.status_code == 200
@@ -281,9 +288,7 @@ async def test_a_leave_link_does_not_stop_all_mail_nor_the_other_way_round(
 ) -> None:
     article = await new_thread()
     async with signed_up(forum.server, 2) as (reader, answerer):
-        await follow(reader, article.slug)
-        await posted(answerer, article.slug, "Something to be mailed about.")
-        links = links_of(await latest_mail(mailbox, reader, 0))
+        links = await mailed_links(mailbox, reader, answerer, article.slug)
         leave_token = links[LEAVE].rsplit("/", 1)[1]
         stop_token = links[STOP_ALL].rsplit("/", 1)[1]
         # The payload of one under the signature of the other names nothing.
@@ -312,9 +317,7 @@ async def test_the_pages_are_styled_pages_of_the_site_with_a_way_back(
 ) -> None:
     article = await new_thread()
     async with signed_up(forum.server, 2) as (reader, answerer):
-        await follow(reader, article.slug)
-        await posted(answerer, article.slug, "Something to be mailed about.")
-        links = links_of(await latest_mail(mailbox, reader, 0))
+        links = await mailed_links(mailbox, reader, answerer, article.slug)
 
     for label, back in ((LEAVE, f"/a/{article.slug}"), (STOP_ALL, "/")):
         asked = assert_a_page_of_the_site((await stranger("GET", links[label])).text, back)

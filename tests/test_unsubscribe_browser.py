@@ -9,10 +9,9 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from forum.notifications.tokens import stop_mail_token, unsubscribe_token
+from tests.browsing import AXE, Account, register, violations
 from tests.conftest import LiveServer, import_article
 from tests.site_pages import ids_of
-from tests.test_accessibility_browser import AXE, violations
-from tests.test_moderation_browser import Account, register
 
 pytestmark = pytest.mark.browser
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Browser, BrowserContext, expect
 
+from tests.browsing import contexts, open_page, open_thread, post, register, slug
 from tests.conftest import LiveServer
-from tests.test_moderation_browser import contexts, open_page, open_thread, post, register, slug
 
 pytestmark = pytest.mark.browser
 

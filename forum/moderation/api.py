@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import msgspec
@@ -34,7 +35,7 @@ from forum.schemas import (
     UserState,
 )
 from forum.urls import reply_permalink
-from models import User
+from models import Reply, User
 
 T = TypeVar("T", bound=msgspec.Struct)
 
@@ -56,6 +57,13 @@ def _as(schema: type[T], row: object) -> T:
     return msgspec.convert(row, schema, from_attributes=True)
 
 
+async def _acted_on(request: Request, action: Callable[..., Awaitable[Reply]]) -> Reply:
+    """The reply in the path once action (a service taking the signed-in member, the reply's id
+    and the event bus, such as unhide, pin or unpin) has been applied to it."""
+    user = await require_user(request)
+    return await action(user, request.path_params["reply_id"], bus=request.app.state.events)
+
+
 @api("Hide a reply (moderators)", body=Judgement, response=ReplyState, errors=(404, 422))
 async def hide(request: Request, body: Judgement) -> Response:
     """POST /api/replies/{id}/hide {reason, note?}."""
@@ -73,13 +81,7 @@ async def hide(request: Request, body: Judgement) -> Response:
 @api("Unhide a reply (moderators)", body=NoFields, response=ReplyState, errors=(404, 422))
 async def unhide(request: Request, body: NoFields) -> Response:
     """POST /api/replies/{id}/unhide."""
-    user = await require_user(request)
-    reply = await service.unhide_reply(
-        user,
-        request.path_params["reply_id"],
-        bus=request.app.state.events,
-    )
-    return respond(_as(ReplyState, reply))
+    return respond(_as(ReplyState, await _acted_on(request, service.unhide_reply)))
 
 
 @api(
@@ -90,10 +92,7 @@ async def unhide(request: Request, body: NoFields) -> Response:
 )
 async def pin(request: Request, body: NoFields) -> Response:
     """POST /api/replies/{id}/pin: pinning a pinned reply changes nothing."""
-    user = await require_user(request)
-    reply = await pins.pin_reply(
-        user, request.path_params["reply_id"], bus=request.app.state.events
-    )
+    reply = await _acted_on(request, pins.pin_reply)
     return respond(PinState(id=reply.id, pinned=True))
 
 
@@ -105,10 +104,7 @@ async def pin(request: Request, body: NoFields) -> Response:
 )
 async def unpin(request: Request, body: NoFields) -> Response:
     """POST /api/replies/{id}/unpin: unpinning a reply not pinned changes nothing."""
-    user = await require_user(request)
-    reply = await pins.unpin_reply(
-        user, request.path_params["reply_id"], bus=request.app.state.events
-    )
+    reply = await _acted_on(request, pins.unpin_reply)
     return respond(PinState(id=reply.id, pinned=False))
 
 
