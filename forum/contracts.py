@@ -117,7 +117,8 @@ def decode(schema: type[S], data: dict[str, Any]) -> S:
 
 def decode_query(schema: type[S], request: Request) -> S:
     """The query string as schema; unknown parameters are ignored, an empty one is absent (and
-    refused when required).
+    refused when required) unless it is a whole number: `limit=` is no number, and the
+    document says so.
 
     Whole numbers are ASCII digits only (forum.boundary's rule): msgspec alone would take
     "1e3" or "5.0" from text.
@@ -126,11 +127,14 @@ def decode_query(schema: type[S], request: Request) -> S:
     errors: dict[str, str] = {}
     for info in msgspec.structs.fields(schema):
         raw = request.query_params.get(info.encode_name)
+        base, _ = _unwrap(info.type)
+        if raw == "" and base is int:
+            errors[info.encode_name] = _message(info, raw)
+            continue
         if raw is None or raw == "":
             if info.required:
                 errors[info.encode_name] = f"{_label(info)} is required."
             continue
-        base, _ = _unwrap(info.type)
         try:
             if base is int and not (raw.isascii() and raw.isdigit()):
                 raise msgspec.ValidationError
