@@ -76,20 +76,23 @@ async def _follow(
 ) -> None:
     """Subscribe to the thread (and the viewer's own channel), then serve the socket."""
     channel = thread_channel(article_id)
-    # Read before subscribing: an event committed in between is then a gap, filled from the
-    # stream, rather than an event the socket would count as already seen.
-    seen_seq = await live.last_seq(article_id)
-    muted = await muted_ids(viewer)
-    connection = ThreadConnection(websocket, live, article_id, viewer, seen_seq, session, muted)
     # Nested blocks rather than an AsyncExitStack, which costs every open socket its deque.
-    async with live.hub.subscribe(channel) as subscriber:
-        if viewer is None:
-            await _serve(connection, channel, subscriber, None)
-        else:
-            # The user's own channel: the bell, follow buttons, and account changes.
-            with websocket.app.state.accounts.watching(viewer, session):
-                async with live.hub.subscribe(user_channel(viewer.id)) as personal:
-                    await _serve(connection, channel, subscriber, personal)
+    # Joining from before the read: an event committed before the socket has subscribed is
+    # still published (Hub.listened), so that it shows as a gap.
+    with live.hub.joining(channel):
+        # Read before subscribing: an event committed in between is then a gap, filled from
+        # the stream, rather than an event the socket would count as already seen.
+        seen_seq = await live.last_seq(article_id)
+        muted = await muted_ids(viewer)
+        connection = ThreadConnection(websocket, live, article_id, viewer, seen_seq, session, muted)
+        async with live.hub.subscribe(channel) as subscriber:
+            if viewer is None:
+                await _serve(connection, channel, subscriber, None)
+            else:
+                # The user's own channel: the bell, follow buttons, and account changes.
+                with websocket.app.state.accounts.watching(viewer, session):
+                    async with live.hub.subscribe(user_channel(viewer.id)) as personal:
+                        await _serve(connection, channel, subscriber, personal)
 
 
 async def _serve(

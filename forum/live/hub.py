@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 
 from forum.live.backends import Backend
@@ -193,6 +193,8 @@ class Hub:
         self._channels: dict[str, set[Subscriber]] = {}
         self._channel_lock = asyncio.Lock()
         self._reconnect_listeners: list[Callable[[], None]] = []
+        #: Sockets joining (or joined) by channel, counted from before they read the stream.
+        self._joining: dict[str, int] = {}
 
     async def start(self) -> None:
         """Connect the backend."""
@@ -226,10 +228,26 @@ class Hub:
         await self._backend.publish(channel, delivery.encode())
 
     async def listened(self, channel: str) -> bool:
-        """Whether a subscriber of channel exists in any process. Asked after a commit: a
-        socket that subscribes later reads the stream's end after subscribing, so it cannot
-        miss the event (docs/live.md)."""
-        return bool(self._channels.get(channel)) or await self._backend.listened(channel)
+        """Whether a subscriber of channel may exist, here or in another process. Asked after
+        a commit: a socket counts from the moment it starts joining (see joining), before it
+        reads where the stream ends, so an event it would not replay is never skipped."""
+        if self._channels.get(channel) or self._joining.get(channel):
+            return True
+        return await self._backend.listened(channel)
+
+    @contextmanager
+    def joining(self, channel: str) -> Iterator[None]:
+        """Held by a socket from before it reads the stream's end (and, simplest, for its
+        life: once subscribed it counts anyway)."""
+        self._joining[channel] = self._joining.get(channel, 0) + 1
+        try:
+            yield
+        finally:
+            left = self._joining[channel] - 1
+            if left:
+                self._joining[channel] = left
+            else:
+                del self._joining[channel]
 
     def local_count(self, channel: str) -> int:
         """How many subscribers this process has on channel."""
