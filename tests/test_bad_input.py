@@ -31,7 +31,7 @@ from tests.conftest import PASSWORD, PROJECT_ROOT, LiveServer, Member, forum_com
 #: What goes into a path segment (percent-encoded where it is not plain ASCII).
 BAD_SEGMENTS = ["²", "0", "2147483648", "9223372036854775808", "a%00b", "%ED%A0%80"]
 #: What goes into a query value, as it is written in the URL.
-#: An empty value too: for a whole number it is no number (a fuzzer found `?limit=` taken as absent).
+#: An empty value too: a whole number left empty is no number (fuzzing found `?limit=` accepted).
 BAD_QUERY_VALUES = ["", "²", "0", "2147483648", "9223372036854775808", "a%00b", "%ED%A0%80"]
 #: What goes into a JSON property, as raw JSON text (a lone surrogate cannot be written otherwise).
 BAD_JSON_VALUES = {
