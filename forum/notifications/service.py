@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from tortoise.functions import Count
+from tortoise.functions import Count, Max
 from tortoise.transactions import in_transaction
 
 from forum.accounts.muting import muters_of
@@ -111,12 +111,18 @@ async def notify(
     )
     # Only to an address its owner verified (and has not switched mail off).
     mailed = [user for user in recipients if receives_mail(user)]
-    for user in mailed:
-        await OutboxItem.create(
-            recipient_id=user.id,
-            reply_id=reply_id,
-            article_id=article_id,
-            due_at=await _mail_due(user.id, article_id, now, coalesce_seconds),
+    if mailed:
+        due = await _mail_due([user.id for user in mailed], article_id, now, coalesce_seconds)
+        await OutboxItem.bulk_create(
+            [
+                OutboxItem(
+                    recipient_id=user.id,
+                    reply_id=reply_id,
+                    article_id=article_id,
+                    due_at=due[user.id],
+                )
+                for user in mailed
+            ]
         )
     notified = tuple(user.id for user in recipients)
     await tx.emit(NotificationsChanged(user_ids=notified))
@@ -126,24 +132,34 @@ async def notify(
 
 
 async def _mail_due(
-    user_id: int, article_id: int, now: datetime, coalesce_seconds: int
-) -> datetime:
-    """When a new item may go: with the pending mail of this thread, or one window after the
-    last one sent, so a burst of replies makes one email."""
+    user_ids: list[int], article_id: int, now: datetime, coalesce_seconds: int
+) -> dict[int, datetime]:
+    """When each recipient's new item may go: with their pending mail of this thread, or one
+    window after the last one sent, so a burst of replies makes one email. Two queries for
+    all the recipients, however many follow the thread."""
     window = timedelta(seconds=coalesce_seconds)
-    pending = await OutboxItem.filter(
-        recipient_id=user_id, article_id=article_id, status=MailStatus.PENDING
-    ).first()
-    if pending is not None:
-        return pending.due_at
-    last = (
-        await OutboxItem.filter(recipient_id=user_id, article_id=article_id, status=MailStatus.SENT)
-        .order_by("-sent_at")
-        .first()
+    due = {user_id: now + window for user_id in user_ids}
+    last_sent = (
+        await OutboxItem.filter(
+            recipient_id__in=user_ids, article_id=article_id, status=MailStatus.SENT
+        )
+        .annotate(last=Max("sent_at"))
+        .group_by("recipient_id")
+        .values("recipient_id", "last")
     )
-    if last is not None and last.sent_at is not None:
-        return max(now, last.sent_at + window)
-    return now + window
+    for row in last_sent:
+        if row["last"] is not None:
+            due[row["recipient_id"]] = max(now, row["last"] + window)
+    pending = (
+        await OutboxItem.filter(
+            recipient_id__in=user_ids, article_id=article_id, status=MailStatus.PENDING
+        )
+        .order_by("-id")
+        .values("recipient_id", "due_at")
+    )
+    for row in pending:  # newest first: the oldest pending item's moment stands
+        due[row["recipient_id"]] = row["due_at"]
+    return due
 
 
 @dataclass(frozen=True)
