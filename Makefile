@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-postgres lint fuzz bench bench-live bench-write bench-readers bench-restart \
+.PHONY: run test test-postgres lint fuzz bench bench-page-against bench-live bench-write bench-readers bench-restart \
 	bench-cluster bench-votes migrations install clean
 
 $(STAMP): pyproject.toml
@@ -57,6 +57,10 @@ fuzz: install
 
 bench: install
 	$(BIN)/python bench/page.py
+
+# Issue 15's page target: this checkout's article page against the page before the issue.
+bench-page-against: install
+	$(BIN)/python bench/page.py --against 7ef91b4
 
 bench-live: install
 	$(BIN)/python bench/live.py

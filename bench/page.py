@@ -7,12 +7,18 @@ client, signed out, times the article page (as first served, and oldest first), 
 deep reply and an htmx "load more" fragment on both, and a bare Starlette app serving a page of
 the same size (bench/baseline_app.py) as the baseline.
 
-Exit status: 0 when the targets are met (article page p50 ≤ 10 ms, T(10k)/T(1k) ≤ 1.2), 1 when
-one is missed, 2 when the bench itself failed.
+`--against REV` also serves another revision of the project (unpacked by bench/revision.py,
+seeded by its own seeding) at both sizes, times its article page in the same interleaved rounds,
+and checks this checkout's article page p50 against it (issue 15: at most 1.2× the page before
+it, 7ef91b4: `make bench-page-against`).
+
+Exit status: 0 when the targets are met (article page p50 ≤ 10 ms, T(10k)/T(1k) ≤ 1.2, and with
+--against, p50 ≤ 1.2× the revision's), 1 when one is missed, 2 when the bench itself failed.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import math
 import re
@@ -23,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from revision import RevisionError, seed_at, unpack
 from seeding import Seeded, SeedError, seed_thread
 from servers import Server, ServerError, free_port, start_forum, start_server, stop_server
 
@@ -35,6 +42,8 @@ TIME_CAP_S = 180.0
 WARMUP = 30
 TARGET_P50_MS = 10.0
 TARGET_SCALING = 1.2
+#: This checkout's article page against the revision given with --against.
+TARGET_AGAINST = 1.2
 
 
 class PageError(Exception):
@@ -158,14 +167,30 @@ def seed_forums(workdir: Path, servers: list[Server]) -> dict[int, tuple[Server,
     return forums
 
 
-def report(baseline: Row, rows: dict[str, dict[int, Row]]) -> bool:
+def revision_rows(revision: str, workdir: Path, servers: list[Server]) -> dict[int, Row]:
+    """The article page of another revision, served and seeded at each size."""
+    tree = unpack(revision)
+    rows: dict[int, Row] = {}
+    for count in SIZES:
+        database_url = f"sqlite://{workdir / f'rev-{count}.sqlite3'}"
+        server = start_forum(f"rev-{count}", database_url, workdir, project_root=tree)
+        servers.append(server)
+        slug = seed_at(tree, database_url, count)
+        rows[count] = Row(f"{revision}@{count // 1000}k article page", f"{server.url}/a/{slug}")
+    return rows
+
+
+def report(
+    baseline: Row, rows: dict[str, dict[int, Row]], against: dict[int, Row] | None = None
+) -> bool:
     """Print the table, the scaling and the targets; True when every target is met."""
     small, large = SIZES
     print(
         f"\n{REQUESTS} sequential GETs per page after {WARMUP} warm-up, in {ROUNDS} interleaved "
         "rounds; signed out, one keep-alive client, loopback\n"
     )
-    print_table(baseline, [rows[kind][count] for count in SIZES for kind in rows])
+    before = [against[count] for count in SIZES] if against else []
+    print_table(baseline, [rows[kind][count] for count in SIZES for kind in rows] + before)
 
     def scaling(kind: str) -> float:
         return rows[kind][large].p50 / rows[kind][small].p50
@@ -177,12 +202,18 @@ def report(baseline: Row, rows: dict[str, dict[int, Row]]) -> bool:
         for count in SIZES
     ]
     results.append(verdict("T(10k)/T(1k) of p50", scaling("page"), TARGET_SCALING))
+    for count, row in (against or {}).items():
+        ratio = rows["page"][count].p50 / row.p50
+        results.append(
+            verdict(f"p50 at {count:,} over {row.label.split('@')[0]}'s", ratio, TARGET_AGAINST)
+        )
     return all(results)
 
 
-def run(workdir: Path, servers: list[Server]) -> bool:
+def run(workdir: Path, servers: list[Server], against: str | None) -> bool:
     """Seed, serve and measure everything; True when every target is met."""
     forums = seed_forums(workdir, servers)
+    before = revision_rows(against, workdir, servers) if against else {}
     with httpx.Client(timeout=10) as client:
         first_pages = {
             count: fetch(client, f"{server.url}/a/{seeded.slug}").text
@@ -204,20 +235,27 @@ def run(workdir: Path, servers: list[Server]) -> bool:
             size = f"{count // 1000}k"
             for kind, row in forum_rows(server, seeded, first_pages[count], size).items():
                 rows.setdefault(kind, {})[count] = row
-        timed = [baseline, *(row for by_size in rows.values() for row in by_size.values())]
+        timed = [
+            baseline,
+            *(row for by_size in rows.values() for row in by_size.values()),
+            *before.values(),
+        ]
         measure(client, timed)
     if not all(row.samples for row in timed):
         raise PageError(f"some page was never timed within {TIME_CAP_S:.0f} s")
-    return report(baseline, rows)
+    return report(baseline, rows, before)
 
 
 def main() -> int:
     """Run the bench; exit status 0 when the targets are met, 1 when not, 2 on an error."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--against", metavar="REV", help="also time this revision's article page")
+    args = parser.parse_args()
     servers: list[Server] = []
     with tempfile.TemporaryDirectory(prefix="forum-bench-") as workdir:
         try:
-            return 0 if run(Path(workdir), servers) else 1
-        except (ServerError, SeedError, PageError, httpx.HTTPError) as error:
+            return 0 if run(Path(workdir), servers, args.against) else 1
+        except (ServerError, SeedError, PageError, RevisionError, httpx.HTTPError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
         finally:

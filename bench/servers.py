@@ -82,16 +82,22 @@ def start_server(
 
 
 def start_process(
-    name: str, command: list[str], port: int, ready_path: str, env: dict[str, str], log_dir: Path
+    name: str,
+    command: list[str],
+    port: int,
+    ready_path: str,
+    env: dict[str, str],
+    log_dir: Path,
+    project_root: Path = PROJECT_ROOT,
 ) -> Server:
-    """Start a server command that listens on port (cwd: the project) and wait until
-    ready_path answers 200."""
+    """Start a server command that listens on port (cwd: project_root, this checkout unless
+    another revision's tree is given) and wait until ready_path answers 200."""
     url = f"http://127.0.0.1:{port}"
     log = log_dir / f"{name}.log"
     with log.open("wb") as log_file:
         process = subprocess.Popen(
             command,
-            cwd=PROJECT_ROOT,
+            cwd=project_root,
             env={**os.environ, **env, "PORT": str(port)},
             stdout=log_file,
             stderr=subprocess.STDOUT,
@@ -130,9 +136,11 @@ def start_forum(
     env: dict[str, str] | None = None,
     options: list[str] | None = None,
     port: int | None = None,
+    project_root: Path = PROJECT_ROOT,
 ) -> Server:
     """Migrate database_url (`python -m forum migrate`), then serve the forum on it, with extra
-    settings (env) and uvicorn options, on port (a free one when None)."""
+    settings (env) and uvicorn options, on port (a free one when None), from project_root (this
+    checkout, or another revision's tree)."""
     port = port or free_port()
     forum_env = {
         "DATABASE_URL": database_url,
@@ -145,7 +153,7 @@ def start_forum(
     try:
         migrate = subprocess.run(
             [sys.executable, "-m", "forum", "migrate"],
-            cwd=PROJECT_ROOT,
+            cwd=project_root,
             env={**os.environ, **forum_env},
             capture_output=True,
             text=True,
@@ -159,4 +167,4 @@ def start_forum(
     command = uvicorn_command(
         ["server:app"], port, options or ["--ws-per-message-deflate", "false"]
     )
-    return start_process(name, command, port, "/api/articles", forum_env, log_dir)
+    return start_process(name, command, port, "/api/articles", forum_env, log_dir, project_root)
