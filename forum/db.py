@@ -107,6 +107,14 @@ async def select_models(
     return rows
 
 
+async def select_rows(model: type[Model], sql: str, params: list[object]) -> list[tuple[Any, ...]]:
+    """Run a hand-written SELECT that reads model's table (an aggregate, say) on the connection
+    the ORM would use now; its rows as tuples. Placeholders as in select_models."""
+    db = model._choose_db()
+    _, rows = await db.execute_query(_dialect_sql(db, sql, params), params)
+    return [tuple(row) for row in rows]
+
+
 async def write_returning(model: type[Model], sql: str, params: list[object]) -> list[Any]:
     """Run a hand-written INSERT, UPDATE or DELETE with a RETURNING clause on the connection
     the ORM would use now for model's table (the transaction's, inside one); its rows.

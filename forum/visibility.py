@@ -124,6 +124,12 @@ def counted_replies() -> Q:
     return Q(status=COUNTED_STATUS)
 
 
+def counted_replies_sql() -> tuple[str, list[object]]:
+    """counted_replies as a condition for a hand-written statement on the reply table, and its
+    parameters."""
+    return "status = ?", [COUNTED_STATUS.value]
+
+
 def counted_change(before: ReplyStatus | None, after: ReplyStatus | None) -> int:
     """How one reply going from status before to after (None: not there) changes the reply
     counts shown, which count what counted_replies selects."""
