@@ -12,11 +12,16 @@ Eight concurrent posters through each JSON API, keep-alive, for a bounded time a
   Then at half that rate (paced) for its p99; then with 50 followers (notification and
   outbox rows); then with 100 readers connected (their frames).
 - **forum on PostgreSQL** (when reachable): the same two first figures.
+- **the floor**: a bare Starlette app doing only the insert, with the forum's durability
+  (bench/insert_app.py), so the note can say what HTTP and one durable insert cost here.
+- **kill -9 mid-burst**, on SQLite and on PostgreSQL: the server is killed once KILL_AFTER
+  posts were acknowledged, started again on the same database, and every acknowledged reply
+  must be there (missing: 0).
 
 Targets: forum posts/s >= 3 x Isso's in the same run; p99 <= 50 ms at half the forum's rate.
 Rate limits are off for every server (the bench posts far faster than any person may).
-Durability of each side is printed beside the figures; tests/test_durability.py kills the forum
-mid-burst and finds every acknowledged post after restart.
+Durability of each side is printed beside the figures (tests/test_durability.py makes the
+same kill -9 check as a test).
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from bench.servers import (
     free_port,
     start_forum,
     start_process,
+    start_server,
     stop_server,
 )
 
@@ -56,6 +62,8 @@ PASSWORD = "correct horse battery"
 MAX_POSTS = 20_000
 FOLLOWERS = 50
 READERS = 100
+#: The kill -9 check kills the server once this many posts were acknowledged.
+KILL_AFTER = 300
 PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
 
 #: One post: send it with this client; True when it was accepted.
@@ -299,6 +307,82 @@ async def forum_runs(server: Server, label: str, seconds: float, extras: bool) -
     return results
 
 
+# The floor and the crash ---------------------------------------------------------------------
+
+
+def start_insert_floor(workdir: Path) -> Server:
+    """bench/insert_app.py on a loopback port, its SQLite file in workdir."""
+    env = {"BASELINE_DATABASE": str(workdir / "insert-floor.sqlite3")}
+    app = ["--app-dir", "bench", "insert_app:app"]
+    return start_server("insert-floor", app, "/ready", env, workdir, free_port())
+
+
+async def floor_post(client: httpx.AsyncClient, number: int) -> bool:
+    response = await client.post("/new", json={"body": f"Bench reply {RUN}-{number}."})
+    return response.status_code == 201
+
+
+async def crash_check(label: str, database_url: str, workdir: Path, env: dict[str, str]) -> str:
+    """Post from every poster until the server is killed (SIGKILL once KILL_AFTER posts were
+    acknowledged), start it again on the same database, and count the acknowledged replies
+    that are not there."""
+    server = start_forum(f"crash-{label}", database_url, workdir, env=env)
+    acknowledged: list[int] = []
+    try:
+        posters = [await sign_up(server) for _ in range(POSTERS)]
+
+        async def post_until_killed(member: Member) -> None:
+            for number in range(MAX_POSTS):
+                try:
+                    response = await member.client.post(
+                        f"/api/articles/{SLUG}/replies", json={"body": f"Crash {RUN}-{number}."}
+                    )
+                except httpx.TransportError:
+                    return
+                if response.status_code == 201:
+                    acknowledged.append(int(response.json()["id"]))
+                if len(acknowledged) >= KILL_AFTER and server.process.poll() is None:
+                    server.process.kill()
+
+        await asyncio.gather(*(post_until_killed(member) for member in posters))
+        for member in posters:
+            await member.client.aclose()
+    finally:
+        stop_server(server)
+    again = start_forum(f"crash-{label}-restarted", database_url, workdir, env=env)
+    try:
+        present = await reply_ids(database_url, acknowledged)
+    finally:
+        stop_server(again)
+    missing = len(set(acknowledged) - present)
+    verdict = "PASS" if missing == 0 and acknowledged else "FAIL"
+    return (
+        f"kill -9 mid-burst, forum/{label}: {len(acknowledged)} posts acknowledged, restarted,"
+        f" {missing} missing (target 0) {verdict}"
+    )
+
+
+async def reply_ids(database_url: str, ids: list[int]) -> set[int]:
+    """Which of ids are replies in the database."""
+    if database_url.startswith("sqlite://"):
+        import sqlite3
+
+        conn = sqlite3.connect(database_url.removeprefix("sqlite://").split("?", 1)[0])
+        try:
+            rows = conn.execute("SELECT id FROM replies").fetchall()
+        finally:
+            conn.close()
+    else:
+        import asyncpg
+
+        pg = await asyncpg.connect(database_url.replace("postgres://", "postgresql://", 1))
+        try:
+            rows = await pg.fetch("SELECT id FROM replies")
+        finally:
+            await pg.close()
+    return {int(row[0]) for row in rows} & set(ids)
+
+
 def postgres_reachable() -> bool:
     import socket
 
@@ -329,7 +413,8 @@ def durability(workdir: Path) -> list[str]:
     forum_db.close()
     lines.append(
         f"forum/SQLite: journal_mode={journal}, synchronous=FULL (set per connection by"
-        " forum/db.py): the WAL is fsynced at every commit, before the 201"
+        " forum/db.py): the WAL is fsynced at every commit, one per group of posts that"
+        " arrived together (forum/group_commit.py), before any of them is answered 201"
     )
     isso_db = workdir / "isso.db"
     if isso_db.exists():
@@ -366,6 +451,23 @@ async def main_async(args: argparse.Namespace) -> int:
             stop_server(server)
         print(isso.line(), flush=True)
 
+    floor_server = start_insert_floor(workdir)
+    try:
+        clients = [httpx.AsyncClient(base_url=floor_server.url, timeout=30) for _ in range(POSTERS)]
+        await run_posters("warm-up", floor_server, clients, floor_post, 1.0)
+        floor = await run_posters(
+            "bare Starlette + one SQLite insert (floor)",
+            floor_server,
+            clients,
+            floor_post,
+            args.seconds,
+        )
+        for client in clients:
+            await client.aclose()
+    finally:
+        stop_server(floor_server)
+    print(floor.line(), flush=True)
+
     env = {"RATE_LIMITS": "off", "ACCESS_LOG": "off", "MAIL_DIR": str(workdir / "mail")}
     forum = start_forum("forum-sqlite", f"sqlite://{workdir / 'forum.sqlite3'}", workdir, env=env)
     try:
@@ -386,10 +488,22 @@ async def main_async(args: argparse.Namespace) -> int:
             print(result.line(), flush=True)
         results += pg_results
 
+    crashes = [await crash_check("SQLite", f"sqlite://{workdir / 'crash.sqlite3'}", workdir, env)]
+    if not args.no_postgres and postgres_reachable():
+        await reset_postgres(PG_URL)
+        crashes.append(await crash_check("PostgreSQL", PG_URL, workdir, env))
+
     print()
     for line in durability(workdir):
         print("durability: " + line)
-    ok = True
+    for line in crashes:
+        print("durability: " + line)
+    ok = all(line.endswith("PASS") for line in crashes)
+    print(
+        f"posts/s forum / bare insert floor: {results[0].rate / floor.rate:.2f}"
+        f"   (forum CPU {results[0].cpu_ms_per_post:.2f} ms/post,"
+        f" floor {floor.cpu_ms_per_post:.2f} ms/post)"
+    )
     if isso is not None:
         ratio = results[0].rate / isso.rate
         passed = ratio >= 3.0

@@ -37,6 +37,9 @@ class ReplyPosted(ThreadEvent):
     author_id: int = 0
     #: The author of the reply answered, when it answers one (notified of it).
     parent_author_id: int | None = None
+    #: The names its text mentions (forum.markdown.mention_keys), as the service read them
+    #: when it rendered the text; None when not known (the mentions hook reads the reply).
+    mentioned: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

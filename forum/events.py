@@ -17,10 +17,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, TypeVar
 
+from tortoise import Tortoise
+from tortoise.backends.base.client import TransactionalDBClient
+from tortoise.backends.sqlite.client import SqliteClient
 from tortoise.transactions import in_transaction
+
+from forum.group_commit import GroupCommit
 
 log = logging.getLogger("forum.events")
 
@@ -61,6 +66,8 @@ class EventBus:
     def __init__(self) -> None:
         self._hooks: list[tuple[type[Event], Hook]] = []
         self._handlers: list[tuple[type[Event], Handler]] = []
+        #: The SQLite client's group commit, made at the first transaction on it.
+        self._group: GroupCommit | None = None
 
     def hook(self, event_type: type[EventT], hook: Hook) -> None:
         """Run hook inside the transaction whenever an event of this type is emitted."""
@@ -76,11 +83,24 @@ class EventBus:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
-        """A database transaction whose events are dispatched once it has committed."""
+        """A database transaction whose events are dispatched once it has committed.
+
+        On SQLite it commits with the others that queue meanwhile (forum.group_commit); inside
+        another transaction it is a savepoint of that one.
+        """
         collected = Transaction(self)
-        async with in_transaction():
+        async with self._database_transaction():
             yield collected
         await self.dispatch(*collected.events)
+
+    def _database_transaction(self) -> AbstractAsyncContextManager[Any]:
+        client = Tortoise.get_connection("default")
+        if isinstance(client, SqliteClient) and not isinstance(client, TransactionalDBClient):
+            if self._group is None or self._group.client is not client:
+                # A new client when the database was opened again (tests do, under one bus).
+                self._group = GroupCommit(client)
+            return self._group.transaction()
+        return in_transaction()
 
     async def dispatch(self, *events: Event) -> None:
         """Hand committed events (or events of no transaction) to their handlers, in order.

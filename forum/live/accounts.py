@@ -113,7 +113,15 @@ class LiveAccounts:
 
     async def bell_changed(self, user_ids: Iterable[int]) -> None:
         """Send each user's open pages their unread count."""
-        for user_id, unread in (await unread_counts(set(user_ids))).items():
+        # Counted only for users with a page open (in any process, as the hub can tell): a
+        # thread's followers are told of every post, and counting for nobody was most of a
+        # post's cost. A page that opens later renders its count itself.
+        listening = {
+            user_id for user_id in set(user_ids) if await self._hub.listened(user_channel(user_id))
+        }
+        if not listening:
+            return
+        for user_id, unread in (await unread_counts(listening)).items():
             await self._hub.publish(user_channel(user_id), self._renderer.bell(unread))
 
     async def following_changed(self, user_id: int, article_id: int, follows: bool) -> None:

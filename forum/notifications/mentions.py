@@ -27,6 +27,8 @@ async def record_mentions(
 ) -> None:
     """Notify the members a visible reply names and who were not yet notified of it (a post,
     or an edit adding names), the first MENTIONS_NOTIFIED_MAX of them in the text's order."""
+    if isinstance(event, ReplyPosted) and event.mentioned == ():
+        return  # a new reply naming nobody: nothing to read
     reply = await Reply.get_or_none(id=event.reply_id)
     # A hidden reply tells no one; its notices already made follow its visibility.
     if reply is None or reply.status != ReplyStatus.VISIBLE:

@@ -99,7 +99,8 @@ async def post_reply(
         await _refuse_thread_duplicate(article.id, text, limiter.rules)
         age = datetime.now(UTC) - author.created_at
         await limiter.check_post(author.id, age.total_seconds() / 3600)
-    html = await _render(text, images)
+    mentioned = mention_keys(text)
+    html = await _render(text, images, mentioned)
     async with bus.transaction() as tx:
         if parent is not None and not parent.has_replies:
             await Reply.filter(id=parent.id).update(has_replies=True)
@@ -121,6 +122,7 @@ async def post_reply(
                 reply_count_change=counted_change(None, reply.status),
                 author_id=author.id,
                 parent_author_id=parent.author_id if parent else None,
+                mentioned=mentioned,
             )
         )
         if not moderator:
@@ -130,10 +132,12 @@ async def post_reply(
     return reply
 
 
-async def _render(text: str, images: ImagePolicy) -> str:
+async def _render(text: str, images: ImagePolicy, mentioned: tuple[str, ...] | None = None) -> str:
     """The reply's HTML, each @name of a member a link to their page (who is notified of it
-    is forum.notifications.mentions' business, on the reply's event)."""
-    members = await members_named(mention_keys(text))
+    is forum.notifications.mentions' business, on the reply's event); mentioned: the text's
+    mention_keys, when the caller has them already."""
+    keys = mention_keys(text) if mentioned is None else mentioned
+    members = await members_named(keys)
     return render_reply(text, images, {key: user.username for key, user in members.items()})
 
 
