@@ -13,8 +13,9 @@ the same database posts --missed replies through the JSON API and stops. The for
 again on its old port, and the bench measures, from that start (migrations included, as
 `python -m forum serve` runs them) until every reader has seen every missed reply: the last
 reconnection, the last catch-up, gaps and duplicates over all readers. Target: ≤ 10 s, 0 gaps,
-0 duplicates (exit 1 otherwise). --profile FILE samples the restarted server with py-spy until
-the last catch-up (collapsed stacks: `sort -t' ' -k2 -n FILE | tail`).
+0 duplicates (exit 1 otherwise). The start-up alone is printed too: the poster's, with no reader
+connected. --profile FILE samples the restarted server with py-spy from its spawn until the last
+catch-up (collapsed stacks: `sort -t' ' -k2 -n FILE | tail`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from live import LIVE_SETTINGS, ForumTarget, uvicorn_options
@@ -45,7 +47,13 @@ TARGET_S = 10.0
 CATCH_UP_TIMEOUT_S = 120.0
 
 
-def start(name: str, database: str, workdir: Path, port: int) -> Server:
+def start(
+    name: str,
+    database: str,
+    workdir: Path,
+    port: int,
+    on_spawn: Callable[[Server], None] | None = None,
+) -> Server:
     """The forum as the reader benches run it, on port."""
     return start_forum(
         name,
@@ -54,6 +62,7 @@ def start(name: str, database: str, workdir: Path, port: int) -> Server:
         env=LIVE_SETTINGS,
         options=uvicorn_options(deflate=False),
         port=port,
+        on_spawn=on_spawn,
     )
 
 
@@ -75,9 +84,16 @@ def start_profiler(server: Server, output: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def post_while_down(database: str, workdir: Path, missed: int) -> None:
-    """A second server process on the same database posts missed replies, then stops."""
-    poster = start("poster", database, workdir, free_port())
+def post_while_down(database: str, workdir: Path, missed: int) -> tuple[float, float]:
+    """A second server process on the same database posts missed replies, then stops.
+    Returns how long its start took with no reader connected: the migrations, then the server
+    until it answered."""
+    began = time.monotonic()
+    spawned: list[float] = []
+    poster = start(
+        "poster", database, workdir, free_port(), lambda _: spawned.append(time.monotonic())
+    )
+    answering = time.monotonic()
     try:
         target = ForumTarget(poster)
         for _ in range(missed):
@@ -85,6 +101,7 @@ def post_while_down(database: str, workdir: Path, missed: int) -> None:
         target.close()
     finally:
         stop_server(poster)
+    return spawned[0] - began, answering - spawned[0]
 
 
 def run(args: argparse.Namespace, readers: Readers, workdir: Path) -> bool:
@@ -109,13 +126,21 @@ def run(args: argparse.Namespace, readers: Readers, workdir: Path) -> bool:
     finally:
         stop_server(server)
     stopped = time.monotonic()
-    post_while_down(database, workdir, args.missed)
+    migrate_alone_s, serve_alone_s = post_while_down(database, workdir, args.missed)
     down_s = time.monotonic() - stopped
     began_ns = time.monotonic_ns()
-    server = start("forum", database, workdir, port)
+    spawned_ns: list[int] = []
+    profiler: subprocess.Popen[bytes] | None = None
+
+    def spawned(server: Server) -> None:
+        nonlocal profiler
+        spawned_ns.append(time.monotonic_ns())
+        if args.profile:
+            profiler = start_profiler(server, args.profile)
+
+    server = start("forum", database, workdir, port, spawned)
     ready_s = (time.monotonic_ns() - began_ns) / 1e9
     ready_cpu_s = server.cpu_seconds()
-    profiler = start_profiler(server, args.profile) if args.profile else None
     try:
         deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
         while True:
@@ -135,6 +160,13 @@ def run(args: argparse.Namespace, readers: Readers, workdir: Path) -> bool:
         stop_server(server)
     caught_up_s = (stats["caught_up_last_ns"] - began_ns) / 1e9
     reconnected_s = (stats["reconnected_last_ns"] - began_ns) / 1e9
+    first_s = (stats["reconnected_first_ns"] - began_ns) / 1e9
+    print(
+        f"start-up with no reader connected (the poster): migrations {migrate_alone_s:.2f} s, "
+        f"then the server answered after {serve_alone_s:.2f} s; the restart: migrations "
+        f"{(spawned_ns[0] - began_ns) / 1e9:.2f} s, the first reader reconnected after "
+        f"{first_s:.2f} s"
+    )
     print(
         f"{connected:,} readers; down {down_s:.1f} s while a second process posted "
         f"{args.missed} replies; from the restart: answering after {ready_s:.1f} s, the last "

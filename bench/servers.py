@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,10 +83,16 @@ def start_server(
 
 
 def start_process(
-    name: str, command: list[str], port: int, ready_path: str, env: dict[str, str], log_dir: Path
+    name: str,
+    command: list[str],
+    port: int,
+    ready_path: str,
+    env: dict[str, str],
+    log_dir: Path,
+    on_spawn: Callable[[Server], None] | None = None,
 ) -> Server:
     """Start a server command that listens on port (cwd: the project) and wait until
-    ready_path answers 200."""
+    ready_path answers 200; on_spawn is called with the server as soon as its process runs."""
     url = f"http://127.0.0.1:{port}"
     log = log_dir / f"{name}.log"
     with log.open("wb") as log_file:
@@ -97,6 +104,8 @@ def start_process(
             stderr=subprocess.STDOUT,
         )
     server = Server(name, url, process, log)
+    if on_spawn is not None:
+        on_spawn(server)
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -130,9 +139,11 @@ def start_forum(
     env: dict[str, str] | None = None,
     options: list[str] | None = None,
     port: int | None = None,
+    on_spawn: Callable[[Server], None] | None = None,
 ) -> Server:
     """Migrate database_url (`python -m forum migrate`), then serve the forum on it, with extra
-    settings (env) and uvicorn options, on port (a free one when None)."""
+    settings (env) and uvicorn options, on port (a free one when None); on_spawn is called
+    with the server as soon as its process runs (after the migrations)."""
     port = port or free_port()
     forum_env = {
         "DATABASE_URL": database_url,
@@ -159,4 +170,4 @@ def start_forum(
     command = uvicorn_command(
         ["server:app"], port, options or ["--ws-per-message-deflate", "false"]
     )
-    return start_process(name, command, port, "/api/articles", forum_env, log_dir)
+    return start_process(name, command, port, "/api/articles", forum_env, log_dir, on_spawn)
