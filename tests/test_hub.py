@@ -14,6 +14,7 @@ import pytest_asyncio
 import redis.asyncio as aioredis
 
 from forum.live.backends import backend_for
+from forum.live.coalesced import CoalescedRead
 from forum.live.hub import Delivery, Hub, Lagging, Subscriber
 from forum.live.presence import Presence
 from forum.live.readers import Readers
@@ -292,3 +293,68 @@ async def test_presence_adds_up_across_hubs_on_redis(redis_url: str, channel: st
             await presence_b.stop()
             await client.delete(f"presence:{channel}")
             await client.aclose()
+
+
+async def test_a_coalesced_read_answers_each_caller_from_a_read_started_after_it_asked() -> None:
+    """Callers arriving while a read runs share the next one, never the running one."""
+    value = 0
+    started: list[asyncio.Event] = []
+    release: list[asyncio.Event] = []
+
+    async def read(key: str) -> int:
+        seen = value  # as a query would: the value when it starts
+        started.append(asyncio.Event())
+        release.append(asyncio.Event())
+        started[-1].set()
+        await release[-1].wait()
+        return seen
+
+    shared = CoalescedRead(read)
+    first = asyncio.ensure_future(shared("thread:1"))
+    await asyncio.wait_for(_started(started, 1), TIMEOUT)
+    value = 1  # an event committed after the first read began
+    later = [asyncio.ensure_future(shared("thread:1")) for _ in range(3)]
+    other = asyncio.ensure_future(shared("thread:2"))  # another key reads on its own
+    await asyncio.wait_for(_started(started, 2), TIMEOUT)
+    release[0].set()
+    assert await asyncio.wait_for(first, TIMEOUT) == 0
+    await asyncio.wait_for(_started(started, 3), TIMEOUT)  # the later callers' read
+    for gate in release:
+        gate.set()
+    assert await asyncio.wait_for(asyncio.gather(*later, other), TIMEOUT) == [1, 1, 1, 1]
+    assert len(started) == 3
+
+
+async def test_a_coalesced_read_survives_a_cancelled_caller_and_passes_on_errors() -> None:
+    """One caller giving up does not cancel the read the others wait for; a failed read fails
+    its callers, and the next caller reads again."""
+    gate = asyncio.Event()
+    reads = 0
+
+    async def read(key: str) -> int:
+        nonlocal reads
+        reads += 1
+        await gate.wait()
+        if reads == 2:
+            raise RuntimeError("database gone")
+        return reads
+
+    shared = CoalescedRead(read)
+    running = asyncio.ensure_future(shared("k"))
+    await asyncio.sleep(0)
+    leaving = asyncio.ensure_future(shared("k"))  # these two share the second read
+    staying = asyncio.ensure_future(shared("k"))
+    await asyncio.sleep(0)
+    leaving.cancel()
+    gate.set()
+    assert await asyncio.wait_for(running, TIMEOUT) == 1
+    with pytest.raises(RuntimeError):
+        await asyncio.wait_for(staying, TIMEOUT)
+    assert leaving.cancelled()
+    assert await asyncio.wait_for(shared("k"), TIMEOUT) == 3
+
+
+async def _started(events: list[asyncio.Event], count: int) -> None:
+    while len(events) < count:
+        await asyncio.sleep(0.01)
+    await events[count - 1].wait()
