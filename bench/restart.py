@@ -11,7 +11,8 @@ addresses; one reply tells each the thread's seq. The server is stopped (SIGTERM
 does; its sockets close with 1012) and the readers start retrying. A second server process on
 the same database posts --missed replies through the JSON API and stops. The forum then starts
 again on its old port, and the bench measures, from that start (migrations included, as
-`python -m forum serve` runs them) until every reader has seen every missed reply: the last
+docs/deploy.md's units run them: `python -m forum migrate`, then uvicorn, which listens only
+once the app has started) until every reader has seen every missed reply: the last
 reconnection, the last catch-up, gaps and duplicates over all readers. Target: ≤ 10 s, 0 gaps,
 0 duplicates (exit 1 otherwise). The start-up alone is printed too: the poster's, with no reader
 connected. --held-socket serves both runs of the forum on one listening socket that the bench
