@@ -115,6 +115,8 @@ class Reader(WSListener):  # type: ignore[misc]
             if follower.last_seq is not None:
                 self.tally.reconnects += 1
                 self.tally.reconnected_last_ns = time.monotonic_ns()
+                if not self.tally.reconnected_first_ns:
+                    self.tally.reconnected_first_ns = self.tally.reconnected_last_ns
                 resume = {"type": "resume", "last_seq": follower.last_seq}
                 transport.send(WSMsgType.TEXT, json.dumps(resume).encode())
 
@@ -178,6 +180,8 @@ class Tally:
         self.caught_up = 0
         #: The longest time from a socket's handshake to its catch-up.
         self.caught_up_last_ns = self.reconnected_last_ns = self.replay_longest_ns = 0
+        #: The first reconnection since expect(): about when the restarted server began to listen.
+        self.reconnected_first_ns = 0
 
     def stats(self) -> dict[str, Any]:
         """Counts for the bench (cheap: no receipt times)."""
@@ -198,6 +202,7 @@ class Tally:
             "caught_up": self.caught_up,
             "caught_up_last_ns": self.caught_up_last_ns,
             "reconnected_last_ns": self.reconnected_last_ns,
+            "reconnected_first_ns": self.reconnected_first_ns,
             "replay_longest_ns": self.replay_longest_ns,
         }
 
@@ -213,7 +218,8 @@ class Tally:
     def expect(self, events: int) -> dict[str, Any]:
         """From now on, count each follower caught up once it has seen `events` more events."""
         self.caught_up = self.caught_up_last_ns = self.reconnected_last_ns = 0
-        self.replay_longest_ns = 0
+        self.replay_longest_ns = self.reconnected_first_ns = 0
+        self.other_frames = 0  # from now on: the presence frames of what is measured
         for follower in self.followers:
             follower.target_seq = (follower.last_seq or 0) + events
             follower.caught_up = False

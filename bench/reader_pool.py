@@ -124,12 +124,15 @@ class Readers:
         return pipe.recv()
 
     def stats(self) -> dict[str, Any]:
-        """Counts summed over every process (frame_bytes and *_ns: the largest)."""
+        """Counts summed over every process (frame_bytes and *_ns: the largest; *_first_ns:
+        the smallest but 0)."""
         total: dict[str, Any] = {}
         for answer in self.ask("stats"):
             for key, value in answer.items():
                 if isinstance(value, dict):
                     total.setdefault(key, Counter()).update(value)
+                elif key.endswith("_first_ns"):
+                    total[key] = min(filter(None, (total.get(key, 0), value)), default=0)
                 elif key == "frame_bytes" or key.endswith("_ns"):
                     total[key] = max(total.get(key, 0), value)
                 else:

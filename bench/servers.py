@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +56,16 @@ class Server:
         raise ServerError(f"no VmRSS for {self.name}")
 
 
+def listening_socket(backlog: int = 4096) -> socket.socket:
+    """A listening socket on a free loopback port, for servers to inherit (see start_forum)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(backlog)
+    sock.set_inheritable(True)
+    return sock
+
+
 def free_port() -> int:
     """A loopback port nobody listens on right now."""
     with socket.socket() as sock:
@@ -67,9 +78,12 @@ def _with_log(message: str, log: Path) -> str:
     return f"{message}\n--- {log.name} ---\n{text}"
 
 
-def uvicorn_command(app: list[str], port: int, options: list[str] | None = None) -> list[str]:
-    """`uvicorn <app>` on a loopback port, with extra command-line options."""
-    address = ["--host", "127.0.0.1", "--port", str(port)]
+def uvicorn_command(
+    app: list[str], port: int, options: list[str] | None = None, fd: int | None = None
+) -> list[str]:
+    """`uvicorn <app>` on a loopback port, with extra command-line options; or on the listening
+    socket of file descriptor fd (as systemd's socket activation passes it)."""
+    address = ["--fd", str(fd)] if fd is not None else ["--host", "127.0.0.1", "--port", str(port)]
     return [sys.executable, "-m", "uvicorn", *app, *address, "--no-access-log", *(options or [])]
 
 
@@ -88,10 +102,14 @@ def start_process(
     ready_path: str,
     env: dict[str, str],
     log_dir: Path,
+    on_spawn: Callable[[Server], None] | None = None,
+    held: socket.socket | None = None,
     project_root: Path = PROJECT_ROOT,
 ) -> Server:
     """Start a server command that listens on port (cwd: project_root, this checkout unless
-    another revision's tree is given) and wait until ready_path answers 200."""
+    another revision's tree is given) and wait until ready_path answers 200; on_spawn is called
+    with the server as soon as its process runs. held: a listening socket the process inherits
+    (its command names its descriptor)."""
     url = f"http://127.0.0.1:{port}"
     log = log_dir / f"{name}.log"
     with log.open("wb") as log_file:
@@ -101,8 +119,11 @@ def start_process(
             env={**os.environ, **env, "PORT": str(port)},
             stdout=log_file,
             stderr=subprocess.STDOUT,
+            pass_fds=(held.fileno(),) if held is not None else (),
         )
     server = Server(name, url, process, log)
+    if on_spawn is not None:
+        on_spawn(server)
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -136,11 +157,18 @@ def start_forum(
     env: dict[str, str] | None = None,
     options: list[str] | None = None,
     port: int | None = None,
+    on_spawn: Callable[[Server], None] | None = None,
+    held: socket.socket | None = None,
     project_root: Path = PROJECT_ROOT,
 ) -> Server:
     """Migrate database_url (`python -m forum migrate`), then serve the forum on it, with extra
     settings (env) and uvicorn options, on port (a free one when None), from project_root (this
-    checkout, or another revision's tree)."""
+    checkout, or another revision's tree); on_spawn is called with the server as soon as its
+    process runs (after the migrations). held: a listening socket to serve on instead (its
+    port), kept open by the caller across restarts as systemd's socket activation does
+    (docs/deploy.md)."""
+    if held is not None:
+        port = int(held.getsockname()[1])
     port = port or free_port()
     forum_env = {
         "DATABASE_URL": database_url,
@@ -165,6 +193,11 @@ def start_forum(
     if migrate.returncode:
         raise ServerError(f"migrations failed:\n{migrate.stdout}\n{migrate.stderr}")
     command = uvicorn_command(
-        ["server:app"], port, options or ["--ws-per-message-deflate", "false"]
+        ["server:app"],
+        port,
+        options or ["--ws-per-message-deflate", "false"],
+        held.fileno() if held is not None else None,
     )
-    return start_process(name, command, port, "/api/articles", forum_env, log_dir, project_root)
+    return start_process(
+        name, command, port, "/api/articles", forum_env, log_dir, on_spawn, held, project_root
+    )

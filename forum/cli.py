@@ -6,33 +6,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from forum.actors import SYSTEM
-from forum.articles.service import ArticleFileError, import_article, read_article_file
+# Only what `migrate` needs is imported here: it runs before every start (docs/deploy.md), and
+# importing the whole forum would double its time. Each other command imports what it uses.
 from forum.db import close_database, migrate_database, open_database
-from forum.errors import NotFound
-from forum.events import EventBus
-from forum.live.accounts import LiveAccounts
-from forum.live.backends import backend_for
-from forum.live.hub import Hub
-from forum.live.render import FrameRenderer
-from forum.live.threads import LiveThreads
-from forum.moderation.members import set_role
-from forum.moderation.queue import render_flag_queue
-from forum.notifications.sender import MailSender, sender_rules, transport_for
 from forum.settings import Settings, load_settings
-from forum.templating import build_templates
-from forum.transfer import Progress, TransferError, export_forum, import_forum
-from forum.validation import ValidationError
-from forum.wiring import event_bus, subscribe_live
 from models import Role
+
+if TYPE_CHECKING:
+    from forum.events import EventBus
+    from forum.transfer import Progress
 
 
 async def _import(settings: Settings, path: Path) -> int:
+    from forum.articles.service import ArticleFileError, import_article, read_article_file
+
     try:
         article_file = read_article_file(path)
     except ArticleFileError as error:
@@ -54,6 +47,15 @@ async def _events(settings: Settings) -> AsyncIterator[EventBus]:
     """The event bus of a command: account notices reach the servers' open pages through the
     hub when it is shared (Redis); with the in-process default, each server's periodic check
     (LIVE_ACCOUNT_CHECK_SECONDS) notices the change instead."""
+    from forum.live.accounts import LiveAccounts
+    from forum.live.backends import backend_for
+    from forum.live.hub import Hub
+    from forum.live.render import FrameRenderer
+    from forum.live.threads import LiveThreads
+    from forum.moderation.queue import render_flag_queue
+    from forum.templating import build_templates
+    from forum.wiring import event_bus, subscribe_live
+
     templates = build_templates(settings.edit_window_seconds)
     hub = Hub(backend_for(settings.broker_url, settings.broker_prefix))
     await hub.start()
@@ -72,6 +74,11 @@ async def _events(settings: Settings) -> AsyncIterator[EventBus]:
 
 
 async def _promote(settings: Settings, username: str, role: str) -> int:
+    from forum.actors import SYSTEM
+    from forum.errors import NotFound
+    from forum.moderation.members import set_role
+    from forum.validation import ValidationError
+
     await migrate_database(settings)
     await open_database(settings)
     try:
@@ -87,6 +94,8 @@ async def _promote(settings: Settings, username: str, role: str) -> int:
 
 
 async def _mailer(settings: Settings) -> int:
+    from forum.notifications.sender import MailSender, sender_rules, transport_for
+
     await migrate_database(settings)
     await open_database(settings)
     sender = MailSender(settings, transport_for(settings), sender_rules(settings))
@@ -131,6 +140,8 @@ def _print_summary(verb: str, rows: dict[str, int]) -> None:
 
 
 async def _export(settings: Settings, out: IO[str], with_secrets: bool) -> int:
+    from forum.transfer import export_forum
+
     await open_database(settings)
     try:
         summary = await export_forum(
@@ -145,6 +156,8 @@ async def _export(settings: Settings, out: IO[str], with_secrets: bool) -> int:
 
 
 async def _import_forum(settings: Settings, source: IO[str], replace: bool) -> int:
+    from forum.transfer import TransferError, import_forum
+
     await migrate_database(settings)
     await open_database(settings)
     try:
@@ -163,20 +176,38 @@ async def _import_forum(settings: Settings, source: IO[str], replace: bool) -> i
     return 0
 
 
+#: Connections the listening socket queues before they are accepted (uvicorn's default).
+SERVE_BACKLOG = 2048
+
+
+def _listen(settings: Settings) -> socket.socket:
+    """The server's listening socket on HOST:PORT (IPv6 when HOST is an IPv6 address)."""
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    return socket.create_server(
+        (settings.host, settings.port), family=family, backlog=SERVE_BACKLOG
+    )
+
+
 def _serve(settings: Settings) -> int:
     import uvicorn
 
+    # Listening before migrating and loading the app: pages reconnecting while the server
+    # (re)starts wait in the backlog and are served once it runs, instead of being refused and
+    # backing off for up to 6.5 s (bench/restart.py).
+    listener = _listen(settings)
     asyncio.run(migrate_database(settings))
-    uvicorn.run(
+    config = uvicorn.Config(
         "server:app",
-        host=settings.host,
-        port=settings.port,
         ws_per_message_deflate=False,
         ws_max_size=64 * 1024,
         proxy_headers=False,
         # The forum writes its own access log (ACCESS_LOG), by route rather than raw path.
         access_log=not settings.access_log,
+        backlog=SERVE_BACKLOG,
     )
+    print(f"serving on {settings.base_url} (listening on {settings.host}:{settings.port})")
+    with contextlib.suppress(KeyboardInterrupt), listener:
+        uvicorn.Server(config).run(sockets=[listener])
     return 0
 
 

@@ -4,6 +4,7 @@ Redis can do: several hubs (processes) sharing messages and presence counts."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -14,6 +15,7 @@ import pytest_asyncio
 import redis.asyncio as aioredis
 
 from forum.live.backends import backend_for
+from forum.live.coalesced import CoalescedRead
 from forum.live.hub import Delivery, Hub, Lagging, Subscriber
 from forum.live.presence import Presence
 from forum.live.readers import Readers
@@ -292,3 +294,83 @@ async def test_presence_adds_up_across_hubs_on_redis(redis_url: str, channel: st
             await presence_b.stop()
             await client.delete(f"presence:{channel}")
             await client.aclose()
+
+
+async def test_a_storm_of_joins_is_announced_once_with_the_final_count(
+    hub: Hub, channel: str, broker_url: str
+) -> None:
+    """Readers joining together (pages reconnecting after a restart) cost one announcement to
+    everyone, carrying the count once they are all in, not one per join."""
+    renderer = FrameRenderer(build_templates().env, Settings())
+    readers = Readers(SocketCaps())
+    presence = Presence(hub, renderer, readers, debounce=0.01, frames_per_second=100)
+    try:
+        async with hub.subscribe(channel) as watcher:
+            await broker_subscribers(broker_url, channel, 1)
+            with contextlib.ExitStack() as held:
+                for number in range(50):
+                    held.enter_context(readers.holding(channel, f"user:{number}", "10.0.0.1"))
+                    presence.changed(channel)
+                async with asyncio.timeout(TIMEOUT):
+                    frame = json.loads((await watcher.next()).frames["*"])
+                assert (frame["type"], frame["reading"]) == ("presence", 50)
+    finally:
+        await presence.stop()
+
+
+async def test_a_coalesced_read_answers_each_caller_from_a_read_started_after_it_asked() -> None:
+    """Callers arriving while a read runs share the next one, never the running one."""
+    value = 0
+    #: One gate per read started, which lets it finish.
+    started: asyncio.Queue[asyncio.Event] = asyncio.Queue()
+
+    async def read(key: str) -> int:
+        seen = value  # as a query would: the value when it starts
+        gate = asyncio.Event()
+        started.put_nowait(gate)
+        await gate.wait()
+        return seen
+
+    shared = CoalescedRead(read)
+    first = asyncio.ensure_future(shared("thread:1"))
+    first_read = await asyncio.wait_for(started.get(), TIMEOUT)
+    value = 1  # an event committed after the first read began
+    later = [asyncio.ensure_future(shared("thread:1")) for _ in range(3)]
+    other = asyncio.ensure_future(shared("thread:2"))  # another key reads on its own
+    other_read = await asyncio.wait_for(started.get(), TIMEOUT)
+    first_read.set()
+    assert await asyncio.wait_for(first, TIMEOUT) == 0
+    later_read = await asyncio.wait_for(started.get(), TIMEOUT)  # one for the 3 later callers
+    later_read.set()
+    other_read.set()
+    assert await asyncio.wait_for(asyncio.gather(*later, other), TIMEOUT) == [1, 1, 1, 1]
+    assert started.empty()
+
+
+async def test_a_coalesced_read_survives_a_cancelled_caller_and_passes_on_errors() -> None:
+    """One caller giving up does not cancel the read the others wait for; a failed read fails
+    its callers, and the next caller reads again."""
+    gate = asyncio.Event()
+    reads = 0
+
+    async def read(key: str) -> int:
+        nonlocal reads
+        reads += 1
+        await gate.wait()
+        if reads == 2:
+            raise RuntimeError("database gone")
+        return reads
+
+    shared = CoalescedRead(read)
+    running = asyncio.ensure_future(shared("k"))
+    await asyncio.sleep(0)
+    leaving = asyncio.ensure_future(shared("k"))  # these two share the second read
+    staying = asyncio.ensure_future(shared("k"))
+    await asyncio.sleep(0)
+    leaving.cancel()
+    gate.set()
+    assert await asyncio.wait_for(running, TIMEOUT) == 1
+    with pytest.raises(RuntimeError):
+        await asyncio.wait_for(staying, TIMEOUT)
+    assert leaving.cancelled()
+    assert await asyncio.wait_for(shared("k"), TIMEOUT) == 3

@@ -268,11 +268,16 @@ class ThreadConnection:
         return True
 
     async def _send(self, delivery: Delivery) -> None:
+        """Send one delivery in its turn (call holding send_lock, so that nothing sent through
+        ASGI is still waiting: a direct write then keeps the order)."""
         if self._closing is not None and delivery.close_code is None:
             return  # the account changed: only its close notice goes out now
         frame = delivery.frame_for(self.kind, self.user_id, self.muted)
         if frame is not None:
-            await self.websocket.send_text(frame)
+            # A replay's deliveries are shared by every socket that asks for the same gap (as
+            # after a restart): written directly, each frame is serialised once for them all.
+            if self._direct is None or not self._direct.write(delivery, frame):
+                await self.websocket.send_text(frame)
             self.live.counters.frames_sent += 1
 
     async def _replay(self, after_seq: int, up_to: int) -> None:

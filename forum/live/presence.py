@@ -2,6 +2,12 @@
 
 Each process counts its distinct readers (forum.live.readers) and reports that number; the
 total adds the processes' numbers, so one reader with pages on two processes counts twice.
+
+Every announcement is a frame to every socket on the thread, and every join or leave calls for
+one: after a restart, N readers rejoining would cost N frames each, O(N^2). So changes are
+coalesced (trailing edge: the count announced is the one when the window closes, so the last
+is always right), and the window is long enough that announcements cost each thread at most
+FRAMES_PER_SECOND frames a second in this process: 0.25 s up to 1,250 sockets, 1 s at 5,000.
 """
 
 from __future__ import annotations
@@ -17,18 +23,29 @@ from forum.live.render import FrameRenderer
 
 log = logging.getLogger("forum.live")
 
+#: The most presence frames one thread's announcements may cost a second, in one process.
+FRAMES_PER_SECOND = 5_000
+
 
 class Presence:
-    """Reports this process's readers per channel and publishes the total, debounced."""
+    """Reports this process's readers per channel and publishes the total, coalesced (see the
+    module's docstring): debounce is the shortest window."""
 
     def __init__(
-        self, hub: Hub, renderer: FrameRenderer, readers: Readers, *, debounce: float = 0.25
+        self,
+        hub: Hub,
+        renderer: FrameRenderer,
+        readers: Readers,
+        *,
+        debounce: float = 0.25,
+        frames_per_second: int = FRAMES_PER_SECOND,
     ) -> None:
         self._hub = hub
         #: This process's readers per thread, and the caps on their sockets.
         self.readers = readers
         self._renderer = renderer
         self._debounce = debounce
+        self._frames_per_second = frames_per_second
         self._node = uuid.uuid4().hex
         self._pending: dict[str, asyncio.TimerHandle] = {}
         self._tracked: set[str] = set()
@@ -59,11 +76,14 @@ class Presence:
             self.changed(channel)
 
     def changed(self, channel: str) -> None:
-        """A reader joined or left channel: publish the new total shortly."""
+        """A reader joined or left channel: publish the new total shortly (changes until then
+        are announced with it)."""
         self._tracked.add(channel)
         if channel not in self._pending:
+            # Each announcement is a frame to every socket here on the thread.
+            window = max(self._debounce, self._hub.local_count(channel) / self._frames_per_second)
             loop = asyncio.get_running_loop()
-            self._pending[channel] = loop.call_later(self._debounce, self._flush_soon, channel)
+            self._pending[channel] = loop.call_later(window, self._flush_soon, channel)
 
     def _flush_soon(self, channel: str) -> None:
         self._pending.pop(channel, None)

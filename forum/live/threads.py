@@ -9,6 +9,7 @@ from itertools import groupby
 from typing import Any
 
 from forum.event_types import ThreadEvent, thread_event
+from forum.live.coalesced import CoalescedRead
 from forum.live.hub import Delivery, Hub
 from forum.live.render import FrameRenderer
 from forum.live.typing import LiveTyping
@@ -21,6 +22,8 @@ log = logging.getLogger("forum.live")
 REPLAY_SHARE_SECONDS = 2.0
 #: Past this many kept replays, the expired ones are dropped.
 REPLAYS_KEPT = 256
+#: Past this many slugs known, they are forgotten and looked up again.
+THREAD_IDS_KEPT = 4096
 
 
 def thread_channel(article_id: int) -> str:
@@ -42,6 +45,9 @@ class LiveThreads:
         self._replays: dict[tuple[int, int, int], tuple[float, asyncio.Future[Any]]] = {}
         #: Who is typing in which thread (presence, not events: never in the stream).
         self.typing = LiveTyping(hub)
+        #: Article ids by slug, once found: an article is never renamed nor deleted.
+        self._thread_ids: dict[str, int] = {}
+        self._last_seq = CoalescedRead(self._read_last_seq)
 
     async def committed(self, event: ThreadEvent) -> None:
         """The bus's handler of thread events."""
@@ -64,11 +70,23 @@ class LiveThreads:
 
     async def thread_id(self, slug: str) -> int | None:
         """The id of the article with this slug (all a live socket keeps of it), or None."""
+        found = self._thread_ids.get(slug)
+        if found is not None:
+            return found
         article = await Article.filter(slug=slug).only("id").first()
-        return article.id if article is not None else None
+        if article is None:
+            return None  # not kept: the article may be added later
+        if len(self._thread_ids) >= THREAD_IDS_KEPT:
+            self._thread_ids.clear()
+        self._thread_ids[slug] = article.id
+        return article.id
 
     async def last_seq(self, article_id: int) -> int:
-        """The newest position of the article's stream."""
+        """The newest position of the article's stream, read after this call (sockets that ask
+        at once, as after a restart, share one read: forum.live.coalesced)."""
+        return await self._last_seq(article_id)
+
+    async def _read_last_seq(self, article_id: int) -> int:
         return (await Article.get(id=article_id).only("id", "last_seq")).last_seq
 
     async def replay(self, article_id: int, after_seq: int, up_to: int) -> list[Delivery] | None:
