@@ -123,6 +123,8 @@ def measure(
         burst = measure_burst(nodes, readers, posts, rate=RATE, seconds=args.seconds)
         redis_us = (redis_cpu_seconds() - redis_before) / max(len(burst.latencies_ms), 1) * 1e6
         print(burst.line(name), flush=True)
+        if burst.split is not None:
+            print(burst.split.line(len(burst.latencies_ms)))
         print(f"{'':<24}Redis CPU {redis_us:.2f} µs/delivery (idle included; shared Redis)")
         return burst, redis_us
     finally:

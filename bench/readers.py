@@ -94,6 +94,8 @@ def step_up(
             burst = measure_burst([server], readers, posts, rate=RATE, seconds=args.seconds)
             reasons = passes(burst, count)
             print(burst.line(name) + ("  FAIL: " + "; ".join(reasons) if reasons else ""))
+            if burst.split is not None:
+                print(burst.split.line(len(burst.latencies_ms)))
             sys.stdout.flush()
             if reasons:
                 break
@@ -115,6 +117,7 @@ def measure(
     targets = [make(server, number) for number in range(POSTERS)]
     try:
         frame_bytes = warm_up(targets[0], readers)
+        print(f"{name}: a reply frame is {frame_bytes:,} bytes", flush=True)
         return step_up(name, server, targets, readers, args, run), frame_bytes
     finally:
         for target in targets:
