@@ -2,7 +2,7 @@
 posters on all three; then one process with the in-memory broker, same readers and posts, same
 run, for the cost of the Redis hop per delivery.
 
-    python bench/cluster.py [--quick] [--readers 15000] [--processes 6] [--seconds 10]
+    python bench/cluster.py [--quick] [--readers 15000] [--processes 2] [--seconds 10]
 
 Each run creates its own PostgreSQL database (dropped afterwards) on BENCH_DATABASE_URL's server
 (default postgres://postgres@127.0.0.1:5432/postgres) and uses a Redis channel prefix of its own
@@ -183,7 +183,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="600 readers, 5 s")
     parser.add_argument("--readers", type=int, default=15_000)
-    parser.add_argument("--processes", type=int, default=6, help="reader processes")
+    parser.add_argument(
+        "--processes", type=int, default=2, help="reader processes (see bench/readers.py)"
+    )
     parser.add_argument("--seconds", type=float, default=10.0, help="posting time")
     args = parser.parse_args()
     if args.quick:
