@@ -12,7 +12,7 @@ frame, and 2 spend 9-10 µs; the server spends 11-15), each connecting from its 
 loopback source address (127.x.y.z, so each has its own ephemeral ports) to the server on
 127.0.0.1; every process's open-files limit is raised (its hard limit too, when allowed; N stops
 short of it, as the server needs a descriptor per reader). N steps up from --start by --step, at
-most to --max, keeping the sockets already open. At each N, 4 posters
+most to --max (and --max itself last), keeping the sockets already open. At each N, 4 posters
 post 1 reply a second each for --seconds; N passes when the p95 post→receipt is at most 500 ms,
 every frame arrived, no socket was dropped, and the server's RSS stayed under 4 GiB. The first N
 that fails ends the steps. Then the same for bench/baselines/websockets_broadcast.py (frames of
@@ -84,7 +84,10 @@ def step_up(
     best = 0
     sources = source_addresses(readers.processes, run)
     try:
-        for count in range(args.start, args.max + 1, args.step):
+        counts = list(range(args.start, args.max + 1, args.step))
+        if counts and counts[-1] < args.max:
+            counts.append(args.max)  # the last N allowed (e.g. by the open-files limit) too
+        for count in counts:
             opened = int(readers.stats()["open"])
             connected = readers.connect(targets[0].live_url, count - opened, sources=sources)
             if connected < count:
@@ -194,7 +197,7 @@ def main() -> int:
     print(f"RSS < 4 GiB), N from {args.start:,} by {args.step:,} ({load_average()}):")
     for name, count in found.items():
         note = "  (not even the first N)" if not count else ""
-        if count and count + args.step > args.max:
+        if count and count >= args.max:
             note = "  (every N tried passed)"
         print(f"  {name:<24}{count:>8,}{note}")
     if found.get("websockets-broadcast"):
