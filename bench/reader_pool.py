@@ -242,6 +242,9 @@ def post_steadily(posts: Sequence[Post], rate: float, seconds: float) -> dict[in
 
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+#: Other work on the machine during a burst beyond this many cores is pointed out: on a shared
+#: 2-core machine it, not the server, may be why a burst is slow.
+DISTURBED_CORES = 0.2
 
 
 def process_times(pid: int) -> tuple[float, float]:
@@ -298,6 +301,11 @@ class CpuSplit:
         self.seconds["other"] = (max(self.busy - named - spent["softirq"], 0.0), 0.0)
         return self
 
+    @property
+    def other_cores(self) -> float:
+        """Cores used by processes outside the bench (other work on the machine) meanwhile."""
+        return self.seconds.get("other", (0.0, 0.0))[0] / max(self.wall, 1e-9)
+
     def line(self, deliveries: int) -> str:
         """µs of CPU per delivery by group (user+kernel), and the machine's busy/idle cores."""
         per = 1e6 / max(deliveries, 1)
@@ -311,6 +319,11 @@ class CpuSplit:
         return (
             "    µs per delivery (user+kernel): " + ", ".join(parts) + f"; over {self.wall:.1f} s "
             f"the machine was busy {self.busy / wall:.2f} cores, idle {self.idle / wall:.2f}"
+            + (
+                f"; DISTURBED: other work took {self.other_cores:.2f} cores"
+                if self.other_cores > DISTURBED_CORES
+                else ""
+            )
         )
 
 
