@@ -42,6 +42,7 @@ from reader_pool import (
     report_targets,
     run_with_readers,
     source_addresses,
+    wait_for_quiet,
 )
 from servers import Server, start_forum, stop_server
 
@@ -50,6 +51,8 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 NODES = 3
 RATE = 1.0
 SETTLE_S = 3.0
+#: Before the burst, wait at most this long for other work on the machine to end.
+QUIET_WAIT_S = 120.0
 TARGET_P99_MS = 250.0
 
 
@@ -118,6 +121,9 @@ def measure(
             errors = dict(readers.stats()["errors"])
             print(f"{name}: only {connected:,} of {args.readers:,} readers connected: {errors}")
         time.sleep(SETTLE_S)
+        waited, busy = wait_for_quiet(QUIET_WAIT_S)
+        if waited > 1.5:
+            print(f"    waited {waited:.0f} s for other work to end ({busy:.2f} cores busy)")
         posts = [target.post for target in targets]
         redis_before = redis_cpu_seconds()
         burst = measure_burst(nodes, readers, posts, rate=RATE, seconds=args.seconds)

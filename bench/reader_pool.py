@@ -327,6 +327,22 @@ class CpuSplit:
         )
 
 
+def wait_for_quiet(timeout: float, busy_cores: float = DISTURBED_CORES) -> tuple[float, float]:
+    """Wait (at most timeout seconds) until the machine was busy under busy_cores for a whole
+    second, so a burst is not measured while other work shares the cores; how long it waited,
+    and the busy cores of the last second."""
+    began = time.monotonic()
+    while True:
+        before = machine_times()
+        time.sleep(1.0)
+        after = machine_times()
+        spent = {kind: after[kind] - before[kind] for kind in after}
+        busy = sum(spent.values()) - spent["idle"] - spent["iowait"]
+        waited = time.monotonic() - began
+        if busy < busy_cores or waited >= timeout:
+            return waited, busy
+
+
 def cpu_seconds(servers: Sequence[Server]) -> float:
     """CPU time of the servers so far, together."""
     return sum(server.cpu_seconds() for server in servers)
