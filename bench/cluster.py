@@ -2,7 +2,7 @@
 posters on all three; then one process with the in-memory broker, same readers and posts, same
 run, for the cost of the Redis hop per delivery.
 
-    python bench/cluster.py [--quick] [--readers 15000] [--processes 6] [--seconds 10]
+    python bench/cluster.py [--quick] [--readers 15000] [--processes 2] [--seconds 10]
 
 Each run creates its own PostgreSQL database (dropped afterwards) on BENCH_DATABASE_URL's server
 (default postgres://postgres@127.0.0.1:5432/postgres) and uses a Redis channel prefix of its own
@@ -42,6 +42,7 @@ from reader_pool import (
     report_targets,
     run_with_readers,
     source_addresses,
+    wait_for_quiet,
 )
 from servers import Server, start_forum, stop_server
 
@@ -50,6 +51,8 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 NODES = 3
 RATE = 1.0
 SETTLE_S = 3.0
+#: Before the burst, wait at most this long for other work on the machine to end.
+QUIET_WAIT_S = 120.0
 TARGET_P99_MS = 250.0
 
 
@@ -118,11 +121,16 @@ def measure(
             errors = dict(readers.stats()["errors"])
             print(f"{name}: only {connected:,} of {args.readers:,} readers connected: {errors}")
         time.sleep(SETTLE_S)
+        waited, busy = wait_for_quiet(QUIET_WAIT_S)
+        if waited > 1.5:
+            print(f"    waited {waited:.0f} s for other work to end ({busy:.2f} cores busy)")
         posts = [target.post for target in targets]
         redis_before = redis_cpu_seconds()
         burst = measure_burst(nodes, readers, posts, rate=RATE, seconds=args.seconds)
         redis_us = (redis_cpu_seconds() - redis_before) / max(len(burst.latencies_ms), 1) * 1e6
         print(burst.line(name), flush=True)
+        if burst.split is not None:
+            print(burst.split.line(len(burst.latencies_ms)))
         print(f"{'':<24}Redis CPU {redis_us:.2f} µs/delivery (idle included; shared Redis)")
         return burst, redis_us
     finally:
@@ -181,7 +189,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="600 readers, 5 s")
     parser.add_argument("--readers", type=int, default=15_000)
-    parser.add_argument("--processes", type=int, default=6, help="reader processes")
+    parser.add_argument(
+        "--processes", type=int, default=2, help="reader processes (see bench/readers.py)"
+    )
     parser.add_argument("--seconds", type=float, default=10.0, help="posting time")
     args = parser.parse_args()
     if args.quick:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 import multiprocessing
+import os
 import resource
 import sys
 import tempfile
@@ -110,6 +111,11 @@ class Readers:
     def processes(self) -> int:
         """How many reader processes there are."""
         return len(self._pipes)
+
+    @property
+    def pids(self) -> list[int]:
+        """The reader processes' ids."""
+        return [process.pid for process in self._processes if process.pid is not None]
 
     def ask(self, command: str, *args: Any, timeout: float = COMMAND_TIMEOUT_S) -> list[Any]:
         """Send a command to every process; their answers."""
@@ -238,6 +244,108 @@ def post_steadily(posts: Sequence[Post], rate: float, seconds: float) -> dict[in
     return sent
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+#: Other work on the machine during a burst beyond this many cores is pointed out: on a shared
+#: 2-core machine it, not the server, may be why a burst is slow.
+DISTURBED_CORES = 0.2
+
+
+def process_times(pid: int) -> tuple[float, float]:
+    """CPU seconds a process (all its threads) has run so far: (user, kernel)."""
+    try:
+        # Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0, 0.0
+    return int(fields[11]) / CLOCK_TICKS, int(fields[12]) / CLOCK_TICKS
+
+
+def machine_times() -> dict[str, float]:
+    """CPU seconds of the whole machine so far (all cores), by kind, from /proc/stat."""
+    names = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+    values = Path("/proc/stat").read_text().splitlines()[0].split()[1:9]
+    return {name: int(value) / CLOCK_TICKS for name, value in zip(names, values, strict=True)}
+
+
+class CpuSplit:
+    """Where the machine's CPU went during a burst: each group of processes (user and kernel
+    time; for loopback TCP the kernel time of the writing side includes most of the receiving
+    side's work), the machine's softirq time, and what else ran (other load on the machine)."""
+
+    def __init__(self, groups: dict[str, Sequence[int]]) -> None:
+        self.groups = groups
+        self.began = time.monotonic()
+        self.before = self._sample()
+        self.machine = machine_times()
+        #: CPU seconds by group, (user, kernel), once stopped; and the wall time.
+        self.seconds: dict[str, tuple[float, float]] = {}
+        self.wall = 0.0
+        self.busy = self.idle = 0.0
+
+    def _sample(self) -> dict[str, tuple[float, float]]:
+        sample = {}
+        for name, pids in self.groups.items():
+            times = [process_times(pid) for pid in pids]
+            sample[name] = (sum(t[0] for t in times), sum(t[1] for t in times))
+        return sample
+
+    def stop(self) -> CpuSplit:
+        """Take the second sample."""
+        self.wall = time.monotonic() - self.began
+        after, machine = self._sample(), machine_times()
+        for name, (user, kernel) in after.items():
+            user_before, kernel_before = self.before[name]
+            self.seconds[name] = (user - user_before, kernel - kernel_before)
+        spent = {kind: machine[kind] - self.machine[kind] for kind in machine}
+        self.idle = spent["idle"] + spent["iowait"]
+        self.busy = sum(spent.values()) - self.idle
+        named = sum(user + kernel for user, kernel in self.seconds.values())
+        self.seconds["softirq"] = (0.0, spent["softirq"])
+        self.seconds["other"] = (max(self.busy - named - spent["softirq"], 0.0), 0.0)
+        return self
+
+    @property
+    def other_cores(self) -> float:
+        """Cores used by processes outside the bench (other work on the machine) meanwhile."""
+        return self.seconds.get("other", (0.0, 0.0))[0] / max(self.wall, 1e-9)
+
+    def line(self, deliveries: int) -> str:
+        """µs of CPU per delivery by group (user+kernel), and the machine's busy/idle cores."""
+        per = 1e6 / max(deliveries, 1)
+        parts = []
+        for name, (user, kernel) in self.seconds.items():
+            if name in ("softirq", "other"):
+                parts.append(f"{name} {(user + kernel) * per:.1f}")
+            else:
+                parts.append(f"{name} {user * per:.1f}+{kernel * per:.1f}")
+        wall = max(self.wall, 1e-9)
+        return (
+            "    µs per delivery (user+kernel): " + ", ".join(parts) + f"; over {self.wall:.1f} s "
+            f"the machine was busy {self.busy / wall:.2f} cores, idle {self.idle / wall:.2f}"
+            + (
+                f"; DISTURBED: other work took {self.other_cores:.2f} cores"
+                if self.other_cores > DISTURBED_CORES
+                else ""
+            )
+        )
+
+
+def wait_for_quiet(timeout: float, busy_cores: float = DISTURBED_CORES) -> tuple[float, float]:
+    """Wait (at most timeout seconds) until the machine was busy under busy_cores for a whole
+    second, so a burst is not measured while other work shares the cores; how long it waited,
+    and the busy cores of the last second."""
+    began = time.monotonic()
+    while True:
+        before = machine_times()
+        time.sleep(1.0)
+        after = machine_times()
+        spent = {kind: after[kind] - before[kind] for kind in after}
+        busy = sum(spent.values()) - spent["idle"] - spent["iowait"]
+        waited = time.monotonic() - began
+        if busy < busy_cores or waited >= timeout:
+            return waited, busy
+
+
 def cpu_seconds(servers: Sequence[Server]) -> float:
     """CPU time of the servers so far, together."""
     return sum(server.cpu_seconds() for server in servers)
@@ -254,6 +362,8 @@ class Burst:
     dropped: int = 0
     close_codes: dict[int, int] = field(default_factory=dict)
     rss_kib: int = 0
+    #: Where the machine's CPU went while posting and delivering.
+    split: CpuSplit | None = None
 
     @property
     def lost(self) -> int:
@@ -293,10 +403,18 @@ def measure_burst(
     time.sleep(idle_s)
     idle_rate = (cpu_seconds(servers) - cpu_before) / (time.monotonic() - idle_began)
     cpu_before, began = cpu_seconds(servers), time.monotonic()
+    split = CpuSplit(
+        {
+            "server": [server.process.pid for server in servers],
+            "readers": readers.pids,
+            "bench": [os.getpid()],
+        }
+    )
     sent = post_steadily(posts, rate, seconds)
     burst.expected = len(sent) * burst.readers
     # Bounded: a delivery later than DELIVERY_TIMEOUT_S after the last post counts as lost.
     stats = wait_for_deliveries(readers, before["received"] + burst.expected, DELIVERY_TIMEOUT_S)
+    burst.split = split.stop()
     cpu = cpu_seconds(servers) - cpu_before - idle_rate * (time.monotonic() - began)
     burst.rss_kib = max(server.rss_kib() for server in servers)
     receipts = readers.collect()
