@@ -16,6 +16,7 @@ from pathlib import Path
 from servers import PROJECT_ROOT
 
 TREES = PROJECT_ROOT / "var" / "bench"
+#: The longest a git command or a seeding may take.
 SEED_TIMEOUT_S = 300.0
 
 # Run in the revision's tree: its bench/seeding.py, its models.
@@ -32,31 +33,25 @@ class RevisionError(Exception):
     """The revision could not be unpacked or seeded."""
 
 
+def _run(command: list[str], cwd: Path, failure: str) -> str:
+    """What command printed; RevisionError with failure and its errors when it fails."""
+    done = subprocess.run(
+        command, cwd=cwd, capture_output=True, text=True, check=False, timeout=SEED_TIMEOUT_S
+    )
+    if done.returncode:
+        raise RevisionError(f"{failure}:\n{done.stderr[-3000:].strip()}")
+    return done.stdout
+
+
 def unpack(revision: str) -> Path:
     """The tree of revision (any name git knows), unpacked once under var/bench."""
-    found = subprocess.run(
-        ["git", "rev-parse", "--verify", f"{revision}^{{commit}}"],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if found.returncode:
-        raise RevisionError(f"git knows no revision {revision!r}: {found.stderr.strip()}")
-    commit = found.stdout.strip()
+    verify = ["git", "rev-parse", "--verify", f"{revision}^{{commit}}"]
+    commit = _run(verify, PROJECT_ROOT, f"git knows no revision {revision!r}").strip()
     tree = TREES / f"rev-{commit[:12]}"
     if not (tree / "server.py").exists():
         tree.mkdir(parents=True, exist_ok=True)
-        archive = subprocess.run(
-            f"git archive {commit} | tar -x -C {tree}",
-            shell=True,
-            cwd=PROJECT_ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if archive.returncode:
-            raise RevisionError(f"could not unpack {commit}: {archive.stderr.strip()}")
+        archive = f"git archive {commit} | tar -x -C {tree}"
+        _run(["sh", "-c", archive], PROJECT_ROOT, f"could not unpack {commit}")
     modules = tree / "node_modules"
     if not modules.exists():
         modules.symlink_to(PROJECT_ROOT / "node_modules")
@@ -65,14 +60,6 @@ def unpack(revision: str) -> Path:
 
 def seed_at(tree: Path, database_url: str, count: int) -> str:
     """Seed count replies with the revision's own seeding; the article's slug."""
-    seeded = subprocess.run(
-        [sys.executable, "-c", _SEED, database_url, str(count)],
-        cwd=tree,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=SEED_TIMEOUT_S,
-    )
-    if seeded.returncode:
-        raise RevisionError(f"seeding at {tree.name} failed:\n{seeded.stderr[-3000:]}")
-    return str(json.loads(seeded.stdout.strip().splitlines()[-1])["slug"])
+    command = [sys.executable, "-c", _SEED, database_url, str(count)]
+    printed = _run(command, tree, f"seeding at {tree.name} failed")
+    return str(json.loads(printed.strip().splitlines()[-1])["slug"])
