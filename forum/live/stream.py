@@ -5,6 +5,7 @@ from the database in commit order."""
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 
 from forum.db import write_returning
 from forum.event_types import ThreadEvent
@@ -27,7 +28,11 @@ async def record_in_stream(event: ThreadEvent, tx: Transaction) -> ThreadEvent:
         [event.reply_count_change, event.article_id],
     )
     seq = int(rows[0]["last_seq"])
-    await LiveEvent.create(
-        article_id=event.article_id, seq=seq, kind=event.kind, reply_id=event.reply_id
+    # Written by hand, as the UPDATE: every write to a thread runs both.
+    await write_returning(
+        LiveEvent,
+        "INSERT INTO live_events (article_id, seq, kind, reply_id, created_at)"
+        " VALUES (?, ?, ?, ?, ?) RETURNING id",
+        [event.article_id, seq, event.kind.value, event.reply_id, datetime.now(UTC)],
     )
     return dataclasses.replace(event, seq=seq)
