@@ -96,18 +96,16 @@ async def article_or_404(slug: str) -> Article:
     return article
 
 
-#: Every column of an article but its two bodies, which can be long and which a post reads only
-#: when it quotes a passage (see with_bodies).
-_WITHOUT_BODIES = (
-    "SELECT id, slug, title, subtitle, locked, reply_count, last_seq, created_at"
-    " FROM articles WHERE slug = ?"
-)
+#: The columns of an article a post reads: not its two bodies, which can be long and which a
+#: post reads only when it quotes a passage (see with_bodies), nor its counters, which the
+#: post's own statements move.
+_TO_POST_IN = "SELECT id, slug, title, locked FROM articles WHERE slug = ?"
 
 
 async def article_to_post_in(slug: str) -> Article:
-    """The article with this slug without its bodies (a partial Article), or NotFound: what a
-    post reads of it. One hand-written statement: the write path runs it for every reply."""
-    found = await select_models(Article, _WITHOUT_BODIES, [slug], [])
+    """The article with this slug as a post reads it (a partial Article, see _TO_POST_IN), or
+    NotFound. One hand-written statement: the write path runs it for every reply."""
+    found = await select_models(Article, _TO_POST_IN, [slug], [])
     if not found:
         raise NotFound("There is no article at this address.")
     return found[0]

@@ -131,8 +131,8 @@ async def post_reply(
 
 _INSERT_REPLY = (
     "INSERT INTO replies (article_id, author_id, parent_id, depth, ancestry, source, html,"
-    " passage, quote, status, created_at, has_replies, hidden_note, score)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *"
+    " passage, quote, status, created_at, edited_at, has_replies, hidden_reason, hidden_note,"
+    " score, pinned_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
 )
 
 
@@ -144,29 +144,30 @@ async def _insert_reply(
     html: str,
     about: tuple[str, str] | None,
 ) -> Reply:
-    """The new reply's row, written and read back in one statement (the write path runs it for
-    every reply: Reply.create builds its INSERT anew each time), as Reply.create makes it."""
-    rows = await write_returning(
-        Reply,
-        _INSERT_REPLY,
-        [
-            article.id,
-            author.id,
-            parent.id if parent else None,
-            parent.depth + 1 if parent else 0,
-            f"{parent.ancestry}{parent.id}/" if parent else "",
-            text,
-            html,
-            about[0] if about else None,
-            about[1] if about else None,
-            ReplyStatus.VISIBLE.value,
-            datetime.now(UTC),
-            False,
-            "",
-            0,
-        ],
-    )
-    reply = model_from_row(Reply, **rows[0])
+    """The new reply, written by hand (the write path runs this for every reply, and
+    Reply.create builds its INSERT anew each time): every column is given, so the Reply is
+    made from the same values, as Reply.create makes it, with the id the database chose."""
+    row = {
+        "article_id": article.id,
+        "author_id": author.id,
+        "parent_id": parent.id if parent else None,
+        "depth": parent.depth + 1 if parent else 0,
+        "ancestry": f"{parent.ancestry}{parent.id}/" if parent else "",
+        "source": text,
+        "html": html,
+        "passage": about[0] if about else None,
+        "quote": about[1] if about else None,
+        "status": ReplyStatus.VISIBLE.value,
+        "created_at": datetime.now(UTC),
+        "edited_at": None,
+        "has_replies": False,
+        "hidden_reason": None,
+        "hidden_note": "",
+        "score": 0,
+        "pinned_at": None,
+    }
+    inserted = await write_returning(Reply, _INSERT_REPLY, list(row.values()))
+    reply = model_from_row(Reply, id=inserted[0]["id"], **row)
     reply.article, reply.author = article, author
     if parent is not None:
         reply.parent = parent
