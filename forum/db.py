@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from tortoise import Tortoise
+from tortoise.exceptions import IntegrityError, OperationalError
 from tortoise.migrations.api import migrate
 from tortoise.models import Model
 
@@ -125,6 +127,41 @@ async def write_returning(model: type[Model], sql: str, params: list[object]) ->
     db = model._choose_db(for_write=True)
     rows: list[Any] = await db.execute_query_dict(_dialect_sql(db, sql, params), params)
     return rows
+
+
+async def write_all_returning(
+    model: type[Model], statements: list[tuple[str, list[object]]]
+) -> list[dict[str, Any]]:
+    """Run hand-written writes one after another, as write_returning runs one, on the
+    connection the ORM would use now for model's table; the rows the last one returned.
+
+    On SQLite in one hop to the connection's thread (aiosqlite runs every call of a connection
+    on one thread, and each call is a thread switch each way; forum.group_commit runs its
+    statements so too), on PostgreSQL one round trip each. For writes that always go together
+    on a hot path; no statement may need a value an earlier one returned (read it in SQL).
+    """
+    db = model._choose_db(for_write=True)
+    if db.capabilities.dialect != "sqlite":
+        rows: list[dict[str, Any]] = []
+        for sql, params in statements:
+            rows = await db.execute_query_dict(_dialect_sql(db, sql, params), params)
+        return rows
+    async with db.acquire_connection() as connection:
+        raw: sqlite3.Connection = connection._conn
+
+        def execute() -> list[dict[str, Any]]:
+            found: list[Any] = []
+            for sql, params in statements:
+                found = raw.execute(sql, params).fetchall()
+            return [dict(row) for row in found]
+
+        try:
+            result: list[dict[str, Any]] = await connection._execute(execute)
+        except sqlite3.IntegrityError as error:
+            raise IntegrityError(error) from error
+        except sqlite3.OperationalError as error:
+            raise OperationalError(error) from error
+        return result
 
 
 def epoch_seconds_sql(model: type[Model], column: str) -> str:

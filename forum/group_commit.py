@@ -118,13 +118,15 @@ class GroupCommit:
         wrapper = SqliteTransactionWrapper(self.client)
         done: list[_Member] = []
         raw: sqlite3.Connection = connection._conn
-        await _run(connection, raw, "BEGIN")
+        # BEGIN goes with the first member's SAVEPOINT, in one hop to the connection's thread.
+        begin: tuple[str, ...] = ("BEGIN",)
         try:
             while self._queue and len(done) < self._max_group:
                 member = self._queue.popleft()
                 if member.turn.done():  # cancelled while it waited
                     continue
-                await _run(connection, raw, f"SAVEPOINT {_SAVEPOINT}")
+                await _run(connection, raw, *begin, f"SAVEPOINT {_SAVEPOINT}")
+                begin = ()
                 member.turn.set_result(wrapper)
                 succeeded = await member.finished
                 if not connection.in_transaction:
@@ -140,7 +142,8 @@ class GroupCommit:
                     await _run(
                         connection, raw, f"ROLLBACK TO {_SAVEPOINT}", f"RELEASE {_SAVEPOINT}"
                     )
-            await _run(connection, raw, "COMMIT")
+            if not begin:  # else every member had gone: nothing was begun
+                await _run(connection, raw, "COMMIT")
         except BaseException as error:
             if connection.in_transaction:
                 try:

@@ -146,7 +146,8 @@ class SafeUrlMiddleware:
         path_ok = is_safe_text(scope["path"])
         errors: dict[str, str] = {}
         try:
-            refuse_unsafe_text(QueryParams(scope["query_string"]).multi_items(), outer="query")
+            if scope["query_string"]:  # most requests have none: nothing to parse
+                refuse_unsafe_text(QueryParams(scope["query_string"]).multi_items(), outer="query")
         except ValidationError as error:
             errors = error.errors
         if path_ok and not errors:

@@ -153,11 +153,17 @@ def find_passage(article: Article, anchor: object) -> Passage:
     raise ValidationError({"passage": "There is no such passage in this article."})
 
 
+def names_passage(anchor: object, quote: object) -> bool:
+    """Whether a reply's fields say it is about a passage (check_quote then reads the
+    article's body)."""
+    return anchor not in (None, "") or quote not in (None, "")
+
+
 def check_quote(article: Article, anchor: object, quote: object) -> tuple[str, str] | None:
     """(anchor, quote) of a reply about a passage, the quote with whitespace collapsed; None
     when it names no passage. ValidationError for an unknown anchor, or a quote that is not
     words of that passage."""
-    if anchor in (None, "") and quote in (None, ""):
+    if not names_passage(anchor, quote):
         return None
     if anchor in (None, ""):
         raise ValidationError({"passage": "A quote needs the passage it comes from."})

@@ -10,6 +10,7 @@ from pathlib import Path
 import frontmatter
 import nh3
 
+from forum.db import select_models
 from forum.errors import NotFound
 from forum.markdown import render_article
 from forum.urls import article_path
@@ -93,6 +94,28 @@ async def article_or_404(slug: str) -> Article:
     if article is None:
         raise NotFound("There is no article at this address.")
     return article
+
+
+#: The columns of an article a post reads: not its two bodies, which can be long and which a
+#: post reads only when it quotes a passage (see with_bodies), nor its counters, which the
+#: post's own statements move.
+_TO_POST_IN = "SELECT id, slug, title, locked FROM articles WHERE slug = ?"
+
+
+async def article_to_post_in(slug: str) -> Article:
+    """The article with this slug as a post reads it (a partial Article, see _TO_POST_IN), or
+    NotFound. One hand-written statement: the write path runs it for every reply."""
+    found = await select_models(Article, _TO_POST_IN, [slug], [])
+    if not found:
+        raise NotFound("There is no article at this address.")
+    return found[0]
+
+
+async def with_bodies(article: Article) -> Article:
+    """The article whole: itself, or read again when it was loaded without its bodies."""
+    if not article._partial:
+        return article
+    return await Article.get(id=article.id)
 
 
 #: Longest description a link preview is given (they cut around 160-200 characters anyway).

@@ -5,11 +5,12 @@ from the database in commit order."""
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 
-from forum.db import write_returning
+from forum.db import write_all_returning
 from forum.event_types import ThreadEvent
 from forum.events import Transaction
-from models import Article, LiveEvent
+from models import LiveEvent
 
 
 async def record_in_stream(event: ThreadEvent, tx: Transaction) -> ThreadEvent:
@@ -20,14 +21,22 @@ async def record_in_stream(event: ThreadEvent, tx: Transaction) -> ThreadEvent:
     commit: concurrent writers to one thread get consecutive numbers in commit order, and a
     reply count that stays the number of visible replies.
     """
-    rows = await write_returning(
-        Article,
-        "UPDATE articles SET last_seq = last_seq + 1, reply_count = reply_count + ?"
-        " WHERE id = ? RETURNING last_seq",
-        [event.reply_count_change, event.article_id],
+    # Both in one go (every write to a thread runs them): the event's position is read back
+    # from the row the UPDATE moved.
+    rows = await write_all_returning(
+        LiveEvent,
+        [
+            (
+                "UPDATE articles SET last_seq = last_seq + 1, reply_count = reply_count + ?"
+                " WHERE id = ?",
+                [event.reply_count_change, event.article_id],
+            ),
+            (
+                "INSERT INTO live_events (article_id, seq, kind, reply_id, created_at)"
+                " SELECT id, last_seq, ?, ?, ? FROM articles WHERE id = ? RETURNING seq",
+                [event.kind.value, event.reply_id, datetime.now(UTC), event.article_id],
+            ),
+        ],
     )
-    seq = int(rows[0]["last_seq"])
-    await LiveEvent.create(
-        article_id=event.article_id, seq=seq, kind=event.kind, reply_id=event.reply_id
-    )
+    seq = int(rows[0]["seq"])
     return dataclasses.replace(event, seq=seq)

@@ -7,7 +7,7 @@ from starlette.responses import Response
 
 from forum.accounts.identity import check_csrf, current_user
 from forum.articles.passages import find_passage
-from forum.articles.service import article_or_404
+from forum.articles.service import article_or_404, article_to_post_in
 from forum.contracts import api, respond
 from forum.errors import NotFound
 from forum.http import json_errors, require_user
@@ -112,7 +112,7 @@ async def list_replies(request: Request, query: ReplyQuery) -> Response:
 async def create_reply(request: Request, body: NewReply) -> Response:
     """POST /api/articles/{slug}/replies: post a reply; 201 with the reply."""
     user = await require_user(request)
-    article = await article_or_404(request.path_params["slug"])
+    article = await article_to_post_in(request.path_params["slug"])
     reply = await service.post_reply(
         article,
         user,

@@ -9,8 +9,10 @@ from tortoise.exceptions import IntegrityError
 
 from forum.accounts.directory import members_named
 from forum.accounts.standing import require_active
-from forum.articles.passages import check_quote
+from forum.articles.passages import check_quote, names_passage
+from forum.articles.service import with_bodies
 from forum.boundary import parse_id
+from forum.db import model_from_row, write_returning
 from forum.errors import Forbidden, NotFound
 from forum.event_types import AccountDeleted, ReplyDeleted, ReplyEdited, ReplyPosted
 from forum.events import EventBus, Transaction
@@ -74,7 +76,12 @@ async def post_reply(
     if article.locked and not moderator:
         raise Forbidden("This discussion is locked: no new replies.")
     parent_key = parse_parent_id(parent_id)
-    about = check_quote(article, passage, quote)
+    # The article may have come without its bodies (article_to_post_in): only a quote reads them.
+    about = (
+        check_quote(await with_bodies(article), passage, quote)
+        if names_passage(passage, quote)
+        else None
+    )
     if about is not None and parent_key is not None:
         raise ValidationError({"passage": "Only a reply to the article can be about a passage."})
     parent = None
@@ -104,17 +111,7 @@ async def post_reply(
     async with bus.transaction() as tx:
         if parent is not None and not parent.has_replies:
             await Reply.filter(id=parent.id).update(has_replies=True)
-        reply = await Reply.create(
-            article=article,
-            author=author,
-            parent=parent,
-            depth=parent.depth + 1 if parent else 0,
-            ancestry=f"{parent.ancestry}{parent.id}/" if parent else "",
-            source=text,
-            html=html,
-            passage=about[0] if about else None,
-            quote=about[1] if about else None,
-        )
+        reply = await _insert_reply(article, author, parent, text, html, about)
         await tx.emit(
             ReplyPosted(
                 article_id=article.id,
@@ -129,6 +126,51 @@ async def post_reply(
             # Again, now that the article's row is locked (its stream position is taken) until
             # commit: of concurrent posts of one text, the later ones see the first and roll back.
             await _refuse_thread_duplicate(article.id, text, limiter.rules, besides=reply.id)
+    return reply
+
+
+_INSERT_REPLY = (
+    "INSERT INTO replies (article_id, author_id, parent_id, depth, ancestry, source, html,"
+    " passage, quote, status, created_at, edited_at, has_replies, hidden_reason, hidden_note,"
+    " score, pinned_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+)
+
+
+async def _insert_reply(
+    article: Article,
+    author: User,
+    parent: Reply | None,
+    text: str,
+    html: str,
+    about: tuple[str, str] | None,
+) -> Reply:
+    """The new reply, written by hand (the write path runs this for every reply, and
+    Reply.create builds its INSERT anew each time): every column is given, so the Reply is
+    made from the same values, as Reply.create makes it, with the id the database chose."""
+    row = {
+        "article_id": article.id,
+        "author_id": author.id,
+        "parent_id": parent.id if parent else None,
+        "depth": parent.depth + 1 if parent else 0,
+        "ancestry": f"{parent.ancestry}{parent.id}/" if parent else "",
+        "source": text,
+        "html": html,
+        "passage": about[0] if about else None,
+        "quote": about[1] if about else None,
+        "status": ReplyStatus.VISIBLE.value,
+        "created_at": datetime.now(UTC),
+        "edited_at": None,
+        "has_replies": False,
+        "hidden_reason": None,
+        "hidden_note": "",
+        "score": 0,
+        "pinned_at": None,
+    }
+    inserted = await write_returning(Reply, _INSERT_REPLY, list(row.values()))
+    reply = model_from_row(Reply, id=inserted[0]["id"], **row)
+    reply.article, reply.author = article, author
+    if parent is not None:
+        reply.parent = parent
     return reply
 
 
