@@ -135,10 +135,9 @@ async def write_all_returning(
     """Run hand-written writes one after another, as write_returning runs one, on the
     connection the ORM would use now for model's table; the rows the last one returned.
 
-    On SQLite in one hop to the connection's thread (aiosqlite runs every call of a connection
-    on one thread, and each call is a thread switch each way; forum.group_commit runs its
-    statements so too), on PostgreSQL one round trip each. For writes that always go together
-    on a hot path; no statement may need a value an earlier one returned (read it in SQL).
+    On SQLite in one hop to the connection's thread (in_one_hop, as forum.group_commit runs
+    its statements), on PostgreSQL one round trip each. For writes that always go together on
+    a hot path; no statement may need a value an earlier one returned (read it in SQL).
     """
     db = model._choose_db(for_write=True)
     if db.capabilities.dialect != "sqlite":
@@ -147,21 +146,30 @@ async def write_all_returning(
             rows = await db.execute_query_dict(_dialect_sql(db, sql, params), params)
         return rows
     async with db.acquire_connection() as connection:
-        raw: sqlite3.Connection = connection._conn
-
-        def execute() -> list[dict[str, Any]]:
-            found: list[Any] = []
-            for sql, params in statements:
-                found = raw.execute(sql, params).fetchall()
-            return [dict(row) for row in found]
-
         try:
-            result: list[dict[str, Any]] = await connection._execute(execute)
+            return await in_one_hop(connection, statements)
         except sqlite3.IntegrityError as error:
             raise IntegrityError(error) from error
         except sqlite3.OperationalError as error:
             raise OperationalError(error) from error
-        return result
+
+
+async def in_one_hop(
+    connection: Any, statements: list[tuple[str, list[object]]]
+) -> list[dict[str, Any]]:
+    """Run statements one after another on an aiosqlite connection's own thread, in one hop to
+    it; the rows the last one returned. aiosqlite runs every call of a connection on one thread,
+    each call a thread switch each way; _execute is how it runs a function there."""
+    raw: sqlite3.Connection = connection._conn
+
+    def execute() -> list[dict[str, Any]]:
+        found: list[Any] = []
+        for sql, params in statements:
+            found = raw.execute(sql, params).fetchall()
+        return [dict(row) for row in found]
+
+    rows: list[dict[str, Any]] = await connection._execute(execute)
+    return rows
 
 
 def epoch_seconds_sql(model: type[Model], column: str) -> str:

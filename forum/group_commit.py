@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -31,6 +30,8 @@ from typing import Any
 from tortoise.backends.sqlite.client import SqliteClient, SqliteTransactionWrapper
 from tortoise.connection import get_connections
 from tortoise.exceptions import OperationalError
+
+from forum.db import in_one_hop
 
 log = logging.getLogger("forum.group_commit")
 
@@ -117,7 +118,6 @@ class GroupCommit:
         """BEGIN, each waiting member in its savepoint, COMMIT; members learn how it ended."""
         wrapper = SqliteTransactionWrapper(self.client)
         done: list[_Member] = []
-        raw: sqlite3.Connection = connection._conn
         # BEGIN goes with the first member's SAVEPOINT, in one hop to the connection's thread.
         begin: tuple[str, ...] = ("BEGIN",)
         try:
@@ -125,7 +125,7 @@ class GroupCommit:
                 member = self._queue.popleft()
                 if member.turn.done():  # cancelled while it waited
                     continue
-                await _run(connection, raw, *begin, f"SAVEPOINT {_SAVEPOINT}")
+                await _run(connection, *begin, f"SAVEPOINT {_SAVEPOINT}")
                 begin = ()
                 member.turn.set_result(wrapper)
                 succeeded = await member.finished
@@ -139,15 +139,13 @@ class GroupCommit:
                     # a rollback goes to.
                     done.append(member)
                 else:
-                    await _run(
-                        connection, raw, f"ROLLBACK TO {_SAVEPOINT}", f"RELEASE {_SAVEPOINT}"
-                    )
+                    await _run(connection, f"ROLLBACK TO {_SAVEPOINT}", f"RELEASE {_SAVEPOINT}")
             if not begin:  # else every member had gone: nothing was begun
-                await _run(connection, raw, "COMMIT")
+                await _run(connection, "COMMIT")
         except BaseException as error:
             if connection.in_transaction:
                 try:
-                    await _run(connection, raw, "ROLLBACK")
+                    await _run(connection, "ROLLBACK")
                 except Exception:
                     log.exception("could not roll back a failed group")
             failure = error if isinstance(error, Exception) else OperationalError("cancelled")
@@ -162,12 +160,6 @@ class GroupCommit:
             member.committed.set_result(None)
 
 
-async def _run(connection: Any, raw: sqlite3.Connection, *statements: str) -> None:
-    """Execute statements on the connection's own thread, in one hop to it (aiosqlite runs
-    every call of a connection on one thread; _execute is how it runs a function there)."""
-
-    def execute() -> None:
-        for statement in statements:
-            raw.execute(statement)
-
-    await connection._execute(execute)
+async def _run(connection: Any, *statements: str) -> None:
+    """Execute statements without parameters on the connection's thread, in one hop to it."""
+    await in_one_hop(connection, [(statement, []) for statement in statements])

@@ -129,13 +129,6 @@ async def post_reply(
     return reply
 
 
-_INSERT_REPLY = (
-    "INSERT INTO replies (article_id, author_id, parent_id, depth, ancestry, source, html,"
-    " passage, quote, status, created_at, edited_at, has_replies, hidden_reason, hidden_note,"
-    " score, pinned_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
-)
-
-
 async def _insert_reply(
     article: Article,
     author: User,
@@ -166,7 +159,11 @@ async def _insert_reply(
         "score": 0,
         "pinned_at": None,
     }
-    inserted = await write_returning(Reply, _INSERT_REPLY, list(row.values()))
+    sql = (
+        f"INSERT INTO {Reply._meta.db_table} ({', '.join(row)})"
+        f" VALUES ({', '.join('?' * len(row))}) RETURNING id"
+    )
+    inserted = await write_returning(Reply, sql, list(row.values()))
     reply = model_from_row(Reply, id=inserted[0]["id"], **row)
     reply.article, reply.author = article, author
     if parent is not None:
