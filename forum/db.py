@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import re
 import sqlite3
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from tortoise import Tortoise
+from tortoise.backends.base.client import TransactionalDBClient
 from tortoise.exceptions import IntegrityError, OperationalError
+from tortoise.fields import DatetimeField
 from tortoise.migrations.api import migrate
 from tortoise.models import Model
 
@@ -45,11 +50,22 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
     }
 
 
+def _sqlite_file(database_url: str) -> Path | None:
+    """The SQLite file a URL names, or None (PostgreSQL, or an in-memory SQLite)."""
+    if urlparse(database_url).scheme != "sqlite" or database_url == "sqlite://:memory:":
+        return None
+    return Path(database_url.removeprefix("sqlite://").split("?", 1)[0])
+
+
 def _ensure_sqlite_folder(database_url: str) -> None:
-    parsed = urlparse(database_url)
-    if parsed.scheme == "sqlite" and database_url != "sqlite://:memory:":
-        path = database_url.removeprefix("sqlite://").split("?", 1)[0]
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    path = _sqlite_file(database_url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+
+#: A second connection to the SQLite file, for lookup_models: read-only, used on the event
+#: loop's own thread. None on PostgreSQL (and until the database is opened).
+_lookups: sqlite3.Connection | None = None
 
 
 async def migrate_database(settings: Settings) -> None:
@@ -68,6 +84,20 @@ async def open_database(settings: Settings) -> None:
     # Requests run in tasks that do not inherit the lifespan's context: the global fallback
     # (as tortoise.contrib.starlette uses) lets them find the connections.
     await Tortoise.init(config=tortoise_config(settings.database_url), _enable_global_fallback=True)
+    _open_lookups(settings.database_url)
+
+
+def _open_lookups(database_url: str) -> None:
+    global _lookups
+    path = _sqlite_file(database_url)
+    if path is None:
+        return
+    # timeout=0: a lookup that would wait for a lock is not made here but on the ORM's
+    # connection (lookup_models), so the event loop never waits on one.
+    connection = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
+    connection.row_factory = sqlite3.Row
+    connection.execute("PRAGMA query_only = ON")
+    _lookups = connection
 
 
 async def ping_database() -> None:
@@ -76,7 +106,11 @@ async def ping_database() -> None:
 
 
 async def close_database() -> None:
-    """Close every connection Tortoise opened."""
+    """Close every connection Tortoise opened, and the lookups' own."""
+    global _lookups
+    if _lookups is not None:
+        _lookups.close()
+        _lookups = None
     await Tortoise.close_connections()
 
 
@@ -107,6 +141,48 @@ async def select_models(
         _dialect_sql(db, sql, params), params, custom_fields=extra_columns
     )
     return rows
+
+
+async def lookup_models(model: type[ModelT], sql: str, params: list[object]) -> list[ModelT]:
+    """Run a hand-written SELECT of model's columns that finds at most a row or two by an
+    indexed key (a session, an article by its slug), as select_models does but, on SQLite and
+    outside a transaction, synchronously on the event loop's thread.
+
+    Such a lookup takes microseconds in SQLite itself, and far longer to hand to aiosqlite's
+    thread and back (a queue, a thread switch each way and a wake-up of the loop): every request
+    makes one. It reads a connection of its own, which in WAL mode sees every committed write
+    and never waits for the writer. Inside a transaction, on PostgreSQL, or when SQLite answers
+    busy, it runs as select_models does. Never for a scan: it blocks the loop while it runs.
+    """
+    db = model._choose_db()
+    if _lookups is not None and not isinstance(db, TransactionalDBClient):
+        try:
+            rows = _lookups.execute(sql, params).fetchall()
+        except sqlite3.OperationalError:
+            pass  # busy (the WAL being recovered or reset): ask the ORM's connection instead
+        else:
+            return [_model_from_lookup(model, row) for row in rows]
+    return await select_models(model, sql, params, [])
+
+
+def _model_from_lookup(model: type[ModelT], row: sqlite3.Row) -> ModelT:
+    # The ORM parses each timestamp string in Python (iso8601, ~12 µs each); the standard
+    # library's fromisoformat reads the same strings in C. A string it refuses goes to the ORM.
+    values = dict(row)
+    for column in _timestamp_columns(model):
+        if isinstance(text := values.get(column), str):
+            with contextlib.suppress(ValueError):
+                values[column] = datetime.fromisoformat(text)
+    return model._init_from_db(**values)
+
+
+@functools.cache
+def _timestamp_columns(model: type[Model]) -> tuple[str, ...]:
+    return tuple(
+        column
+        for column, _, field in model._meta.db_complex_fields
+        if isinstance(field, DatetimeField)
+    )
 
 
 async def select_rows(model: type[Model], sql: str, params: list[object]) -> list[tuple[Any, ...]]:

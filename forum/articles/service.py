@@ -10,7 +10,7 @@ from pathlib import Path
 import frontmatter
 import nh3
 
-from forum.db import select_models
+from forum.db import lookup_models
 from forum.errors import NotFound
 from forum.markdown import render_article
 from forum.urls import article_path
@@ -105,7 +105,7 @@ _TO_POST_IN = "SELECT id, slug, title, locked FROM articles WHERE slug = ?"
 async def article_to_post_in(slug: str) -> Article:
     """The article with this slug as a post reads it (a partial Article, see _TO_POST_IN), or
     NotFound. One hand-written statement: the write path runs it for every reply."""
-    found = await select_models(Article, _TO_POST_IN, [slug], [])
+    found = await lookup_models(Article, _TO_POST_IN, [slug])
     if not found:
         raise NotFound("There is no article at this address.")
     return found[0]
