@@ -6,6 +6,7 @@ import contextlib
 import functools
 import re
 import sqlite3
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -132,15 +133,19 @@ async def select_models(
     """Run a hand-written SELECT of model's columns (plus extra_columns, set as attributes) on
     the connection the ORM would use now, inside a transaction too.
 
-    For the few reads the ORM cannot express in one statement. Write "?" placeholders: they are
-    numbered for PostgreSQL here, so the SQL must contain no other "?".
+    For the few reads the ORM cannot express in one statement, or that run too often to pay
+    for its query building. Write "?" placeholders: they are numbered for PostgreSQL here, so
+    the SQL must contain no other "?".
     """
     db = model._choose_db()
-    executor = db.executor_class(model=model, db=db)
-    rows: list[ModelT] = await executor.execute_select(
-        _dialect_sql(db, sql, params), params, custom_fields=extra_columns
-    )
-    return rows
+    _, rows = await db.execute_query(_dialect_sql(db, sql, params), params)
+    found = []
+    for row in rows:
+        instance = _model_from_stored(model, row)
+        for column in extra_columns:
+            object.__setattr__(instance, column, row[column])
+        found.append(instance)
+    return found
 
 
 async def lookup_models(model: type[ModelT], sql: str, params: list[object]) -> list[ModelT]:
@@ -161,13 +166,16 @@ async def lookup_models(model: type[ModelT], sql: str, params: list[object]) -> 
         except sqlite3.OperationalError:
             pass  # busy (the WAL being recovered or reset): ask the ORM's connection instead
         else:
-            return [_model_from_lookup(model, row) for row in rows]
+            return [_model_from_stored(model, row) for row in rows]
     return await select_models(model, sql, params, [])
 
 
-def _model_from_lookup(model: type[ModelT], row: sqlite3.Row) -> ModelT:
-    # The ORM parses each timestamp string in Python (iso8601, ~12 µs each); the standard
-    # library's fromisoformat reads the same strings in C. A string it refuses goes to the ORM.
+def _model_from_stored(model: type[ModelT], row: Mapping[str, Any]) -> ModelT:
+    """model made from a row as the database returned it, as the ORM makes one.
+
+    The ORM parses each timestamp string SQLite stores in Python (iso8601, ~12 µs each); the
+    standard library's fromisoformat reads the same strings in C (PostgreSQL's driver returns
+    datetimes already). A string it refuses is left to the ORM."""
     values = dict(row)
     for column in _timestamp_columns(model):
         if isinstance(text := values.get(column), str):
@@ -228,6 +236,37 @@ async def write_all_returning(
             raise IntegrityError(error) from error
         except sqlite3.OperationalError as error:
             raise OperationalError(error) from error
+
+
+#: Rows per INSERT statement of insert_rows (well under either database's bound on parameters).
+_ROWS_PER_INSERT = 500
+
+
+async def insert_rows(model: type[Model], rows: list[dict[str, Any]]) -> None:
+    """Insert rows into model's table with hand-written multi-row INSERTs, on the connection
+    the ORM would use now (the transaction's, inside one).
+
+    For bulk writes on a hot path (a reply's notifications and mail), where bulk_create builds
+    a model and then its SQL through pypika for every row. Each row gives every column but the
+    primary key, with the values the database stores (enum values, not enums): the ORM's
+    defaults are applied by the ORM, not by the database, so none is left out.
+    """
+    if not rows:
+        return
+    columns = list(rows[0])
+    expected = set(model._meta.fields_db_projection.values()) - {model._meta.db_pk_column}
+    if set(columns) != expected:
+        raise ValueError(f"rows for {model.__name__} must give exactly {sorted(expected)}")
+    placeholders = "(" + ", ".join("?" * len(columns)) + ")"
+    db = model._choose_db(for_write=True)
+    for start in range(0, len(rows), _ROWS_PER_INSERT):
+        chunk = rows[start : start + _ROWS_PER_INSERT]
+        sql = (
+            f"INSERT INTO {model._meta.db_table} ({', '.join(columns)})"
+            f" VALUES {', '.join([placeholders] * len(chunk))}"
+        )
+        params = [row[column] for row in chunk for column in columns]
+        await db.execute_query_dict(_dialect_sql(db, sql, params), params)
 
 
 async def in_one_hop(

@@ -14,7 +14,7 @@ from tortoise.transactions import in_transaction
 
 from forum.accounts.muting import muters_of
 from forum.accounts.standing import is_moderator, is_suspended, receives_mail, require_active
-from forum.db import select_rows
+from forum.db import insert_rows, select_models, select_rows
 from forum.errors import NotFound
 from forum.event_types import MailQueued, NotificationsChanged, ReplyPosted, SubscriptionChanged
 from forum.events import EventBus, Transaction
@@ -91,44 +91,62 @@ async def notify(
     wanted = set(kinds) - {author_id} - await muters_of(author_id)
     if not wanted:
         return ()
-    wanted -= set(
-        await Subscription.filter(
-            article_id=article_id, user_id__in=list(wanted), active=False
-        ).values_list("user_id", flat=True)
-    )
-    wanted -= set(
-        await Notification.filter(reply_id=reply_id, user_id__in=list(wanted)).values_list(
-            "user_id", flat=True
-        )
-    )
+    # By hand: a followed thread's every reply runs it, for each follower (the ORM built an IN
+    # list of them three times over, and a model per row twice).
     recipients = [
         user
-        for user in await User.filter(id__in=list(wanted)).order_by("id")
+        for user in await select_models(
+            User,
+            f"SELECT u.* FROM users u WHERE u.id IN ({', '.join('?' * len(wanted))})"
+            " AND NOT EXISTS (SELECT 1 FROM subscriptions s"
+            " WHERE s.user_id = u.id AND s.article_id = ? AND s.active = ?)"
+            " AND NOT EXISTS (SELECT 1 FROM notifications n"
+            " WHERE n.user_id = u.id AND n.reply_id = ?)"
+            " ORDER BY u.id",
+            [*sorted(wanted), article_id, False, reply_id],
+            [],
+        )
         if not is_suspended(user)
     ]
     if not recipients:
         return ()
     now = datetime.now(UTC)
-    await Notification.bulk_create(
+    await insert_rows(
+        Notification,
         [
-            Notification(user_id=user.id, reply_id=reply_id, kind=kinds[user.id])
+            {
+                "user_id": user.id,
+                "reply_id": reply_id,
+                "kind": kinds[user.id].value,
+                "created_at": now,
+                "read_at": None,
+            }
             for user in recipients
-        ]
+        ],
     )
     # Only to an address its owner verified (and has not switched mail off).
     mailed = [user for user in recipients if receives_mail(user)]
     if mailed:
         due = await _mail_due([user.id for user in mailed], article_id, now, coalesce_seconds)
-        await OutboxItem.bulk_create(
+        await insert_rows(
+            OutboxItem,
             [
-                OutboxItem(
-                    recipient_id=user.id,
-                    reply_id=reply_id,
-                    article_id=article_id,
-                    due_at=due[user.id],
-                )
+                {
+                    "recipient_id": user.id,
+                    "reply_id": reply_id,
+                    "article_id": article_id,
+                    "status": MailStatus.PENDING.value,
+                    "attempts": 0,
+                    "due_at": due[user.id],
+                    "message_id": "",
+                    "claim": "",
+                    "claimed_until": None,
+                    "last_error": "",
+                    "created_at": now,
+                    "sent_at": None,
+                }
                 for user in mailed
-            ]
+            ],
         )
     notified = tuple(user.id for user in recipients)
     await tx.emit(NotificationsChanged(user_ids=notified))

@@ -1,19 +1,31 @@
-"""forum.db.lookup_models: on SQLite a lookup reads its own connection on the event loop's
-thread; it must still see every committed write, see a transaction's own writes inside it, and
-give the same models the ORM gives."""
+"""forum.db's hand-written statements against the ORM's.
+
+lookup_models: on SQLite a lookup reads its own connection on the event loop's thread; it must
+still see every committed write, see a transaction's own writes inside it, and give the same
+models the ORM gives. insert_rows: rows as bulk_create writes them, and never a column left to
+a default the database does not have."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from tortoise.transactions import in_transaction
 
 import forum.db
-from forum.db import close_database, lookup_models, migrate_database, open_database
+from forum.db import (
+    close_database,
+    insert_rows,
+    lookup_models,
+    migrate_database,
+    open_database,
+    select_models,
+)
 from forum.settings import Settings
-from models import Article, User
+from models import Article, Notification, NotificationKind, Reply, User
 
 BY_SLUG = "SELECT * FROM articles WHERE slug = ?"
 
@@ -74,3 +86,52 @@ async def _equals_the_orms() -> None:
     for field in User._meta.db_fields:
         assert getattr(found, field) == getattr(fetched, field), field
     assert found.created_at.tzinfo is not None
+
+
+async def test_inserted_rows_read_back_as_the_orm_writes_them(tmp_path: Path) -> None:
+    async with own_sqlite(tmp_path):
+        await _inserted_rows_read_back()
+
+
+async def _inserted_rows_read_back() -> None:
+    article = await Article.create(slug="rows", title="T", body_markdown="x", body_html="<p>x</p>")
+    users = [
+        await User.create(username=f"row_{n}", username_key=f"row_{n}", password_hash="x")
+        for n in range(3)
+    ]
+    reply = await Reply.create(article=article, author=users[0], source="x", html="<p>x</p>")
+    now = datetime.now(UTC)
+    await insert_rows(
+        Notification,
+        [
+            {
+                "user_id": user.id,
+                "reply_id": reply.id,
+                "kind": NotificationKind.THREAD.value,
+                "created_at": now,
+                "read_at": None,
+            }
+            for user in users[1:]
+        ],
+    )
+    await Notification.bulk_create([Notification(user=users[0], reply=reply, kind="reply")])
+    rows = await select_models(
+        Notification,
+        "SELECT * FROM notifications WHERE reply_id = ? ORDER BY user_id",
+        [reply.id],
+        [],
+    )
+    assert [(row.user_id, row.kind, row.read_at) for row in rows] == [
+        (users[0].id, NotificationKind.REPLY, None),
+        (users[1].id, NotificationKind.THREAD, None),
+        (users[2].id, NotificationKind.THREAD, None),
+    ]
+    assert rows[1].created_at == now
+
+
+async def test_insert_rows_refuses_rows_that_leave_a_column_out(tmp_path: Path) -> None:
+    async with own_sqlite(tmp_path):
+        with pytest.raises(ValueError, match="read_at"):
+            await insert_rows(
+                Notification, [{"user_id": 1, "reply_id": 1, "kind": "reply", "created_at": None}]
+            )
