@@ -7,8 +7,8 @@ a default the database does not have."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,22 +30,25 @@ from models import Article, Notification, NotificationKind, Reply, User
 BY_SLUG = "SELECT * FROM articles WHERE slug = ?"
 
 
-@asynccontextmanager
-async def own_sqlite(folder: Path) -> AsyncIterator[None]:
-    """The forum's database opened as the app opens it, on a file of its own (opened and
-    closed in the test's own task: Tortoise keeps its connections per context)."""
-    settings = Settings(database_url=f"sqlite://{folder / 'lookups.sqlite3'}", secret_key="t")
-    await migrate_database(settings)
-    await open_database(settings)
-    try:
-        yield
-    finally:
-        await close_database()
+async def in_own_sqlite(folder: Path, check: Callable[[], Awaitable[None]]) -> None:
+    """Run check with the forum's database opened as the app opens it, on a file of its own,
+    in a task of its own: Tortoise keeps the context it opens in a context variable, which
+    pytest-asyncio would carry into every later test of this worker (one context for all)."""
+
+    async def run() -> None:
+        settings = Settings(database_url=f"sqlite://{folder / 'own.sqlite3'}", secret_key="t")
+        await migrate_database(settings)
+        await open_database(settings)
+        try:
+            await check()
+        finally:
+            await close_database()
+
+    await asyncio.create_task(run())
 
 
 async def test_a_lookup_sees_each_committed_write_at_once(tmp_path: Path) -> None:
-    async with own_sqlite(tmp_path):
-        await _sees_committed_writes()
+    await in_own_sqlite(tmp_path, _sees_committed_writes)
 
 
 async def _sees_committed_writes() -> None:
@@ -62,8 +65,7 @@ async def _sees_committed_writes() -> None:
 
 
 async def test_inside_a_transaction_a_lookup_sees_its_writes(tmp_path: Path) -> None:
-    async with own_sqlite(tmp_path):
-        await _sees_its_transaction()
+    await in_own_sqlite(tmp_path, _sees_its_transaction)
 
 
 async def _sees_its_transaction() -> None:
@@ -75,8 +77,7 @@ async def _sees_its_transaction() -> None:
 
 
 async def test_a_looked_up_model_equals_the_orms(tmp_path: Path) -> None:
-    async with own_sqlite(tmp_path):
-        await _equals_the_orms()
+    await in_own_sqlite(tmp_path, _equals_the_orms)
 
 
 async def _equals_the_orms() -> None:
@@ -89,8 +90,7 @@ async def _equals_the_orms() -> None:
 
 
 async def test_inserted_rows_read_back_as_the_orm_writes_them(tmp_path: Path) -> None:
-    async with own_sqlite(tmp_path):
-        await _inserted_rows_read_back()
+    await in_own_sqlite(tmp_path, _inserted_rows_read_back)
 
 
 async def _inserted_rows_read_back() -> None:
@@ -130,8 +130,11 @@ async def _inserted_rows_read_back() -> None:
 
 
 async def test_insert_rows_refuses_rows_that_leave_a_column_out(tmp_path: Path) -> None:
-    async with own_sqlite(tmp_path):
-        with pytest.raises(ValueError, match="read_at"):
-            await insert_rows(
-                Notification, [{"user_id": 1, "reply_id": 1, "kind": "reply", "created_at": None}]
-            )
+    await in_own_sqlite(tmp_path, _refuses_a_row_without_read_at)
+
+
+async def _refuses_a_row_without_read_at() -> None:
+    with pytest.raises(ValueError, match="read_at"):
+        await insert_rows(
+            Notification, [{"user_id": 1, "reply_id": 1, "kind": "reply", "created_at": None}]
+        )
