@@ -85,10 +85,12 @@ async def open_database(settings: Settings) -> None:
     # Requests run in tasks that do not inherit the lifespan's context: the global fallback
     # (as tortoise.contrib.starlette uses) lets them find the connections.
     await Tortoise.init(config=tortoise_config(settings.database_url), _enable_global_fallback=True)
-    _open_lookups(settings.database_url)
+    open_lookups(settings.database_url)
 
 
-def _open_lookups(database_url: str) -> None:
+def open_lookups(database_url: str) -> None:
+    """Open lookup_models' own connection when the database is a SQLite file (open_database
+    does, after the ORM's)."""
     global _lookups
     path = _sqlite_file(database_url)
     if path is None:
@@ -108,11 +110,16 @@ async def ping_database() -> None:
 
 async def close_database() -> None:
     """Close every connection Tortoise opened, and the lookups' own."""
+    close_lookups()
+    await Tortoise.close_connections()
+
+
+def close_lookups() -> None:
+    """Close lookup_models' own connection, if open."""
     global _lookups
     if _lookups is not None:
         _lookups.close()
         _lookups = None
-    await Tortoise.close_connections()
 
 
 ModelT = TypeVar("ModelT", bound=Model)

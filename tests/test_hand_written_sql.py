@@ -7,22 +7,24 @@ a default the database does not have."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from tortoise import Tortoise
+from tortoise.context import TortoiseContext
 from tortoise.transactions import in_transaction
 
 import forum.db
 from forum.db import (
-    close_database,
+    close_lookups,
     insert_rows,
     lookup_models,
     migrate_database,
-    open_database,
+    open_lookups,
     select_models,
+    tortoise_config,
 )
 from forum.settings import Settings
 from models import Article, Notification, NotificationKind, Reply, User
@@ -31,20 +33,19 @@ BY_SLUG = "SELECT * FROM articles WHERE slug = ?"
 
 
 async def in_own_sqlite(folder: Path, check: Callable[[], Awaitable[None]]) -> None:
-    """Run check with the forum's database opened as the app opens it, on a file of its own,
-    in a task of its own: Tortoise keeps the context it opens in a context variable, which
-    pytest-asyncio would carry into every later test of this worker (one context for all)."""
-
-    async def run() -> None:
-        settings = Settings(database_url=f"sqlite://{folder / 'own.sqlite3'}", secret_key="t")
-        await migrate_database(settings)
-        await open_database(settings)
+    """Run check with the forum's database opened as open_database opens it, on a file of its
+    own, in a Tortoise context of its own and without the global fallback the app sets:
+    Tortoise.init re-initialises whatever context is current, and pytest-asyncio runs every
+    test of a worker in one, whose other tests' ORM closing this one's would leave closed."""
+    url = f"sqlite://{folder / 'own.sqlite3'}"
+    async with TortoiseContext():
+        await migrate_database(Settings(database_url=url, secret_key="t"))
+        await Tortoise.init(config=tortoise_config(url))
+        open_lookups(url)
         try:
             await check()
         finally:
-            await close_database()
-
-    await asyncio.create_task(run())
+            close_lookups()
 
 
 async def test_a_lookup_sees_each_committed_write_at_once(tmp_path: Path) -> None:
