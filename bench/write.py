@@ -2,7 +2,9 @@
 
     python bench/write.py [--seconds 8] [--no-isso] [--no-postgres]
 
-Eight concurrent posters through each JSON API, keep-alive, for a bounded time and count:
+Eight concurrent posters through each JSON API, keep-alive, for a bounded time and count; the
+same light client for every server (bench/http_client.py: httpx cost more CPU per post than the
+forum, on the cores the servers share):
 
 - **Isso 0.14** (`POST /new`, guard and moderation off), installed by this bench into its own
   virtualenv (`var/bench/isso-venv`, `pip install isso==0.14.0`), served as its `isso run` does.
