@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import re
@@ -123,6 +124,8 @@ def close_lookups() -> None:
 
 
 ModelT = TypeVar("ModelT", bound=Model)
+#: Rows select_models makes into models before it lets the event loop run others.
+_ROWS_PER_TURN = 2000
 _PLACEHOLDER = re.compile(r"\?")
 
 
@@ -147,7 +150,9 @@ async def select_models(
     db = model._choose_db()
     _, rows = await db.execute_query(_dialect_sql(db, sql, params), params)
     found = []
-    for row in rows:
+    for index, row in enumerate(rows):
+        if index and index % _ROWS_PER_TURN == 0:
+            await asyncio.sleep(0)  # a long result lets other requests run meanwhile, as the ORM's
         instance = _model_from_stored(model, row)
         for column in extra_columns:
             object.__setattr__(instance, column, row[column])
@@ -249,30 +254,36 @@ async def write_all_returning(
 _ROWS_PER_INSERT = 500
 
 
+def insert_sql(model: type[Model], columns: list[str], rows: int = 1) -> str:
+    """A hand-written INSERT of rows rows into model's table, with "?" placeholders for
+    columns, which must be every column but the primary key (ValueError otherwise): the ORM's
+    defaults are applied by the ORM, not by the database, so none may be left out."""
+    expected = set(model._meta.fields_db_projection.values()) - {model._meta.db_pk_column}
+    if set(columns) != expected or len(columns) != len(expected):
+        raise ValueError(f"rows for {model.__name__} must give exactly {sorted(expected)}")
+    placeholders = "(" + ", ".join("?" * len(columns)) + ")"
+    return (
+        f"INSERT INTO {model._meta.db_table} ({', '.join(columns)})"
+        f" VALUES {', '.join([placeholders] * rows)}"
+    )
+
+
 async def insert_rows(model: type[Model], rows: list[dict[str, Any]]) -> None:
-    """Insert rows into model's table with hand-written multi-row INSERTs, on the connection
-    the ORM would use now (the transaction's, inside one).
+    """Insert rows into model's table with hand-written multi-row INSERTs (insert_sql), on the
+    connection the ORM would use now (the transaction's, inside one).
 
     For bulk writes on a hot path (a reply's notifications and mail), where bulk_create builds
     a model and then its SQL through pypika for every row. Each row gives every column but the
-    primary key, with the values the database stores (enum values, not enums): the ORM's
-    defaults are applied by the ORM, not by the database, so none is left out.
+    primary key, with the values the database stores (enum values, not enums).
     """
     if not rows:
         return
     columns = list(rows[0])
-    expected = set(model._meta.fields_db_projection.values()) - {model._meta.db_pk_column}
-    if set(columns) != expected:
-        raise ValueError(f"rows for {model.__name__} must give exactly {sorted(expected)}")
-    placeholders = "(" + ", ".join("?" * len(columns)) + ")"
     db = model._choose_db(for_write=True)
     for start in range(0, len(rows), _ROWS_PER_INSERT):
         chunk = rows[start : start + _ROWS_PER_INSERT]
-        sql = (
-            f"INSERT INTO {model._meta.db_table} ({', '.join(columns)})"
-            f" VALUES {', '.join([placeholders] * len(chunk))}"
-        )
         params = [row[column] for row in chunk for column in columns]
+        sql = insert_sql(model, columns, len(chunk))
         await db.execute_query_dict(_dialect_sql(db, sql, params), params)
 
 

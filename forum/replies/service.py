@@ -12,7 +12,7 @@ from forum.accounts.standing import require_active
 from forum.articles.passages import check_quote, names_passage
 from forum.articles.service import with_bodies
 from forum.boundary import parse_id
-from forum.db import model_from_row, write_returning
+from forum.db import insert_sql, model_from_row, write_returning
 from forum.errors import Forbidden, NotFound
 from forum.event_types import AccountDeleted, ReplyDeleted, ReplyEdited, ReplyPosted
 from forum.events import EventBus, Transaction
@@ -159,10 +159,7 @@ async def _insert_reply(
         "score": 0,
         "pinned_at": None,
     }
-    sql = (
-        f"INSERT INTO {Reply._meta.db_table} ({', '.join(row)})"
-        f" VALUES ({', '.join('?' * len(row))}) RETURNING id"
-    )
+    sql = insert_sql(Reply, list(row)) + " RETURNING id"
     inserted = await write_returning(Reply, sql, list(row.values()))
     reply = model_from_row(Reply, id=inserted[0]["id"], **row)
     reply.article, reply.author = article, author
